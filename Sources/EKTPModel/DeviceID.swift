@@ -1,0 +1,41 @@
+/// A device's identity, stable across a replug into the same port.
+///
+/// Built from the USB port path (bus and hub ports, e.g. `1-2.3`) and the vendor and product IDs, so
+/// the same scanner unplugged and plugged back into the same socket is the same device, with the same
+/// history; a different model in that socket is a different device. Rendered as `1-2.3:05ba:000a`.
+public struct DeviceID: Hashable, Codable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public init(portPath: String, vendorID: UInt16, productID: UInt16) {
+        self.rawValue = "\(portPath):\(hex4(vendorID)):\(hex4(productID))"
+    }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+
+    public static func < (a: DeviceID, b: DeviceID) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Four lowercase hex digits, as lsusb and udev print USB IDs.
+public func hex4(_ v: UInt16) -> String {
+    let digits = Array("0123456789abcdef")
+    return String([digits[Int(v >> 12) & 15], digits[Int(v >> 8) & 15], digits[Int(v >> 4) & 15], digits[Int(v) & 15]])
+}
+
+/// Parses "05ba", "0x05BA" or a decimal-looking hex word into a 16-bit USB ID.
+public func parseUSBID(_ s: String) -> UInt16? {
+    var t = Substring(s)
+    if t.hasPrefix("0x") || t.hasPrefix("0X") { t = t.dropFirst(2) }
+    guard !t.isEmpty, t.count <= 4 else { return nil }
+    return UInt16(t, radix: 16)
+}

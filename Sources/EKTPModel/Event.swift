@@ -1,0 +1,46 @@
+/// What an event is about.
+public enum EventType: String, Codable, Sendable {
+    /// A device appeared on the bus.
+    case deviceAdded = "device.added"
+    /// A device left the bus.
+    case deviceRemoved = "device.removed"
+    /// A device's health changed.
+    case deviceHealth = "device.health"
+    /// A device started or stopped flapping.
+    case deviceFlapping = "device.flapping"
+    /// The kit's state changed.
+    case kitStatus = "kit.status"
+    /// The daemon started or stopped.
+    case daemon = "daemon"
+}
+
+/// One transition, numbered in the station's sequence: the unit that is stored, delivered and alerted on.
+public struct Event: Codable, Sendable, Equatable {
+    /// The station's sequence number: strictly increasing, never reused.
+    public var sequence: Int64
+    public var time: Timestamp
+    public var station: String
+    public var type: EventType
+    /// What changed: a device ID, "kit", or "daemon".
+    public var subject: String
+    public var kind: DeviceKind?
+    public var deviceName: String?
+    public var from: String?
+    public var to: String?
+    public var reason: String?
+
+    public init(sequence: Int64, time: Timestamp, station: String, type: EventType, subject: String,
+                kind: DeviceKind? = nil, deviceName: String? = nil, from: String? = nil, to: String? = nil,
+                reason: String? = nil) {
+        self.sequence = sequence
+        self.time = time
+        self.station = station
+        self.type = type
+        self.subject = subject
+        self.kind = kind
+        self.deviceName = deviceName
+        self.from = from
+        self.to = to
+        self.reason = reason
+    }
+}

@@ -1,0 +1,162 @@
+import EKTPHardware
+import EKTPModel
+import EKTPYAML
+
+/// Which hardware backend the daemon runs on.
+public enum BackendConfig: Sendable, Equatable {
+    /// The real bus, through libudev and libusb.
+    case real
+    /// A scenario file's station (`station` nil: the scenario's only station, or the config's id).
+    case simulated(scenario: String, station: String?)
+}
+
+/// The daemon's configuration: `ektpd.yaml`, documented in README.md ("Configuration").
+public struct StationConfig: Sendable, Equatable {
+    public var stationID: String
+    public var site: Site
+    public var backend: BackendConfig
+    public var kit: KitProfile
+    public var policy: HealthPolicy
+    /// The control socket's path. Default: $RUNTIME_DIRECTORY/control.sock, else /run/ektpd/control.sock.
+    public var socketPath: String
+    /// The group allowed to read the control socket (mode 0660); nil keeps the daemon's group.
+    public var socketGroup: String?
+    /// Where durable state lives. Default: $STATE_DIRECTORY, else /var/lib/ektpd.
+    public var stateDirectory: String
+    public var logLevel: String
+
+    public static let defaultPath = "/etc/ektpd/ektpd.yaml"
+
+    public static func defaultSocketPath(environment: [String: String]) -> String {
+        if let rt = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first { return "\(rt)/control.sock" }
+        return "/run/ektpd/control.sock"
+    }
+
+    /// Reads and checks a config file, and the scenario it names; throws every problem at once.
+    public static func load(path: String, environment: [String: String]) throws(FieldIssues) -> StationConfig {
+        guard let text = readWholeFile(path) else {
+            throw FieldIssues([FieldIssue(file: path, mark: YAMLMark(line: 0, column: 0), field: "",
+                                          message: "cannot read the config file (does it exist, and may ektpd read it?)")])
+        }
+        return try parse(text, file: path, environment: environment)
+    }
+
+    public static func parse(_ text: String, file: String, environment: [String: String]) throws(FieldIssues) -> StationConfig {
+        let diag = FieldDiagnostics(file: file)
+        guard let root = diag.root(text) else { try diag.check(); fatalError("unreachable") }
+
+        var stationID = ""
+        var site = Site(province: "", regency: "", district: "")
+        if let st = root.map("station", required: true) {
+            if let v = st.value("id", required: true), let id = v.string() {
+                if isStationID(id) { stationID = id } else {
+                    v.fail("'\(id)' is not a valid station id: use letters, digits, '-', '_' and '.', at most 64")
+                }
+            }
+            if let s = st.map("site", required: true) {
+                site = Site(province: s.string("province", required: true) ?? "",
+                            regency: s.string("regency", required: true) ?? "",
+                            district: s.string("district", required: true) ?? "")
+                s.finish()
+            }
+            st.finish()
+        }
+
+        var backend = BackendConfig.real
+        if let b = root.map("backend", required: true) {
+            let type = b.value("type", required: true)?.word([("real", "real"), ("simulated", "simulated")])
+            if type == "simulated" {
+                if let v = b.value("scenario", required: true), let rel = v.string() {
+                    let path = resolve(rel, relativeTo: file)
+                    let station = b.string("station")
+                    backend = .simulated(scenario: path, station: station ?? stationID)
+                    // Check the scenario now: nothing starts half-way.
+                    do {
+                        let scenario = try Scenario.load(path: path)
+                        let pick = station ?? (scenario.stations.contains { $0.id == stationID } ? stationID : nil)
+                        if scenario.station(pick) == nil {
+                            v.fail(station != nil
+                                ? "scenario \(path) has no station '\(station!)'"
+                                : "scenario \(path) has \(scenario.stations.count) stations and none is '\(stationID)': set backend.station")
+                        }
+                        backend = .simulated(scenario: path, station: pick)
+                    } catch {
+                        for i in error.issues { diag.report(i.mark, "", "in scenario \(i.description)") }
+                    }
+                }
+            } else if type == "real" {
+                _ = b.value("scenario").map { $0.fail("only used with type: simulated") }
+            }
+            b.finish()
+        }
+
+        var kit = KitProfile.recording
+        if let k = root.map("kit") {
+            var reqs: [KitProfile.Requirement] = []
+            for (key, _, value) in k.pairs() {
+                guard let kind = DeviceKind(word: key), kind != .other else {
+                    let hint = closest(key, DeviceKind.allCases.map(\.rawValue)).map { " (did you mean '\($0)'?)" } ?? ""
+                    value.fail("unknown device kind\(hint): expected one of \(DeviceKind.allCases.filter { $0 != .other }.map(\.rawValue).joined(separator: ", "))")
+                    continue
+                }
+                if let n = value.int(in: 0...16) { reqs.append(.init(kind: kind, count: n)) }
+            }
+            kit = KitProfile(requirements: reqs.sorted { $0.kind < $1.kind })
+        }
+
+        var policy = HealthPolicy()
+        if let p = root.map("probes") {
+            policy.interval = p.duration("interval", atLeast: .milliseconds(100)) ?? policy.interval
+            policy.retryInterval = p.duration("retry_interval", atLeast: .milliseconds(50)) ?? policy.retryInterval
+            policy.timeout = p.duration("timeout", atLeast: .milliseconds(10)) ?? policy.timeout
+            policy.failAfter = p.int("fail_after", in: 1...100) ?? policy.failAfter
+            policy.recoverAfter = p.int("recover_after", in: 1...100) ?? policy.recoverAfter
+            policy.flapWindow = p.int("flap_window", in: 4...200) ?? policy.flapWindow
+            policy.flapStart = p.value("flap_start")?.double(in: 0.01...1) ?? policy.flapStart
+            policy.flapStop = p.value("flap_stop")?.double(in: 0...1) ?? policy.flapStop
+            if policy.flapStop >= policy.flapStart, let v = p.value("flap_stop") {
+                v.fail("must be lower than flap_start (\(policy.flapStart))")
+            }
+            if policy.timeout > policy.interval, let v = p.value("timeout") {
+                v.fail("must not be longer than interval (\(formatDuration(policy.interval)))")
+            }
+            p.finish()
+        }
+
+        var socketPath = defaultSocketPath(environment: environment)
+        var socketGroup: String?
+        if let c = root.map("control") {
+            if let v = c.value("socket"), let s = v.string() {
+                if s.hasPrefix("/") && s.utf8.count < 108 { socketPath = s } else {
+                    v.fail("must be an absolute path shorter than 108 bytes (a Unix socket limit)")
+                }
+            }
+            socketGroup = c.string("group")
+            c.finish()
+        }
+        var stateDirectory = environment["STATE_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) } ?? "/var/lib/ektpd"
+        if let v = root.value("state_directory"), let s = v.string() {
+            if s.hasPrefix("/") { stateDirectory = s } else { v.fail("must be an absolute path") }
+        }
+        let logLevel = root.value("log_level")?.word([("debug", "debug"), ("info", "info"), ("notice", "notice"),
+                                                      ("warning", "warning"), ("error", "error")]) ?? "info"
+        root.finish()
+        try diag.check()
+        return StationConfig(stationID: stationID, site: site, backend: backend, kit: kit, policy: policy,
+                             socketPath: socketPath, socketGroup: socketGroup, stateDirectory: stateDirectory, logLevel: logLevel)
+    }
+}
+
+/// Station ids travel in URLs, file names and labels: keep them plain.
+public func isStationID(_ s: String) -> Bool {
+    !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { c in
+        (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46
+    }
+}
+
+/// A path in a config file is relative to the config file's folder.
+func resolve(_ path: String, relativeTo file: String) -> String {
+    if path.hasPrefix("/") { return path }
+    guard let slash = file.lastIndex(of: "/") else { return path }
+    return String(file[...slash]) + path
+}

@@ -1,0 +1,225 @@
+import EKTPHardware
+import EKTPModel
+import Synchronization
+
+/// The station's state: devices, their health machines, the kit, the event log.
+///
+/// Thread-safe (one lock, never held across I/O or `await`), so the control socket's thread reads it
+/// while the monitor updates it. Time is always passed in, so tests and `ektpd simulate` drive it
+/// with a virtual clock.
+public final class StationEngine: Sendable {
+    public let stationID: String
+    public let site: Site
+    public let backendName: String
+    public let profile: KitProfile
+    public let policy: HealthPolicy
+    public let startedAt: Timestamp
+
+    struct Record {
+        var device: DeviceSnapshot
+        var machine: DeviceHealthMachine
+        var lastProbe: Timestamp?
+        var nextProbe: Timestamp
+        var blanks: Int?
+        var probing = false
+    }
+
+    struct State {
+        var records: [DeviceID: Record] = [:]
+        var kit: KitStatus
+        var log: EventLog
+        var subscribers: [Int: AsyncStream<Event>.Continuation] = [:]
+        var nextSubscriber = 0
+    }
+
+    private let state: Mutex<State>
+
+    public init(stationID: String, site: Site, backendName: String, profile: KitProfile, policy: HealthPolicy,
+                now: Timestamp, lastSequence: Int64 = 0) {
+        self.stationID = stationID
+        self.site = site
+        self.backendName = backendName
+        self.profile = profile
+        self.policy = policy
+        self.startedAt = now
+        let (kitState, problems) = KitEvaluator.evaluate(profile: profile, devices: [])
+        self.state = Mutex(State(kit: KitStatus(state: kitState, problems: problems, since: now),
+                                 log: EventLog(lastSequence: lastSequence)))
+    }
+
+    // MARK: inputs
+
+    /// The first enumeration: every device unknown and due for a probe now.
+    public func start(with devices: [DeviceSnapshot], now: Timestamp) {
+        state.withLock { s in
+            for d in devices { s.records[d.id] = Record(device: d, machine: DeviceHealthMachine(policy: policy, now: now), nextProbe: now) }
+            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .daemon, subject: "daemon",
+                           to: "running", reason: "started with \(devices.count) device\(devices.count == 1 ? "" : "s") on the bus (\(backendName))"))
+            reevaluate(&s, now: now)
+        }
+    }
+
+    public func handle(_ event: HotplugEvent, now: Timestamp) {
+        state.withLock { s in
+            switch event {
+            case .added(let d):
+                // A different device of the same kind replaces one that went missing.
+                for (id, r) in s.records where r.device.kind == d.kind && r.machine.health == .missing && id != d.id {
+                    s.records[id] = nil
+                }
+                if var r = s.records[d.id] {
+                    r.device = d
+                    r.nextProbe = now
+                    let t = r.machine.added(at: now)
+                    s.records[d.id] = r
+                    emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceAdded, subject: d.id.rawValue,
+                                   kind: d.kind, deviceName: d.name, to: "present", reason: "plugged back in at \(d.portPath)"))
+                    transitions(t, of: r.device, &s, now: now)
+                } else {
+                    s.records[d.id] = Record(device: d, machine: DeviceHealthMachine(policy: policy, now: now), nextProbe: now)
+                    emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceAdded, subject: d.id.rawValue,
+                                   kind: d.kind, deviceName: d.name, to: "present", reason: "plugged in at \(d.portPath) (\(d.kindSource))"))
+                }
+            case .removed(let id):
+                guard var r = s.records[id] else { return }
+                let t = r.machine.removed(at: now)
+                s.records[id] = r
+                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceRemoved, subject: id.rawValue,
+                               kind: r.device.kind, deviceName: r.device.name, from: "present", to: "absent", reason: "unplugged from \(r.device.portPath)"))
+                transitions(t, of: r.device, &s, now: now)
+            case .changed(let d):
+                guard var r = s.records[d.id] else { return }
+                r.device = d
+                r.nextProbe = now
+                s.records[d.id] = r
+            }
+            reevaluate(&s, now: now)
+        }
+    }
+
+    /// Devices whose probe is due; they are marked as being probed until `record` is called.
+    public func dueForProbe(now: Timestamp) -> [DeviceID] {
+        state.withLock { s in
+            var due: [DeviceID] = []
+            for (id, r) in s.records where !r.probing && r.machine.health != .missing && r.nextProbe <= now {
+                s.records[id]!.probing = true
+                due.append(id)
+            }
+            return due.sorted()
+        }
+    }
+
+    /// When the next probe is due (nil when there is nothing to probe).
+    public func nextProbeTime() -> Timestamp? {
+        state.withLock { s in
+            s.records.values.filter { !$0.probing && $0.machine.health != .missing }.map(\.nextProbe).min()
+        }
+    }
+
+    /// Makes every present device due now (`ektpd recheck`).
+    public func recheckAll(now: Timestamp) {
+        state.withLock { s in for id in s.records.keys { s.records[id]!.nextProbe = now } }
+    }
+
+    public func record(_ result: ProbeResult, for id: DeviceID, now: Timestamp) {
+        state.withLock { s in
+            guard var r = s.records[id] else { return }
+            r.probing = false
+            guard r.machine.health != .missing else {
+                s.records[id] = r
+                return
+            }
+            let t = r.machine.probed(result, at: now)
+            r.lastProbe = now
+            if let b = result.blanksRemaining { r.blanks = b }
+            r.nextProbe = now.adding(r.machine.isSettling ? policy.retryInterval : policy.interval)
+            s.records[id] = r
+            transitions(t, of: r.device, &s, now: now)
+            reevaluate(&s, now: now)
+        }
+    }
+
+    // MARK: outputs
+
+    public func status(now: Timestamp) -> StationStatus {
+        state.withLock { s in
+            StationStatus(station: stationID, site: site, backend: backendName, kit: s.kit, devices: deviceStatuses(s),
+                          lastSequence: s.log.lastSequence, startedAt: startedAt, now: now, version: ektpVersion)
+        }
+    }
+
+    public var kit: KitStatus { state.withLock { $0.kit } }
+
+    public func device(_ id: DeviceID) -> DeviceStatus? {
+        state.withLock { s in deviceStatuses(s).first { $0.device.id == id } }
+    }
+
+    public func events(sinceSequence seq: Int64, limit: Int = .max) -> [Event] {
+        state.withLock { $0.log.since(sequence: seq, limit: limit) }
+    }
+
+    public func events(since time: Timestamp, limit: Int = .max) -> [Event] {
+        state.withLock { $0.log.since(time: time, limit: limit) }
+    }
+
+    /// Every event from now on, in order.
+    public func subscribe() -> AsyncStream<Event> {
+        let (stream, c) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
+        let key = state.withLock { s in
+            s.nextSubscriber += 1
+            s.subscribers[s.nextSubscriber] = c
+            return s.nextSubscriber
+        }
+        c.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.subscribers.removeValue(forKey: key) } }
+        return stream
+    }
+
+    /// Records the daemon's stop and ends every subscription.
+    public func stop(now: Timestamp, reason: String) {
+        state.withLock { s in
+            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .daemon, subject: "daemon",
+                           from: "running", to: "stopped", reason: reason))
+            for c in s.subscribers.values { c.finish() }
+            s.subscribers = [:]
+        }
+    }
+
+    // MARK: internals
+
+    private func deviceStatuses(_ s: State) -> [DeviceStatus] {
+        s.records.values.map { r in
+            DeviceStatus(device: r.device, health: r.machine.health, flapping: r.machine.flapping, since: r.machine.since,
+                         reason: r.machine.reason, code: r.machine.code, lastProbe: r.lastProbe, blanksRemaining: r.blanks)
+        }.sorted { a, b in a.device.kind != b.device.kind ? a.device.kind < b.device.kind : a.device.id < b.device.id }
+    }
+
+    private func transitions(_ ts: [DeviceHealthMachine.Transition], of d: DeviceSnapshot, _ s: inout State, now: Timestamp) {
+        for t in ts {
+            switch t {
+            case let .health(from, to, reason):
+                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceHealth, subject: d.id.rawValue,
+                               kind: d.kind, deviceName: d.name, from: from.rawValue, to: to.rawValue, reason: reason))
+            case let .flapping(on, reason):
+                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceFlapping, subject: d.id.rawValue,
+                               kind: d.kind, deviceName: d.name, from: on ? "stable" : "flapping", to: on ? "flapping" : "stable", reason: reason))
+            }
+        }
+    }
+
+    private func reevaluate(_ s: inout State, now: Timestamp) {
+        let (kitState, problems) = KitEvaluator.evaluate(profile: profile, devices: deviceStatuses(s))
+        let old = s.kit
+        if kitState != old.state {
+            s.kit = KitStatus(state: kitState, problems: problems, since: now)
+            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .kitStatus, subject: "kit",
+                           from: old.state.rawValue, to: kitState.rawValue, reason: s.kit.summary))
+        } else {
+            s.kit.problems = problems
+        }
+    }
+
+    private func emit(_ s: inout State, _ e: Event) {
+        let numbered = s.log.append(e)
+        for c in s.subscribers.values { c.yield(numbered) }
+    }
+}
