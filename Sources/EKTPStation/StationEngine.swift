@@ -30,6 +30,8 @@ public final class StationEngine: Sendable {
         var log: EventLog
         var subscribers: [Int: AsyncStream<Event>.Continuation] = [:]
         var nextSubscriber = 0
+        /// Kit changes are not events until the first probe round is done (no startup churn).
+        var settled = false
     }
 
     private let state: Mutex<State>
@@ -59,6 +61,18 @@ public final class StationEngine: Sendable {
         }
     }
 
+    /// The first probe round is done: from now on kit changes are events. Emits the kit's first state.
+    public func markSettled(now: Timestamp) {
+        state.withLock { s in
+            guard !s.settled else { return }
+            s.settled = true
+            let (kitState, problems) = KitEvaluator.evaluate(profile: profile, devices: deviceStatuses(s))
+            s.kit = KitStatus(state: kitState, problems: problems, since: now)
+            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .kitStatus, subject: "kit",
+                           to: kitState.rawValue, reason: s.kit.summary))
+        }
+    }
+
     public func handle(_ event: HotplugEvent, now: Timestamp) {
         state.withLock { s in
             switch event {
@@ -82,7 +96,7 @@ public final class StationEngine: Sendable {
                 }
             case .removed(let id):
                 guard var r = s.records[id] else { return }
-                let t = r.machine.removed(at: now)
+                let t = r.machine.removed(at: now, reason: "not on the bus: plug it back into port \(r.device.portPath)")
                 s.records[id] = r
                 emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceRemoved, subject: id.rawValue,
                                kind: r.device.kind, deviceName: r.device.name, from: "present", to: "absent", reason: "unplugged from \(r.device.portPath)"))
@@ -209,7 +223,9 @@ public final class StationEngine: Sendable {
     private func reevaluate(_ s: inout State, now: Timestamp) {
         let (kitState, problems) = KitEvaluator.evaluate(profile: profile, devices: deviceStatuses(s))
         let old = s.kit
-        if kitState != old.state {
+        if !s.settled {
+            s.kit = KitStatus(state: kitState, problems: problems, since: now)
+        } else if kitState != old.state {
             s.kit = KitStatus(state: kitState, problems: problems, since: now)
             emit(&s, Event(sequence: 0, time: now, station: stationID, type: .kitStatus, subject: "kit",
                            from: old.state.rawValue, to: kitState.rawValue, reason: s.kit.summary))

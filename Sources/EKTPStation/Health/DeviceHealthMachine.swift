@@ -75,14 +75,14 @@ public struct DeviceHealthMachine: Sendable, Equatable {
     }
 
     /// The device left the bus.
-    public mutating func removed(at now: Timestamp) -> [Transition] {
+    public mutating func removed(at now: Timestamp, reason: String = "not on the bus") -> [Transition] {
         guard health != .missing else { return [] }
         var out: [Transition] = []
         record(good: false, into: &out)
         failures = 0
         successes = 0
         degradations = 0
-        move(to: .missing, reason: "unplugged (not on the bus since \(now.rfc3339))", code: .notFound, at: now, &out)
+        move(to: .missing, reason: reason, code: .notFound, at: now, &out)
         return out
     }
 

@@ -45,9 +45,10 @@ public enum KitEvaluator {
                                            reason: "only \(usable) of \(req.count) \(req.kind.displayName)s usable"))
             }
             for d in bad {
-                let verb = d.health == .missing ? "is missing" : "failed"
+                let why = d.health == .missing ? "is unplugged: plug it back into port \(d.device.portPath)"
+                    : "failed: \(d.reason ?? "not working")"
                 problems.append(KitProblem(kind: req.kind, device: d.device.id, severity: .broken,
-                                           reason: "\(d.device.label) \(verb): \(d.reason ?? d.health.rawValue)"))
+                                           reason: "\(d.device.label) \(why)"))
             }
             if bad.isEmpty {
                 problems.append(KitProblem(kind: req.kind, severity: .broken,

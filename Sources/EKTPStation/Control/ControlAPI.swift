@@ -1,0 +1,148 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import EKTPHardware
+import EKTPModel
+import EKTPYAML
+
+/// The control socket's endpoints. Reads are for anyone who can open the socket (mode 0660, the
+/// `control.group`); actions are for root only (SO_PEERCRED).
+///
+/// - `GET /v1/ping`
+/// - `GET /v1/status`: `StationStatus`
+/// - `GET /v1/devices`, `GET /v1/devices/{id}`: `DeviceStatus`
+/// - `GET /v1/events?since=SEQ|RFC3339|10m&limit=N`: `[Event]`, oldest first
+/// - `POST /v1/recheck`: probe every device now
+/// - `POST /v1/simulated/faults` `{"device": "fp", "fault": "unplug", ...}`: simulated backend only
+public struct ControlAPI: Sendable {
+    public let engine: StationEngine
+    public let simulated: SimulatedBackend?
+    public let waker: Waker
+    public let now: @Sendable () -> Timestamp
+
+    public init(engine: StationEngine, simulated: SimulatedBackend?, waker: Waker, now: @escaping @Sendable () -> Timestamp) {
+        self.engine = engine
+        self.simulated = simulated
+        self.waker = waker
+        self.now = now
+    }
+
+    public func handle(_ r: ControlRequest) -> ControlResponse {
+        let parts = r.path.split(separator: "/", omittingEmptySubsequences: true)
+        switch (r.method, parts.count > 1 && parts[0] == "v1" ? parts[1] : "") {
+        case ("GET", "ping"): return .json(["ok": true])
+        case ("GET", "status"): return .json(engine.status(now: now()))
+        case ("GET", "devices"):
+            if parts.count == 3 {
+                let id = DeviceID(rawValue: String(parts[2]))
+                guard let d = engine.device(id) else { return .error(404, "no device '\(parts[2])': `ektpd devices` lists them") }
+                return .json(d)
+            }
+            return .json(engine.status(now: now()).devices)
+        case ("GET", "events"): return events(r)
+        case ("POST", "recheck"):
+            guard r.peerUID == 0 else { return .error(403, "recheck is for root only") }
+            engine.recheckAll(now: now())
+            waker.wake()
+            return .json(["accepted": true], status: 202)
+        case ("POST", "simulated"):
+            guard parts.count == 3, parts[2] == "faults" else { return .error(404, "no such endpoint: \(r.path)") }
+            return inject(r)
+        case (_, "ping"), (_, "status"), (_, "devices"), (_, "events"), (_, "recheck"), (_, "simulated"):
+            return .error(405, "\(r.method) is not allowed on \(r.path)")
+        default:
+            return .error(404, "no such endpoint: \(r.path) (try /v1/status, /v1/devices, /v1/events)")
+        }
+    }
+
+    func events(_ r: ControlRequest) -> ControlResponse {
+        var limit = 500
+        if let l = r.query["limit"] {
+            guard let n = Int(l), n > 0, n <= 10_000 else { return .error(400, "limit must be a whole number from 1 to 10000, got '\(l)'") }
+            limit = n
+        }
+        guard let since = r.query["since"], !since.isEmpty else {
+            return .json(engine.events(sinceSequence: 0, limit: .max).suffix(limit).map { $0 })
+        }
+        if let seq = Int64(since) { return .json(engine.events(sinceSequence: seq, limit: limit)) }
+        if let t = Timestamp(rfc3339: since) { return .json(engine.events(since: t, limit: limit)) }
+        if let d = parseDuration(since) { return .json(engine.events(since: now().adding(.zero - d), limit: limit)) }
+        return .error(400, "since must be a sequence number, an RFC 3339 time or a duration like 10m, got '\(since)'")
+    }
+
+    /// The body of `POST /v1/simulated/faults`.
+    public struct FaultRequest: Codable, Sendable {
+        public var device: String
+        public var fault: String
+        public var failRatio: Double?
+        public var speed: String?
+        public var delay: String?
+        public var count: Int?
+        public init(device: String, fault: String, failRatio: Double? = nil, speed: String? = nil, delay: String? = nil, count: Int? = nil) {
+            self.device = device
+            self.fault = fault
+            self.failRatio = failRatio
+            self.speed = speed
+            self.delay = delay
+            self.count = count
+        }
+    }
+
+    func inject(_ r: ControlRequest) -> ControlResponse {
+        guard r.peerUID == 0 else { return .error(403, "fault injection is for root only") }
+        guard let sim = simulated else { return .error(409, "fault injection needs the simulated backend; this daemon runs on real hardware") }
+        let req: FaultRequest
+        do {
+            req = try JSONStyle.decode(FaultRequest.self, from: r.body)
+        } catch {
+            return .error(400, "body must be JSON like {\"device\": \"fp\", \"fault\": \"unplug\"}: \(describe(error))")
+        }
+        let fault: SimulatedFault
+        switch req.fault {
+        case "unplug": fault = .unplug
+        case "replug": fault = .replug
+        case "unresponsive": fault = .unresponsive
+        case "intermittent":
+            let ratio = req.failRatio ?? 0.5
+            guard (0...1).contains(ratio) else { return .error(400, "fail_ratio must be between 0 and 1") }
+            fault = .intermittent(failRatio: ratio)
+        case "slow_link":
+            let speeds: [String: USBSpeed] = ["low": .low, "full": .full, "high": .high, "super": .super]
+            guard let s = speeds[req.speed ?? "full"] else { return .error(400, "speed must be low, full, high or super") }
+            fault = .slowLink(s)
+        case "permission_denied": fault = .permissionDenied
+        case "latency":
+            guard let d = req.delay.flatMap(parseDuration) else { return .error(400, "latency needs delay, like \"3s\"") }
+            fault = .latency(d)
+        case "blanks":
+            guard let n = req.count, n >= 0 else { return .error(400, "blanks needs count, a whole number >= 0") }
+            fault = .blanks(n)
+        case "blanks_out": fault = .blanks(0)
+        case "ribbon_out": fault = .ribbonOut
+        case "recover": fault = .recover
+        default:
+            return .error(400, "unknown fault '\(req.fault)': expected one of \(SimulatedFault.words.joined(separator: ", "))")
+        }
+        do {
+            try sim.apply(fault, to: req.device)
+        } catch {
+            return .error(404, error.description)
+        }
+        // Faults that do not change the bus show at the next probe: make it now.
+        engine.recheckAll(now: now())
+        waker.wake()
+        return .json(["accepted": true], status: 202)
+    }
+}
+
+func describe(_ error: any Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let key, _): return "field '\(key.stringValue)' is missing"
+    case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+        return "field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
+    case DecodingError.dataCorrupted(let ctx): return ctx.codingPath.isEmpty ? "not valid JSON" : "field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' is invalid"
+    default: return "\(error)"
+    }
+}

@@ -1,0 +1,252 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EKTPModel
+import Synchronization
+
+/// A problem setting up the control socket, saying what to do.
+public struct ControlSocketError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// HTTP/1.1 over a Unix socket, so `curl --unix-socket` works and the daemon needs no HTTP stack.
+///
+/// One thread, woken by poll(2) on the listening socket and a wake pipe: no busy polling, and an
+/// idle daemon uses no CPU here. Requests are small and answered from memory, so each connection
+/// is served in turn, with a 2 s limit on reading it; one `Connection: close` request per connection.
+public final class ControlServer: Sendable {
+    public typealias Handler = @Sendable (ControlRequest) -> ControlResponse
+
+    public let path: String
+    private let listenFD: Int32
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private let handler: Handler
+    private let thread = Mutex<pthread_t?>(nil)
+
+    static let maxHead = 16 * 1024
+    static let maxBody = 64 * 1024
+
+    /// Binds the socket (replacing a stale one left by a crash, refusing if a daemon is listening).
+    public init(path: String, group: String?, handler: @escaping Handler) throws(ControlSocketError) {
+        self.path = path
+        self.handler = handler
+        guard path.utf8.count < 108 else { throw ControlSocketError("socket path \(path) is too long (Unix sockets allow 107 bytes)") }
+        try ControlServer.prepareDirectory(of: path)
+        try ControlServer.removeStale(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlSocketError("cannot create a Unix socket: \(errnoText())") }
+        var addr = unixAddress(path)
+        let old = umask(0o117)  // the socket is created 0660
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        umask(old)
+        guard bound == 0 else {
+            let e = errnoText()
+            close(fd)
+            throw ControlSocketError("cannot bind the control socket at \(path): \(e)")
+        }
+        if let group {
+            guard let gr = getgrnam(group) else {
+                close(fd)
+                unlink(path)
+                throw ControlSocketError("control.group '\(group)' does not exist: create it (groupadd --system \(group)) or remove the setting")
+            }
+            if chown(path, uid_t.max, gr.pointee.gr_gid) != 0 {
+                let e = errnoText()
+                close(fd)
+                unlink(path)
+                throw ControlSocketError("cannot give \(path) to group \(group): \(e)")
+            }
+        }
+        guard listen(fd, 64) == 0 else {
+            let e = errnoText()
+            close(fd)
+            throw ControlSocketError("cannot listen on \(path): \(e)")
+        }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            close(fd)
+            throw ControlSocketError("cannot create a pipe: \(errnoText())")
+        }
+        for p in fds { _ = fcntl(p, F_SETFD, FD_CLOEXEC); _ = fcntl(p, F_SETFL, O_NONBLOCK) }
+        listenFD = fd
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    /// Starts serving on a thread of its own.
+    public func start() {
+        let box = Unmanaged.passRetained(self)
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let server = Unmanaged<ControlServer>.fromOpaque(arg!).takeRetainedValue()
+            server.serve()
+            return nil
+        }, box.toOpaque())
+        if rc == 0 { thread.withLock { $0 = tid } } else { box.release() }
+    }
+
+    /// Stops serving, waits for the thread, removes the socket file.
+    public func stop() {
+        var one: UInt8 = 1
+        _ = write(wakeWrite, &one, 1)
+        if let tid = thread.withLock({ t -> pthread_t? in defer { t = nil }; return t }) {
+            pthread_join(tid, nil)
+        }
+        close(listenFD)
+        close(wakeRead)
+        close(wakeWrite)
+        unlink(path)
+    }
+
+    private func serve() {
+        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        while true {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            let n = poll(&fds, 2, -1)
+            if n < 0 { if errno == EINTR { continue }; return }
+            if fds[1].revents != 0 { return }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                let c = accept(listenFD, nil, nil)
+                if c >= 0 {
+                    _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+                    serveConnection(c)
+                    close(c)
+                }
+            }
+        }
+    }
+
+    private func serveConnection(_ fd: Int32) {
+        var cred = PeerCredentials()
+        var len = socklen_t(MemoryLayout<PeerCredentials>.size)
+        let uid: UInt32 = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.uid : UInt32.max
+        let deadline = monotonicMillis() + 2000
+        var buffer: [UInt8] = []
+        var headEnd: Int?
+        // Read the head.
+        while headEnd == nil {
+            guard readSome(fd, into: &buffer, deadline: deadline) else {
+                if !buffer.isEmpty { send(fd, .error(408, "request not complete within 2 s")) }
+                return
+            }
+            headEnd = findHeadEnd(buffer)
+            if headEnd == nil && buffer.count > ControlServer.maxHead {
+                send(fd, .error(431, "request head larger than \(ControlServer.maxHead) bytes"))
+                return
+            }
+        }
+        let head = Array(buffer[0..<headEnd!])
+        guard case .success(let parsed) = RequestHead.parse(head) else {
+            if case .failure(let f) = RequestHead.parse(head) { send(fd, .error(400, f.message)) }
+            return
+        }
+        var body = Array(buffer[(headEnd! + 4)...])
+        var expected = 0
+        if let cl = parsed.headers["content-length"] {
+            guard let n = Int(cl), n >= 0 else { send(fd, .error(400, "bad Content-Length '\(cl)'")); return }
+            guard n <= ControlServer.maxBody else { send(fd, .error(413, "body of \(n) bytes is larger than \(ControlServer.maxBody)")); return }
+            expected = n
+        } else if parsed.headers["transfer-encoding"] != nil {
+            send(fd, .error(400, "chunked bodies are not supported: send Content-Length"))
+            return
+        }
+        while body.count < expected {
+            guard readSome(fd, into: &body, deadline: deadline) else { send(fd, .error(408, "body not complete within 2 s")); return }
+        }
+        if body.count > expected { body.removeLast(body.count - expected) }
+        let (path, query) = splitTarget(parsed.target)
+        let request = ControlRequest(method: parsed.method, path: path, query: query, headers: parsed.headers, body: body, peerUID: uid)
+        send(fd, handler(request))
+    }
+
+    private func send(_ fd: Int32, _ r: ControlResponse) {
+        let head = "HTTP/1.1 \(r.status) \(ControlResponse.reason(r.status))\r\nContent-Type: \(r.contentType)\r\nContent-Length: \(r.body.count)\r\nConnection: close\r\n\r\n"
+        writeAll(fd, Array(head.utf8) + r.body)
+    }
+
+    static func prepareDirectory(of path: String) throws(ControlSocketError) {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        let dir = String(path[..<slash])
+        var st = stat()
+        if stat(dir, &st) == 0 { return }
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            throw ControlSocketError("cannot create \(dir) for the control socket: \(errnoText())")
+        }
+    }
+
+    static func removeStale(_ path: String) throws(ControlSocketError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard (st.st_mode & S_IFMT) == S_IFSOCK else {
+            throw ControlSocketError("\(path) exists and is not a socket: remove it or choose another control.socket")
+        }
+        if (try? ControlClient(socketPath: path, timeoutMillis: 500).request("GET", "/v1/ping")) != nil {
+            throw ControlSocketError("another ektpd is already listening on \(path): stop it first, or give this one another control.socket")
+        }
+        unlink(path)
+    }
+}
+
+func findHeadEnd(_ b: [UInt8]) -> Int? {
+    guard b.count >= 4 else { return nil }
+    for i in 0...(b.count - 4) where b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 { return i }
+    return nil
+}
+
+/// Reads what is available before the deadline; false on EOF, error or timeout.
+func readSome(_ fd: Int32, into buffer: inout [UInt8], deadline: Int64) -> Bool {
+    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    while true {
+        let left = deadline - monotonicMillis()
+        if left <= 0 { return false }
+        let n = poll(&p, 1, Int32(left))
+        if n < 0 { if errno == EINTR { continue }; return false }
+        if n == 0 { return false }
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 8192) }
+        if got < 0 { if errno == EINTR || errno == EAGAIN { continue }; return false }
+        if got == 0 { return false }
+        buffer.append(contentsOf: chunk[0..<got])
+        return true
+    }
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+        if n < 0 { if errno == EINTR { continue }; return }
+        off += n
+    }
+}
+
+func unixAddress(_ path: String) -> sockaddr_un {
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+        let bytes = Array(path.utf8.prefix(107))
+        for (i, b) in bytes.enumerated() { raw[i] = b }
+        raw[bytes.count] = 0
+    }
+    return addr
+}
+
+func monotonicMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// `struct ucred` from <sys/socket.h> (hidden from Swift without _GNU_SOURCE): pid, uid, gid.
+struct PeerCredentials {
+    var pid: Int32 = 0
+    var uid: UInt32 = .max
+    var gid: UInt32 = .max
+}

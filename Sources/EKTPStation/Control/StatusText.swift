@@ -1,0 +1,74 @@
+import EKTPModel
+
+/// The human-readable status a district operator reads. May change between versions; scripts use
+/// `--json`.
+public enum StatusText {
+    public static func render(_ s: StationStatus) -> String {
+        var out = "Station \(s.station): \(s.site.district), \(s.site.regency), \(s.site.province)\n"
+        let verdict: String
+        switch s.kit.state {
+        case .ready: verdict = "READY: this station can enrol"
+        case .degraded: verdict = "DEGRADED: this station can enrol, but needs attention"
+        case .broken: verdict = "BROKEN: this station cannot enrol"
+        }
+        out += "Kit \(verdict) (since \(ago(s.kit.since, s.now)))\n"
+        for p in s.kit.problems { out += "  - \(p.reason)\n" }
+        out += "\n"
+        out += table(s.devices.map { d in
+            [d.device.kind.displayName, d.device.name, d.device.portPath,
+             d.health.rawValue + (d.flapping ? " (flapping)" : ""), ago(d.since, s.now), d.reason ?? ""]
+        }, header: ["DEVICE", "NAME", "PORT", "HEALTH", "SINCE", "LAST REASON"])
+        if s.devices.isEmpty { out += "(no devices on the bus)\n" }
+        return out
+    }
+
+    public static func renderDevices(_ s: StationStatus) -> String {
+        var out = ""
+        for d in s.devices {
+            out += "\(d.device.label)\n"
+            out += "  id:           \(d.device.id)\n"
+            out += "  usb:          \(d.device.vendorId):\(d.device.productId)  bus \(d.device.busNumber) device \(d.device.deviceNumber)\n"
+            if let m = d.device.manufacturer { out += "  manufacturer: \(m)\n" }
+            if let sn = d.device.serial { out += "  serial:       \(sn)\n" }
+            out += "  kind from:    \(d.device.kindSource)\n"
+            out += "  speed:        \(d.device.speed.rawValue)\(d.device.capabilities.maxSpeed.map { " (supports \($0.rawValue))" } ?? "")\n"
+            out += "  nodes:        \(d.device.nodes.joined(separator: " "))\n"
+            out += "  health:       \(d.health.rawValue)\(d.flapping ? ", flapping" : "") since \(d.since.rfc3339) (\(d.mosipStatus))\n"
+            if let r = d.reason { out += "  reason:       \(r)\(d.code.map { " [\($0.rawValue)]" } ?? "")\n" }
+            if let b = d.blanksRemaining { out += "  blanks left:  \(b)\n" }
+            if let p = d.lastProbe { out += "  last probe:   \(ago(p, s.now))\n" }
+            out += "\n"
+        }
+        return out.isEmpty ? "(no devices on the bus)\n" : out
+    }
+
+    public static func renderEvents(_ events: [Event]) -> String {
+        table(events.map { e in
+            ["\(e.sequence)", e.time.rfc3339, e.type.rawValue, e.deviceName ?? e.subject,
+             [e.from, e.to].compactMap { $0 }.joined(separator: " -> "), e.reason ?? ""]
+        }, header: ["SEQ", "TIME", "EVENT", "SUBJECT", "CHANGE", "REASON"])
+    }
+
+    static func ago(_ t: Timestamp, _ now: Timestamp) -> String {
+        let s = max(0, (now.millis - t.millis) / 1000)
+        if s < 60 { return "\(s)s ago" }
+        if s < 3600 { return "\(s / 60)m ago" }
+        if s < 86400 { return "\(s / 3600)h\(s % 3600 / 60)m ago" }
+        return "\(s / 86400)d\(s % 86400 / 3600)h ago"
+    }
+
+    static func table(_ rows: [[String]], header: [String]) -> String {
+        guard !rows.isEmpty else { return "" }
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], c.count) } }
+        func line(_ r: [String]) -> String {
+            var s = ""
+            for (i, c) in r.enumerated() {
+                s += i == r.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count + 2)
+            }
+            while s.last == " " { s.removeLast() }
+            return s + "\n"
+        }
+        return line(header) + rows.map(line).joined()
+    }
+}

@@ -1,0 +1,43 @@
+import Logging
+import ServiceLifecycle
+
+/// Runs the control socket for the daemon's lifetime; removes the socket on shutdown.
+public struct ControlService: Service {
+    let server: ControlServer
+
+    public init(server: ControlServer) { self.server = server }
+
+    public func run() async throws {
+        server.start()
+        // Serve until shutdown, then close the socket.
+        try? await gracefulShutdown()
+        server.stop()
+    }
+}
+
+/// Logs every event and keeps systemd's STATUS= line current.
+public struct EventReporter: Service {
+    let engine: StationEngine
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    public init(engine: StationEngine, notifier: SystemdNotifier, logger: Logger) {
+        self.engine = engine
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let events = engine.subscribe()
+        try await cancelOnShutdown {
+            for await e in events {
+                var meta: Logger.Metadata = ["seq": "\(e.sequence)", "event": "\(e.type.rawValue)", "subject": "\(e.subject)"]
+                if let k = e.kind { meta["kind"] = "\(k.rawValue)" }
+                let text = [e.deviceName, e.from.map { "\($0) -> \(e.to ?? "")" } ?? e.to, e.reason].compactMap { $0 }.joined(separator: ": ")
+                let level: Logger.Level = e.to == "failed" || e.to == "missing" || e.to == "broken" ? .warning : .notice
+                logger.log(level: level, "\(text)", metadata: meta)
+                if e.type == .kitStatus { notifier.notify(["STATUS": "kit \(engine.kit.summary)"]) }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import EKTPHardware
+import EKTPModel
+import Logging
+import ServiceLifecycle
+
+/// A problem that stops the daemon from starting, said so a person can fix it.
+public struct StartupError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Builds the daemon's services from a checked config and runs them until SIGTERM or SIGINT.
+public enum StationDaemon {
+    public static func run(config: StationConfig, environment: [String: String], logger: Logger) async throws {
+        let now: @Sendable () -> Timestamp = wallClockNow
+        let backend: any HardwareBackend
+        var simulated: SimulatedBackend?
+        switch config.backend {
+        case .simulated(let path, let station):
+            let scenario: Scenario
+            do { scenario = try Scenario.load(path: path) } catch { throw StartupError(error.description) }
+            let sim = try SimulatedBackend(scenario: scenario, station: station, catalogue: Catalogue.builtIn(),
+                                           label: "simulated: \(path)")
+            simulated = sim
+            backend = sim
+        case .real:
+            throw StartupError("backend.type: real is not available in this build yet; use backend.type: simulated with a scenario")
+        }
+
+        let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,
+                                   profile: config.kit, policy: config.policy, now: now())
+        let waker = Waker()
+        let notifier = SystemdNotifier(environment: environment)
+        let api = ControlAPI(engine: engine, simulated: simulated, waker: waker, now: now)
+        let server: ControlServer
+        do {
+            server = try ControlServer(path: config.socketPath, group: config.socketGroup, handler: { api.handle($0) })
+        } catch {
+            throw StartupError(error.description)
+        }
+        let watchdog = notifier.watchdogInterval
+        let lastPing = Mutex<Int64>(0)
+
+        var services: [any Service] = [
+            DeviceMonitor(backend: backend, engine: engine, waker: waker, logger: logger, now: now,
+                          onReady: {
+                              server.start()
+                              let kit = engine.kit
+                              notifier.notify(["READY": "1", "STATUS": "kit \(kit.summary)"])
+                              logger.notice("ready: kit \(kit.summary)", metadata: ["socket": "\(config.socketPath)"])
+                          },
+                          onRound: {
+                              // WATCHDOG=1 from the monitor's own loop, at most every half WatchdogSec.
+                              guard let w = watchdog else { return }
+                              let t = now().millis
+                              let due = lastPing.withLock { last in
+                                  if t - last >= w.milliseconds { last = t; return true }
+                                  return false
+                              }
+                              if due { notifier.notify(["WATCHDOG": "1"]) }
+                          },
+                          maxSleep: watchdog ?? .seconds(3600)),
+            ControlService(server: server),
+            EventReporter(engine: engine, notifier: notifier, logger: logger),
+        ]
+        if let simulated { services.append(ScenarioPlayer(backend: simulated, logger: logger)) }
+
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            server.stop()
+            engine.stop(now: now(), reason: "stopped on error: \(error)")
+            notifier.notify(["STOPPING": "1", "STATUS": "stopped on error"])
+            throw error
+        }
+        notifier.notify(["STOPPING": "1"])
+        engine.stop(now: now(), reason: "stopped by signal")
+        simulated?.finish()
+        logger.notice("stopped")
+    }
+}
+
+import Synchronization
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (s, atto) = components
+        return s * 1000 + atto / 1_000_000_000_000_000
+    }
+}

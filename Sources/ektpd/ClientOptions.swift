@@ -1,0 +1,67 @@
+import ArgumentParser
+import EKTPModel
+import EKTPStation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every socket client shares.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: "The daemon's control socket (default: $EKTPD_SOCKET, else /run/ektpd/control.sock).")
+    var socket: String?
+
+    @Flag(name: .long, help: "Print JSON (the stable interface for scripts).")
+    var json = false
+
+    var socketPath: String {
+        socket ?? environment()["EKTPD_SOCKET"] ?? StationConfig.defaultSocketPath(environment: [:])
+    }
+
+    /// GET a path; exits 3 when the daemon cannot be reached.
+    func get(_ target: String) throws -> [UInt8] {
+        try call("GET", target)
+    }
+
+    func call(_ method: String, _ target: String, body: [UInt8] = []) throws -> [UInt8] {
+        let result: (status: Int, body: [UInt8])
+        do {
+            result = try ControlClient(socketPath: socketPath).request(method, target, body: body)
+        } catch {
+            printError("ektpd: \(error.description)")
+            throw ExitCode(3)
+        }
+        guard (200..<300).contains(result.status) else {
+            struct Problem: Decodable { var error: String }
+            let msg = (try? JSONStyle.decode(Problem.self, from: result.body))?.error ?? String(decoding: result.body, as: UTF8.self)
+            printError("ektpd: \(msg) (HTTP \(result.status))")
+            throw ExitCode(4)
+        }
+        return result.body
+    }
+}
+
+func environment() -> [String: String] {
+    var out: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return out
+}
+
+func printError(_ s: String) {
+    var bytes = Array((s + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func writeOut(_ bytes: [UInt8]) {
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + off, bytes.count - off) }
+        if n <= 0 { return }
+        off += n
+    }
+}

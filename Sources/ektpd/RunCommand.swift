@@ -1,0 +1,55 @@
+import ArgumentParser
+import EKTPStation
+import EKTPYAML
+import Logging
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the daemon (under systemd: ektpd.service).")
+
+    @Option(name: .long, help: "Config file.")
+    var config: String = StationConfig.defaultPath
+
+    @Option(name: .long, help: "Control socket path, overriding the config file.")
+    var socket: String?
+
+    func run() async throws {
+        let env = environment()
+        var cfg: StationConfig
+        do {
+            cfg = try StationConfig.load(path: config, environment: env)
+        } catch {
+            printError("ektpd: \(error.issues.count) problem\(error.issues.count == 1 ? "" : "s") in the configuration; not starting:\n\(error.description)")
+            throw ExitCode(4)
+        }
+        if let socket { cfg.socketPath = socket }
+        let level = Logger.Level(word: cfg.logLevel)
+        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, environment: env) }
+        let logger = Logger(label: "ektpd")
+        do {
+            try await StationDaemon.run(config: cfg, environment: env, logger: logger)
+        } catch let e as StartupError {
+            logger.error("not starting: \(e.description)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a config file (and the scenario it names); print every problem with its line and field.")
+
+    @Argument(help: "Config file.")
+    var file: String = StationConfig.defaultPath
+
+    func run() throws {
+        do {
+            let cfg = try StationConfig.load(path: file, environment: environment())
+            print("\(file): ok (station \(cfg.stationID), kit: \(cfg.kit.requirements.map { "\($0.count) \($0.kind.rawValue)" }.joined(separator: ", ")))")
+        } catch {
+            printError(error.description)
+            printError("\(file): \(error.issues.count) problem\(error.issues.count == 1 ? "" : "s")")
+            throw ExitCode(4)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import EKTPModel
+import EKTPStation
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the station's kit and devices.",
+        discussion: "Exit codes: 0 kit ready, 1 degraded, 2 broken, 3 daemon unreachable.")
+
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let body = try options.get("/v1/status")
+        let status: StationStatus
+        do { status = try JSONStyle.decode(StationStatus.self, from: body) } catch {
+            printError("ektpd: the daemon's answer is not a status: \(error)")
+            throw ExitCode(4)
+        }
+        if options.json { writeOut(body) } else { writeOut(Array(StatusText.render(status).utf8)) }
+        throw ExitCode(status.kit.state.exitCode)
+    }
+}
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show every device in detail.")
+
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let body = try options.get("/v1/status")
+        let status = try JSONStyle.decode(StationStatus.self, from: body)
+        if options.json {
+            writeOut(try JSONStyle.encode(status.devices, pretty: true) + [10])
+        } else {
+            writeOut(Array(StatusText.renderDevices(status).utf8))
+        }
+        throw ExitCode(status.kit.state.exitCode)
+    }
+}
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show recent transitions, oldest first.")
+
+    @OptionGroup var options: ClientOptions
+
+    @Option(name: .long, help: "A sequence number, an RFC 3339 time, or a duration such as 10m (events newer than that).")
+    var since: String?
+
+    @Option(name: .long, help: "At most this many events.")
+    var limit: Int = 500
+
+    func run() throws {
+        var target = "/v1/events?limit=\(limit)"
+        if let since { target += "&since=\(percentEncode(since))" }
+        let body = try options.get(target)
+        if options.json { writeOut(body); return }
+        let events = try JSONStyle.decode([Event].self, from: body)
+        writeOut(Array(StatusText.renderEvents(events).utf8))
+    }
+}
+
+struct Recheck: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Probe every device now (root only).")
+    @OptionGroup var options: ClientOptions
+    func run() throws {
+        _ = try options.call("POST", "/v1/recheck")
+        print("recheck requested")
+    }
+}
+
+struct Inject: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inject a fault into a simulated device (simulated backend, root only).",
+        discussion: "FAULT: unplug, replug, unresponsive, intermittent, slow_link, permission_denied, latency, blanks, blanks_out, ribbon_out, recover.")
+
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "The device's name in the scenario, or its device ID.") var device: String
+    @Argument(help: "The fault.") var fault: String
+    @Option(name: .long, help: "intermittent: share of probes that fail (0...1).") var failRatio: Double?
+    @Option(name: .long, help: "slow_link: the speed (low, full, high).") var speed: String?
+    @Option(name: .long, help: "latency: how long probes take (3s).") var delay: String?
+    @Option(name: .long, help: "blanks: how many are left.") var count: Int?
+
+    func run() throws {
+        let req = ControlAPI.FaultRequest(device: device, fault: fault, failRatio: failRatio, speed: speed, delay: delay, count: count)
+        _ = try options.call("POST", "/v1/simulated/faults", body: try JSONStyle.encode(req))
+        print("\(fault) applied to \(device)")
+    }
+}
+
+func percentEncode(_ s: String) -> String {
+    var out = ""
+    for b in s.utf8 {
+        if (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 45 || b == 46 || b == 95 {
+            out.append(Character(Unicode.Scalar(b)))
+        } else {
+            out += "%" + String(hex4(UInt16(b)).suffix(2)).uppercased()
+        }
+    }
+    return out
+}
