@@ -38,15 +38,15 @@ let package = Package(
                 ]),
         .executableTarget(name: "ektpd",
                           dependencies: [
-                              "EKTPStation", "EKTPHardware", "EKTPModel",
+                              "EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                               .product(name: "Logging", package: "swift-log"),
                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                           ]),
 
         .testTarget(name: "EKTPYAMLTests", dependencies: ["EKTPYAML"]),
-        .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel"]),
-        .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel"]),
+        .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel", "EKTPYAML"]),
+        .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML"]),
         .testTarget(name: "EktpdIntegrationTests",
                     dependencies: ["ektpd", "EKTPModel"],
                     exclude: ["Fixtures"]),

@@ -119,14 +119,17 @@ public struct Scenario: Sendable, Equatable {
                     }
                 }
             }
-            let overrides = (s.list("devices") ?? []).compactMap { parseDevice($0) }
-            for d in overrides {
+            var placed: [String: YAMLValue] = [:]
+            for item in s.list("devices") ?? [] {
+                guard let d = parseDevice(item) else { continue }
+                placed[d.handle] = item
                 if let i = devices.firstIndex(where: { $0.handle == d.handle }) { devices[i] = d } else { devices.append(d) }
             }
             var ports: [String: String] = [:]
             for d in devices {
                 if let other = ports[d.port] {
-                    s.value("devices")?.fail("devices '\(other)' and '\(d.handle)' are both on port \(d.port)")
+                    let at = placed[d.handle] ?? s.value("kit")
+                    at?.fail("devices '\(other)' and '\(d.handle)' are both on port \(d.port)")
                 }
                 ports[d.port] = d.handle
             }

@@ -1,0 +1,90 @@
+import EKTPModel
+import Foundation
+import Testing
+@testable import EKTPHardware
+
+let repoRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+@Suite struct CatalogueTests {
+    let catalogue = Catalogue.builtIn(usbIDs: nil)
+
+    @Test(arguments: [
+        // udev's EKTP_KIND wins over everything
+        (DeviceFacts(vendorID: 0x05ba, productID: 0x000a, udevKind: "iris"), DeviceKind.iris, "udev EKTP_KIND"),
+        // VID:PID table
+        (DeviceFacts(vendorID: 0x05ba, productID: 0x000a), .fingerprint, "catalogue"),
+        (DeviceFacts(vendorID: 0x0f49, productID: 0x0a00, interfaceClasses: [0x07]), .cardPrinter, "catalogue"),
+        (DeviceFacts(vendorID: 0x06a8, productID: 0x0043, interfaceClasses: [0x03]), .signaturePad, "catalogue"),
+        // a vendor-wide line
+        (DeviceFacts(vendorID: 0x1162, productID: 0x2200), .fingerprint, "catalogue"),
+        // interface classes
+        (DeviceFacts(vendorID: 0x1234, productID: 0x0001, interfaceClasses: [0x0e, 0x01]), .camera, "interface class 0x0e"),
+        (DeviceFacts(vendorID: 0x1234, productID: 0x0002, interfaceClasses: [0x07]), .cardPrinter, "interface class 0x07"),
+        (DeviceFacts(vendorID: 0x1234, productID: 0x0003, interfaceClasses: [0x0b]), .cardReader, "interface class 0x0b"),
+        // names
+        (DeviceFacts(vendorID: 0x1234, productID: 0x0004, interfaceClasses: [0x03], product: "IriShield USB MK 2120U"), .iris, "name"),
+        (DeviceFacts(vendorID: 0x1234, productID: 0x0005, interfaceClasses: [0x03], product: "USB Signature Pad"), .signaturePad, "name"),
+        (DeviceFacts(vendorID: 0x1234, productID: 0x0006, interfaceClasses: [0xff], product: "Optical Fingerprint Sensor"), .fingerprint, "name"),
+        // nothing matches: other, never a guess
+        (DeviceFacts(vendorID: 0x1234, productID: 0x0007, interfaceClasses: [0x03], product: "USB Keyboard"), .other, "unrecognised"),
+        // an unknown EKTP_KIND word falls through to the next rule
+        (DeviceFacts(vendorID: 0x05ba, productID: 0x000a, udevKind: "toaster"), .fingerprint, "catalogue"),
+    ])
+    func classifies(facts: DeviceFacts, kind: DeviceKind, source: String) {
+        let c = catalogue.classify(facts)
+        #expect(c.kind == kind)
+        #expect(c.source == source)
+    }
+
+    @Test func namesComeFromUSBIDsWhenNothingElseHasOne() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usbids-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("usb.ids").path
+        try "# test\n1491  Futronic Technology Co. Ltd.\n\t0020  FS81 Fingerprint Scanner Module\n\t0088  Fingerprint Scanner Model FS88\n1492  Other\nC 00  (Defined at Interface level)\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let ids = USBIDs(path: path)
+        #expect(ids.name(vendorID: 0x1491, productID: 0x0088) == "Futronic Technology Co. Ltd. Fingerprint Scanner Model FS88")
+        #expect(ids.name(vendorID: 0x1491, productID: 0x9999) == "Futronic Technology Co. Ltd.")
+        #expect(ids.name(vendorID: 0xdead, productID: 0x0001) == nil)
+        // an uncatalogued product of that vendor is classified by its usb.ids name
+        let cat = try Catalogue(text: "", origin: "empty", usbIDs: ids)
+        let c = cat.classify(DeviceFacts(vendorID: 0x1491, productID: 0x0088))
+        #expect(c.kind == .fingerprint)
+        #expect(c.source == "name")
+        #expect(c.name == "Futronic Technology Co. Ltd. Fingerprint Scanner Model FS88")
+    }
+
+    @Test(arguments: [
+        ("05ba:000a fingerprint\n", "x.txt:1", "expected 'VID:PID KIND NAME'"),
+        ("\n# c\nzz:000a fingerprint Foo\n", "x.txt:3", "not a VID:PID"),
+        ("05ba:000a toaster Foo\n", "x.txt:1", "unknown kind 'toaster'"),
+    ])
+    func badCatalogueLinesNameTheLine(text: String, origin: String, message: String) {
+        do {
+            _ = try Catalogue(text: text, origin: "x.txt")
+            Issue.record("accepted a bad line")
+        } catch {
+            #expect(error.origin == origin)
+            #expect(error.message.contains(message))
+        }
+    }
+
+    @Test func siteLinesOverrideBuiltInOnes() throws {
+        var cat = Catalogue.builtIn(usbIDs: nil)
+        try cat.add(text: "05ba:000a other Repurposed reader\n", origin: "site.txt")
+        #expect(cat.classify(DeviceFacts(vendorID: 0x05ba, productID: 0x000a)).kind == .other)
+    }
+
+    /// The compiled-in table is generated from data/catalogue.txt: it must not drift.
+    @Test func compiledInCatalogueMatchesTheDataFile() throws {
+        let data = try String(contentsOfFile: repoRoot + "/data/catalogue.txt", encoding: .utf8)
+        let generated = try String(contentsOfFile: repoRoot + "/Sources/EKTPHardware/Catalogue/CatalogueData.swift", encoding: .utf8)
+        #expect(generated.contains(data), "run scripts/generate.sh after editing data/catalogue.txt")
+        #expect(catalogueSource + "\n" == data || catalogueSource == data, "run scripts/generate.sh after editing data/catalogue.txt")
+    }
+}
