@@ -190,12 +190,14 @@ public final class StationEngine: Sendable {
 
     /// Records the daemon's stop and ends every subscription.
     public func stop(now: Timestamp, reason: String) {
-        state.withLock { s in
+        let subscribers = state.withLock { s in
             emit(&s, Event(sequence: 0, time: now, station: stationID, type: .daemon, subject: "daemon",
                            from: "running", to: "stopped", reason: reason))
-            for c in s.subscribers.values { c.finish() }
-            s.subscribers = [:]
+            defer { s.subscribers = [:] }
+            return Array(s.subscribers.values)
         }
+        // Outside the lock: finishing runs the stream's onTermination, which takes the lock.
+        for c in subscribers { c.finish() }
     }
 
     // MARK: internals

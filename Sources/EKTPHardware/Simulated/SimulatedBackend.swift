@@ -83,23 +83,25 @@ public final class SimulatedBackend: HardwareBackend {
         state.withLock { s in s.nextStep < s.steps.count ? s.steps[s.nextStep].at : nil }
     }
 
-    /// Applies every timeline step due at or before `elapsed`; returns the steps applied.
+    /// Applies every timeline step due at or before `elapsed`; returns the steps applied, each with
+    /// the hotplug event it caused (also sent to `events()`).
     @discardableResult
-    public func advance(to elapsed: Duration) -> [TimelineStep] {
-        var applied: [TimelineStep] = []
+    public func advance(to elapsed: Duration) -> [(step: TimelineStep, event: HotplugEvent?)] {
+        var applied: [(TimelineStep, HotplugEvent?)] = []
         while let step = state.withLock({ s -> TimelineStep? in
             guard s.nextStep < s.steps.count, s.steps[s.nextStep].at <= elapsed else { return nil }
             s.nextStep += 1
             return s.steps[s.nextStep - 1]
         }) {
-            try? apply(step.fault, to: step.device)
-            applied.append(step)
+            applied.append((step, (try? apply(step.fault, to: step.device)) ?? nil))
         }
         return applied
     }
 
-    /// Applies a fault now, by device handle or device ID; emits the hotplug event it causes.
-    public func apply(_ fault: SimulatedFault, to device: String) throws(SimulationError) {
+    /// Applies a fault now, by device handle or device ID; returns the hotplug event it causes (also
+    /// sent to `events()`), if any.
+    @discardableResult
+    public func apply(_ fault: SimulatedFault, to device: String) throws(SimulationError) -> HotplugEvent? {
         let result: Result<HotplugEvent?, SimulationError> = state.withLock { s in
             guard let i = s.devices.firstIndex(where: { $0.spec.handle == device || id(of: $0.spec).rawValue == device }) else {
                 return .failure(SimulationError("no simulated device '\(device)' (devices: \(s.devices.map(\.spec.handle).joined(separator: ", ")))"))
@@ -129,6 +131,7 @@ public final class SimulatedBackend: HardwareBackend {
         case .failure(let e): throw e
         case .success(let event):
             if let event { state.withLock { _ = $0.continuation?.yield(event) } }
+            return event
         }
     }
 

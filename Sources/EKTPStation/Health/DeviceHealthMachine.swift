@@ -107,7 +107,7 @@ public struct DeviceHealthMachine: Sendable, Equatable {
     private mutating func record(good: Bool, into out: inout [Transition]) {
         window.append(good)
         if window.count > policy.flapWindow { window.removeFirst(window.count - policy.flapWindow) }
-        guard window.count >= max(4, policy.flapWindow / 2) else { return }
+        guard window.count >= policy.flapWindow else { return }  // judge only a full window
         var changes = 0
         for i in 1..<window.count where window[i] != window[i - 1] { changes += 1 }
         let share = Double(changes) / Double(window.count - 1)

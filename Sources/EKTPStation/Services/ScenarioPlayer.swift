@@ -19,7 +19,7 @@ public struct ScenarioPlayer: Service {
         try await cancelOnShutdown {
             while let next = backend.nextStepTime {
                 try await clock.sleep(until: start.advanced(by: next))
-                for step in backend.advance(to: clock.now - start) {
+                for (step, _) in backend.advance(to: clock.now - start) {
                     logger.notice("scenario: \(step.fault) on \(step.device)", metadata: ["at": "\(step.at)"])
                 }
             }
