@@ -37,6 +37,11 @@ public final class FieldDiagnostics {
         issues.append(FieldIssue(file: file, mark: mark, field: field, message: message))
     }
 
+    /// Adds an issue found in another file (a scenario named by a config).
+    public func include(_ issue: FieldIssue) {
+        issues.append(issue)
+    }
+
     /// Throws every collected issue, if any.
     public func check() throws(FieldIssues) {
         if !issues.isEmpty { throw FieldIssues(issues) }

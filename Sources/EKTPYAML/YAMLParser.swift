@@ -319,7 +319,7 @@ struct FlowParser {
             while true {
                 items.append(try parseValue())
                 skipSpaces()
-                guard pos < chars.count else { throw YAMLSyntaxError(markHere, "unterminated '[' (flow collections must fit on one line)") }
+                guard pos < chars.count else { throw YAMLSyntaxError(here, "unterminated '[' (flow collections must fit on one line)") }
                 if chars[pos] == "," { pos += 1; continue }
                 if chars[pos] == "]" { pos += 1; return YAMLNode(.sequence(items), here) }
                 throw YAMLSyntaxError(markHere, "expected ',' or ']' in a flow list")
@@ -340,7 +340,7 @@ struct FlowParser {
                 if entries.contains(where: { $0.key == key.text }) { throw YAMLSyntaxError(keyMark, "duplicate key '\(key.text)'") }
                 entries.append((key.text, keyMark, try parseValue()))
                 skipSpaces()
-                guard pos < chars.count else { throw YAMLSyntaxError(markHere, "unterminated '{' (flow collections must fit on one line)") }
+                guard pos < chars.count else { throw YAMLSyntaxError(here, "unterminated '{' (flow collections must fit on one line)") }
                 if chars[pos] == "," { pos += 1; continue }
                 if chars[pos] == "}" { pos += 1; return YAMLNode(.mapping(entries), here) }
                 throw YAMLSyntaxError(markHere, "expected ',' or '}' in a flow mapping")

@@ -81,7 +81,7 @@ public struct StationConfig: Sendable, Equatable {
                         }
                         backend = .simulated(scenario: path, station: pick)
                     } catch {
-                        for i in error.issues { diag.report(i.mark, "", "in scenario \(i.description)") }
+                        for i in error.issues { diag.include(i) }
                     }
                 }
             } else if type == "real" {

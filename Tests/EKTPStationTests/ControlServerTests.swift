@@ -1,0 +1,121 @@
+import EKTPModel
+import Foundation
+import Glibc
+import Testing
+@testable import EKTPStation
+
+/// The control socket over a real Unix socket, as `curl --unix-socket` and `ektpd status` use it.
+@Suite struct ControlServerTests {
+    func withServer(_ body: (String) throws -> Void) throws {
+        let dir = TempDir()
+        let path = dir.path + "/control.sock"
+        let server = try ControlServer(path: path, group: nil) { r in
+            switch r.path {
+            case "/v1/ping": return .json(["ok": true])
+            case "/echo": return ControlResponse(status: 200, contentType: "text/plain", body: r.body)
+            case "/uid": return .json(["uid": Int(r.peerUID)])
+            default: return .error(404, "no such endpoint: \(r.path)")
+            }
+        }
+        server.start()
+        defer { server.stop() }
+        try body(path)
+    }
+
+    /// Sends raw bytes and returns the raw answer.
+    func raw(_ path: String, _ bytes: [UInt8]) throws -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = unixAddress(path)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        try #require(rc == 0)
+        writeAll(fd, bytes)
+        shutdown(fd, Int32(SHUT_WR))
+        var out: [UInt8] = []
+        while readSome(fd, into: &out, deadline: monotonicMillis() + 3000) {}
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func answersRequestsAndReportsThePeerUID() throws {
+        try withServer { path in
+            let c = ControlClient(socketPath: path)
+            let r = try c.request("GET", "/v1/ping")
+            #expect(r.status == 200)
+            #expect(String(decoding: r.body, as: UTF8.self).contains("\"ok\" : true"))
+            let echo = try c.request("POST", "/echo", body: Array("hello".utf8))
+            #expect(String(decoding: echo.body, as: UTF8.self) == "hello")
+            let uid = try c.request("GET", "/uid")
+            #expect(String(decoding: uid.body, as: UTF8.self).contains("\"uid\" : \(getuid())"))
+            #expect(try c.request("GET", "/nope").status == 404)
+        }
+    }
+
+    @Test func malformedAndOversizedRequestsGetA4xxAndTheServerKeepsServing() throws {
+        try withServer { path in
+            #expect(try raw(path, Array("garbage\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400"))
+            #expect(try raw(path, Array("GET /v1/ping HTTP/1.1\r\nContent-Length: 999999\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 413"))
+            #expect(try raw(path, Array("GET /v1/ping HTTP/1.1\r\nContent-Length: -3\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400"))
+            #expect(try raw(path, Array("GET /v1/ping HTTP/1.1\r\nX: \(String(repeating: "a", count: 20000))".utf8)).hasPrefix("HTTP/1.1 431"))
+            #expect(try raw(path, Array("GET /v1/ping HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400"))
+            // a client that sends half a request and goes away
+            _ = try raw(path, Array("GET /v1/pi".utf8))
+            #expect(try ControlClient(socketPath: path).request("GET", "/v1/ping").status == 200)
+        }
+    }
+
+    @Test func replacesAStaleSocketButRefusesWhenADaemonListens() throws {
+        let dir = TempDir()
+        let path = dir.path + "/control.sock"
+        // a stale socket file, as a crash leaves it
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = unixAddress(path)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        close(fd)
+        let first = try ControlServer(path: path, group: nil) { _ in .json(["ok": true]) }
+        first.start()
+        defer { first.stop() }
+        do {
+            _ = try ControlServer(path: path, group: nil) { _ in .json(["ok": true]) }
+            Issue.record("a second server took the socket")
+        } catch {
+            #expect(error.description.contains("another ektpd is already listening on \(path)"))
+        }
+        #expect(try ControlClient(socketPath: path).request("GET", "/v1/ping").status == 200)
+    }
+
+    @Test func refusesAPathThatIsNotASocket() throws {
+        let dir = TempDir()
+        let path = dir.write("control.sock", "not a socket")
+        #expect(throws: ControlSocketError.self) { try ControlServer(path: path, group: nil) { _ in .json(["ok": true]) } }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "not a socket")
+    }
+
+    @Test func clientNamesTheSocketWhenNoDaemonRuns() {
+        do {
+            _ = try ControlClient(socketPath: "/nonexistent/control.sock").request("GET", "/v1/status")
+            Issue.record("reached a daemon that does not exist")
+        } catch {
+            #expect(error.description.contains("/nonexistent/control.sock"))
+            #expect(error.description.contains("is ektpd running"))
+        }
+    }
+}
+
+@Suite struct SystemdNotifierTests {
+    @Test func sendsDatagramsToNotifySocket() throws {
+        let dir = TempDir()
+        let path = dir.path + "/notify"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = unixAddress(path)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        try #require(rc == 0)
+        let n = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "20000000"])
+        #expect(n.watchdogInterval == .seconds(10))
+        #expect(n.notify(["READY": "1", "STATUS": "kit ready\nsecond line"]))
+        var buf = [UInt8](repeating: 0, count: 512)
+        let got = recv(fd, &buf, 512, 0)
+        #expect(String(decoding: buf[0..<max(0, got)], as: UTF8.self) == "READY=1\nSTATUS=kit ready second line")
+        #expect(!SystemdNotifier(environment: [:]).notify(["READY": "1"]))
+    }
+}

@@ -1,0 +1,126 @@
+import EKTPModel
+import EKTPYAML
+import Foundation
+import Testing
+@testable import EKTPStation
+
+/// A temporary folder removed when the value is dropped.
+final class TempDir {
+    let path: String
+    init() {
+        let p = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-\(UUID().uuidString.prefix(8))").path
+        try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        path = p
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func write(_ name: String, _ text: String) -> String {
+        let p = path + "/" + name
+        try! text.write(toFile: p, atomically: true, encoding: .utf8)
+        return p
+    }
+}
+
+@Suite struct StationConfigTests {
+    static let scenario = """
+    stations:
+      - id: st-1
+        site: {province: P, regency: R, district: D}
+        devices:
+          - {name: fp, usb: 05ba:000a, port: 1-1}
+    """
+
+    @Test func readsAFullConfigWithRelativeScenarioPath() throws {
+        let dir = TempDir()
+        _ = dir.write("kit.yaml", Self.scenario)
+        let path = dir.write("ektpd.yaml", """
+        station:
+          id: st-1
+          site: {province: P, regency: R, district: D}
+        backend:
+          type: simulated
+          scenario: kit.yaml
+        kit:
+          fingerprint: 1
+          card_printer: 2
+        probes:
+          interval: 30s
+          retry_interval: 500ms
+          fail_after: 5
+        control:
+          socket: /tmp/x/control.sock
+        """)
+        let c = try StationConfig.load(path: path, environment: [:])
+        #expect(c.stationID == "st-1")
+        #expect(c.backend == .simulated(scenario: dir.path + "/kit.yaml", station: "st-1"))
+        #expect(c.kit.requirements == [.init(kind: .fingerprint, count: 1), .init(kind: .cardPrinter, count: 2)])
+        #expect(c.policy.interval == .seconds(30))
+        #expect(c.policy.retryInterval == .milliseconds(500))
+        #expect(c.policy.failAfter == 5)
+        #expect(c.policy.recoverAfter == 2)
+        #expect(c.socketPath == "/tmp/x/control.sock")
+    }
+
+    @Test func defaultsComeFromSystemdsDirectories() throws {
+        let c = try StationConfig.parse("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\n",
+                                        file: "x.yaml", environment: ["RUNTIME_DIRECTORY": "/run/ektpd", "STATE_DIRECTORY": "/var/lib/ektpd"])
+        #expect(c.socketPath == "/run/ektpd/control.sock")
+        #expect(c.stateDirectory == "/var/lib/ektpd")
+        #expect(c.kit == .recording)
+        #expect(c.backend == .real)
+    }
+
+    @Test(arguments: [
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: rael}\n",
+         "x.yaml:2:17: backend.type: unknown value 'rael' (did you mean 'real'?)"),
+        ("station:\n  id: 'bad id!'\n  site: {province: P, regency: R, district: D}\nbackend: {type: real}\n",
+         "x.yaml:2:7: station.id: 'bad id!' is not a valid station id"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nkit:\n  fingerprnt: 1\n",
+         "x.yaml:4:15: kit.fingerprnt: unknown device kind (did you mean 'fingerprint'?)"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nkit:\n  iris: two\n",
+         "x.yaml:4:9: kit.iris: expected a whole number, got 'two'"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nprobes:\n  interval: 1s\n  timeout: 5s\n",
+         "x.yaml:5:12: probes.timeout: must not be longer than interval (1s)"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nprobes: {flap_start: 0.2, flap_stop: 0.3}\n",
+         "probes.flap_stop: must be lower than flap_start"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\ncontrol: {socket: relative.sock}\n",
+         "control.socket: must be an absolute path"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\n",
+         "x.yaml:1:1: backend: required field is missing"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: simulated}\n",
+         "x.yaml:2:10: backend.scenario: required field is missing"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nprobe: {interval: 5s}\n",
+         "x.yaml:3:1: probe: unknown field (did you mean 'probes'?)"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: simulated, scenario: /nonexistent/s.yaml}\n",
+         "/nonexistent/s.yaml:0:0: cannot read the scenario file"),
+        ("station: {id: a\n", "x.yaml:1:10: unterminated '{'"),
+    ])
+    func everyErrorNamesLineAndField(text: String, expected: String) {
+        do {
+            _ = try StationConfig.parse(text, file: "x.yaml", environment: [:])
+            Issue.record("accepted a bad config")
+        } catch {
+            #expect(error.issues.contains { $0.description.contains(expected) }, "\(error.issues.map(\.description))")
+        }
+    }
+
+    @Test func allProblemsAreReportedAtOnce() {
+        do {
+            _ = try StationConfig.parse("station: {id: a}\nbackend: {type: x}\nkit: {iris: -1}\n", file: "x.yaml", environment: [:])
+            Issue.record("accepted a bad config")
+        } catch {
+            #expect(error.issues.count == 3, "\(error.issues.map(\.description))")
+        }
+    }
+
+    @Test func scenarioErrorsAreReportedThroughTheConfig() throws {
+        let dir = TempDir()
+        _ = dir.write("kit.yaml", "stations:\n  - id: st-1\n    site: {province: P, regency: R, district: D}\n    devices:\n      - {name: fp, usb: nope, port: 1-1}\n")
+        let path = dir.write("ektpd.yaml", "station: {id: st-1, site: {province: P, regency: R, district: D}}\nbackend: {type: simulated, scenario: kit.yaml}\n")
+        do {
+            _ = try StationConfig.load(path: path, environment: [:])
+            Issue.record("accepted a bad scenario")
+        } catch {
+            #expect(error.description.contains("kit.yaml:5:25: stations[0].devices[0].usb: expected VID:PID"), "\(error)")
+        }
+    }
+}
