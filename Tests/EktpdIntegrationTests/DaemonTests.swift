@@ -1,0 +1,140 @@
+import EKTPModel
+import Foundation
+import Glibc
+import Testing
+
+/// The real `ektpd` binary, driven only through its socket, its files, its exit codes and signals.
+@Suite(.serialized) struct DaemonTests {
+    @Test func scenarioUnplugIsSeenOverTheSocketAndTheKitBreaks() throws {
+        let daemon = try RunningDaemon(scenario: standardKit + """
+
+            timeline:
+              - {at: 3s, device: fingerprint, fault: unplug}
+        """)
+        try daemon.waitReady()
+        // Ready before the unplug: exit 0.
+        let (first, ready) = try daemon.status()
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(ready?.kit.state == .ready)
+        #expect(ready?.devices.count == 6)
+        #expect(daemon.notifications.joined().contains("STATUS=kit ready"))
+
+        let broken = try daemon.waitForStatus { $0.kit.state == .broken }
+        let fp = try #require(broken.devices.first { $0.device.kind == .fingerprint })
+        #expect(fp.health == .missing)
+        #expect(fp.device.id.rawValue == "1-1:05ba:000a")
+        #expect(broken.kit.problems.map(\.reason) == ["fingerprint scanner DigitalPersona U.are.U 4000B/4500 at 1-1 is unplugged: plug it back into port 1-1"])
+        let (r, _) = try daemon.status()
+        #expect(r.status == 2)
+
+        // The human summary says the same for an operator.
+        let human = try ektpd(["status", "--socket", daemon.socket])
+        #expect(human.status == 2)
+        #expect(human.stdout.contains("BROKEN: this station cannot enrol"))
+        #expect(human.stdout.contains("missing"))
+
+        // events --since gives the transitions in order
+        let ev = try ektpd(["events", "--json", "--since", "0", "--socket", daemon.socket])
+        let events = try JSONStyle.decode([Event].self, from: Array(ev.stdout.utf8))
+        #expect(events.map(\.sequence) == Array(1...Int64(events.count)))
+        let types = events.map(\.type)
+        #expect(types.contains(.deviceRemoved))
+        #expect(events.last { $0.type == .kitStatus }?.to == "broken")
+        let later = try ektpd(["events", "--json", "--since", "\(events.count - 1)", "--socket", daemon.socket])
+        #expect(try JSONStyle.decode([Event].self, from: Array(later.stdout.utf8)).count == 1)
+
+        // SIGTERM: graceful, exit 0, socket removed, STOPPING sent.
+        #expect(daemon.terminate() == 0)
+        #expect(!FileManager.default.fileExists(atPath: daemon.socket))
+        let stderr = daemon.stopAndReadStderr()
+        #expect(stderr.contains("stopped"))
+        while daemon.nextNotification(seconds: 2) != nil {}
+        #expect(daemon.notifications.contains { $0.contains("STATUS=kit broken") })
+        #expect(daemon.notifications.last?.contains("STOPPING=1") == true, "\(daemon.notifications)")
+    }
+
+    @Test func injectedFaultsDegradeAndRecoverWithExitCodes() throws {
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+        probes: {interval: 300ms, retry_interval: 100ms, timeout: 100ms, fail_after: 2, recover_after: 2}
+        """)
+        try daemon.waitReady()
+        let inj = try ektpd(["inject", "--socket", daemon.socket, "camera", "slow_link", "--speed", "full"])
+        #expect(inj.status == 0, "\(inj.stderr)")
+        let degraded = try daemon.waitForStatus { $0.kit.state == .degraded }
+        let cam = try #require(degraded.devices.first { $0.device.kind == .camera })
+        #expect(cam.health == .degraded)
+        #expect(cam.reason?.contains("480 Mbit/s") == true)
+        #expect(try daemon.status().0.status == 1)
+
+        _ = try ektpd(["inject", "--socket", daemon.socket, "camera", "recover"])
+        _ = try daemon.waitForStatus { $0.kit.state == .ready }
+        #expect(try daemon.status().0.status == 0)
+
+        // unknown device and unknown fault: 4xx with a message, daemon unaffected
+        let bad = try ektpd(["inject", "--socket", daemon.socket, "toaster", "unplug"])
+        #expect(bad.status == 4)
+        #expect(bad.stderr.contains("no simulated device 'toaster'"))
+        let badFault = try ektpd(["inject", "--socket", daemon.socket, "camera", "explode"])
+        #expect(badFault.stderr.contains("unknown fault 'explode'"))
+        #expect(try daemon.status().0.status == 0)
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test func statusWithoutADaemonExits3AndNamesTheSocket() throws {
+        let r = try ektpd(["status", "--socket", "/tmp/nowhere-\(getpid())/control.sock"])
+        #expect(r.status == 3)
+        #expect(r.stderr.contains("/tmp/nowhere-\(getpid())/control.sock"))
+        let env = try ektpd(["status"], environment: ["EKTPD_SOCKET": "/tmp/elsewhere.sock"])
+        #expect(env.status == 3)
+        #expect(env.stderr.contains("/tmp/elsewhere.sock"))
+    }
+
+    @Test func badConfigIsReportedWithLinesAndNothingStarts() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektpd-bad-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cfg = dir + "/ektpd.yaml"
+        try """
+        station:
+          id: x
+          site: {province: P, regency: R, district: D}
+        backend:
+          type: simulated
+          scenario: missing.yaml
+        kit:
+          fingerprint: lots
+        control:
+          socket: \(dir)/control.sock
+        """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        let check = try ektpd(["check-config", cfg])
+        #expect(check.status == 4)
+        #expect(check.stderr.contains("\(cfg):8:16: kit.fingerprint: expected a whole number, got 'lots'"))
+        #expect(check.stderr.contains("missing.yaml:0:0: cannot read the scenario file"))
+        let run = try ektpd(["run", "--config", cfg])
+        #expect(run.status == 4)
+        #expect(run.stderr.contains("not starting"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/control.sock"))
+        let good = try ektpd(["check-config", repoRoot + "/examples/ektpd-demo.yaml"])
+        #expect(good.status == 0, "\(good.stderr)")
+    }
+
+    @Test func aSecondDaemonOnTheSameSocketRefusesAndTheFirstKeepsServing() throws {
+        let daemon = try RunningDaemon(scenario: standardKit)
+        try daemon.waitReady()
+        let second = try ektpd(["run", "--config", daemon.dir + "/ektpd.yaml"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another ektpd is already listening on \(daemon.socket)"))
+        #expect(try daemon.status().0.status == 0)
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test func logsInJournaldFormatUnderSystemd() throws {
+        let daemon = try RunningDaemon(scenario: standardKit, environment: ["JOURNAL_STREAM": "8:12345"])
+        try daemon.waitReady()
+        #expect(daemon.terminate() == 0)
+        let lines = daemon.stopAndReadStderr().split(separator: "\n")
+        #expect(!lines.isEmpty)
+        #expect(lines.allSatisfy { $0.hasPrefix("<") && $0.dropFirst().first?.isNumber == true && $0.dropFirst(2).first == ">" }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("<5>ready: kit ready") })
+    }
+}
