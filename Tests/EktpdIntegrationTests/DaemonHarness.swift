@@ -14,7 +14,10 @@ let ektpdBinary: String = {
     if let b = ProcessInfo.processInfo.environment["EKTPD_BIN"] { return b }
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ektpd").path
     if FileManager.default.isExecutableFile(atPath: beside) { return beside }
-    return repoRoot + "/.build/debug/ektpd"
+    let built = repoRoot + "/.build/debug/ektpd"
+    precondition(FileManager.default.isExecutableFile(atPath: built),
+                 "no ektpd binary at \(built): run `swift build` before `swift test` (scripts/test.sh does), or set EKTPD_BIN")
+    return built
 }()
 
 struct CommandResult {
@@ -38,9 +41,16 @@ func ektpd(_ args: [String], environment: [String: String] = [:]) throws -> Comm
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    // Bounded: a client that hangs is a failure with its output, not a stalled test run.
+    let watchdog = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
+    watchdog.cancel()
+    if p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL {
+        Issue.record("ektpd \(args.joined(separator: " ")) did not finish within 30 s; stderr: \(String(decoding: e, as: UTF8.self))")
+    }
     return CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
@@ -71,7 +81,7 @@ final class RunningDaemon {
         """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
 
         // NOTIFY_SOCKET: the test learns READY=1 the way systemd does, instead of sleeping.
-        notifyFD = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        notifyFD = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let notifyPath = dir + "/notify"

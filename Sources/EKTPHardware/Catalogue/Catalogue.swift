@@ -112,8 +112,9 @@ public struct Catalogue: Sendable {
 
     public func classify(_ f: DeviceFacts) -> Classification {
         let entry = lookup(vendorID: f.vendorID, productID: f.productID)
+        // usb.ids is consulted only when neither the device nor the catalogue has a name.
         lazy var idsName = usbIDs?.name(vendorID: f.vendorID, productID: f.productID)
-        let bestName = entry?.name ?? idsName
+        var bestName: String? { entry?.name ?? (f.product == nil ? idsName : nil) }
         if let word = f.udevKind, !word.isEmpty, let kind = DeviceKind(word: word) {
             return Classification(kind: kind, source: "udev EKTP_KIND", name: bestName)
         }
@@ -125,10 +126,13 @@ public struct Catalogue: Sendable {
             let hexClass = String(hex4(UInt16(cls)).suffix(2))
             return Classification(kind: kind, source: "interface class 0x\(hexClass)", name: bestName)
         }
-        for text in [f.product, idsName, f.manufacturer].compactMap({ $0 }) {
+        for text in [f.product, f.manufacturer].compactMap({ $0 }) {
             if let kind = Catalogue.kind(fromName: text) {
                 return Classification(kind: kind, source: "name", name: bestName)
             }
+        }
+        if let n = idsName, let kind = Catalogue.kind(fromName: n) {
+            return Classification(kind: kind, source: "name", name: bestName)
         }
         return Classification(kind: .other, source: "unrecognised", name: bestName)
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EKTPModel
+import Synchronization
 
 /// Vendor and product names from hwdata's usb.ids, read on demand.
 ///
@@ -9,6 +10,8 @@ import EKTPModel
 /// catalogue entry, and only the vendor's block is kept.
 public final class USBIDs: Sendable {
     public let path: String
+    /// Answers already looked up: the file is read once per new VID:PID, never kept whole.
+    private let cache = Mutex<[UInt32: String?]>([:])
 
     public init(path: String) { self.path = path }
 
@@ -23,6 +26,14 @@ public final class USBIDs: Sendable {
 
     /// "Vendor Product", "Vendor", or nil.
     public func name(vendorID: UInt16, productID: UInt16) -> String? {
+        let key = UInt32(vendorID) << 16 | UInt32(productID)
+        if let hit = cache.withLock({ $0[key] }) { return hit }
+        let found = lookup(vendorID: vendorID, productID: productID)
+        cache.withLock { $0[key] = .some(found) }
+        return found
+    }
+
+    private func lookup(vendorID: UInt16, productID: UInt16) -> String? {
         guard let text = readWholeFile(path) else { return nil }
         let vid = hex4(vendorID), pid = hex4(productID)
         var vendorName: String?

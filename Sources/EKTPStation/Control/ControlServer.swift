@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CEKTPSys
 import EKTPModel
 import Synchronization
 
@@ -67,11 +68,10 @@ public final class ControlServer: Sendable {
             throw ControlSocketError("cannot listen on \(path): \(e)")
         }
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
+        guard ektp_pipe_cloexec(&fds) == 0 else {
             close(fd)
             throw ControlSocketError("cannot create a pipe: \(errnoText())")
         }
-        for p in fds { _ = fcntl(p, F_SETFD, FD_CLOEXEC); _ = fcntl(p, F_SETFL, O_NONBLOCK) }
         listenFD = fd
         wakeRead = fds[0]
         wakeWrite = fds[1]
@@ -111,9 +111,8 @@ public final class ControlServer: Sendable {
             if n < 0 { if errno == EINTR { continue }; return }
             if fds[1].revents != 0 { return }
             if fds[0].revents & Int16(POLLIN) != 0 {
-                let c = accept(listenFD, nil, nil)
+                let c = ektp_accept_cloexec(listenFD)
                 if c >= 0 {
-                    _ = fcntl(c, F_SETFD, FD_CLOEXEC)
                     serveConnection(c)
                     close(c)
                 }

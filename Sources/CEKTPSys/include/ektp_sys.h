@@ -1,0 +1,4 @@
+#pragma once
+/* Linux calls that Swift's Glibc module hides without _GNU_SOURCE. */
+int ektp_accept_cloexec(int fd);
+int ektp_pipe_cloexec(int fds[2]);

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing ektpd needs on Debian 12, when it is missing.
+# Safe to run again: it installs nothing that is already there.
+set -euo pipefail
+pkgs=(libusb-1.0-0-dev libudev-dev pkg-config hwdata usbutils umockdev libumockdev-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then
+    echo "note: swift is at /opt/swift/usr/bin; the scripts add it to PATH" >&2
+  else
+    echo "error: no Swift toolchain found: install Swift 6 (swift.org) and put it on PATH" >&2
+    exit 1
+  fi
+fi
