@@ -119,3 +119,29 @@ import Testing
         #expect(!SystemdNotifier(environment: [:]).notify(["READY": "1"]))
     }
 }
+
+/// Regression: the control thread once blocked in accept(2) on a blocking listening socket after a
+/// client connected and left, and SIGTERM then hung in the join. Clients that come and go at once
+/// must not stop the server from serving or from stopping.
+@Suite struct ControlServerShutdownRegression {
+    @Test func clientsThatLeaveAtOnceDoNotBlockServingOrShutdown() throws {
+        let dir = TempDir()
+        let path = dir.path + "/control.sock"
+        let server = try ControlServer(path: path, group: nil) { _ in .json(["ok": true]) }
+        server.start()
+        for _ in 0..<200 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            var addr = unixAddress(path)
+            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            close(fd)
+        }
+        #expect(try ControlClient(socketPath: path).request("GET", "/v1/ping").status == 200)
+        // stop() joins the thread: it must return.
+        let stopped = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { server.stop(); stopped.signal() }
+        #expect(stopped.wait(timeout: .now() + 10) == .success, "stop() did not return")
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+}

@@ -36,7 +36,9 @@ public final class ControlServer: Sendable {
         guard path.utf8.count < 108 else { throw ControlSocketError("socket path \(path) is too long (Unix sockets allow 107 bytes)") }
         try ControlServer.prepareDirectory(of: path)
         try ControlServer.removeStale(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // Non-blocking: poll(2) may report a connection that is gone by the time accept runs, and a
+        // blocking accept would then hang the thread (and shutdown, which joins it).
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw ControlSocketError("cannot create a Unix socket: \(errnoText())") }
         var addr = unixAddress(path)
         let old = umask(0o117)  // the socket is created 0660
@@ -111,8 +113,10 @@ public final class ControlServer: Sendable {
             if n < 0 { if errno == EINTR { continue }; return }
             if fds[1].revents != 0 { return }
             if fds[0].revents & Int16(POLLIN) != 0 {
-                let c = ektp_accept_cloexec(listenFD)
-                if c >= 0 {
+                // Accept everything queued; EAGAIN means the queue is empty.
+                while case let c = ektp_accept_cloexec(listenFD), c >= 0 {
+                    var tv = timeval(tv_sec: 2, tv_usec: 0)  // a client that never reads cannot stall us
+                    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                     serveConnection(c)
                     close(c)
                 }
