@@ -48,8 +48,9 @@ def main():
     env = dict(os.environ)
     if shutil.which("swift") is None and os.path.exists("/opt/swift/usr/bin/swift"):
         env["PATH"] = "/opt/swift/usr/bin:" + env["PATH"]
-    subprocess.run(["swift", "build", "-c", "release", "--product", "ektpd"], cwd=ROOT, check=True, env=env)
-    binpath = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
+    build = ["swift", "build", "-c", "release", "--scratch-path", os.path.join(ROOT, ".build-release")]
+    subprocess.run(build + ["--product", "ektpd"], cwd=ROOT, check=True, env=env)
+    binpath = subprocess.run(build + ["--show-bin-path"], cwd=ROOT, check=True,
                              env=env, capture_output=True, text=True).stdout.strip()
     ektpd = os.path.join(binpath, "ektpd")
 

@@ -12,6 +12,20 @@ public enum EventType: String, Codable, Sendable {
     case kitStatus = "kit.status"
     /// The daemon started or stopped.
     case daemon = "daemon"
+    /// The recording server changed state (up, unhealthy, restarting, crash_loop, stopped).
+    case serverState = "server.state"
+    /// The supervisor restarted the recording server.
+    case serverRestart = "server.restart"
+    /// The centre's last pull became stale, never happened, or became fresh again.
+    case syncState = "sync.state"
+    /// An uplink target became reachable or unreachable.
+    case uplinkReachability = "uplink.reachability"
+    /// The default route moved to another interface (a carrier switch).
+    case uplinkRoute = "uplink.route"
+    /// Mains power lost or back.
+    case powerSource = "power.source"
+    /// Battery low or recovered.
+    case powerBattery = "power.battery"
 }
 
 /// One transition, numbered in the station's sequence: the unit that is stored, delivered and alerted on.

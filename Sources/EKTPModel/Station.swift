@@ -23,9 +23,20 @@ public struct StationStatus: Codable, Sendable, Equatable {
     public var startedAt: Timestamp
     public var now: Timestamp
     public var version: String
+    /// The recording server, when the daemon supervises one.
+    public var server: ServerStatus?
+    /// The centre's last pull, when watched.
+    public var sync: SyncStatus?
+    public var uplink: UplinkStatus?
+    public var power: PowerStatus?
 
     public init(station: String, site: Site, backend: String, kit: KitStatus, devices: [DeviceStatus],
-                lastSequence: Int64, startedAt: Timestamp, now: Timestamp, version: String) {
+                lastSequence: Int64, startedAt: Timestamp, now: Timestamp, version: String,
+                server: ServerStatus? = nil, sync: SyncStatus? = nil, uplink: UplinkStatus? = nil, power: PowerStatus? = nil) {
+        self.server = server
+        self.sync = sync
+        self.uplink = uplink
+        self.power = power
         self.station = station
         self.site = site
         self.backend = backend

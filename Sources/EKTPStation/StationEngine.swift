@@ -32,6 +32,10 @@ public final class StationEngine: Sendable {
         var nextSubscriber = 0
         /// Kit changes are not events until the first probe round is done (no startup churn).
         var settled = false
+        var server: ServerStatus?
+        var sync: SyncStatus?
+        var uplink: UplinkStatus?
+        var power: PowerStatus?
     }
 
     private let state: Mutex<State>
@@ -158,7 +162,8 @@ public final class StationEngine: Sendable {
     public func status(now: Timestamp) -> StationStatus {
         state.withLock { s in
             StationStatus(station: stationID, site: site, backend: backendName, kit: s.kit, devices: deviceStatuses(s),
-                          lastSequence: s.log.lastSequence, startedAt: startedAt, now: now, version: ektpVersion)
+                          lastSequence: s.log.lastSequence, startedAt: startedAt, now: now, version: ektpVersion,
+                          server: s.server, sync: s.sync, uplink: s.uplink, power: s.power)
         }
     }
 
@@ -198,6 +203,24 @@ public final class StationEngine: Sendable {
         }
         // Outside the lock: finishing runs the stream's onTermination, which takes the lock.
         for c in subscribers { c.finish() }
+    }
+
+    // MARK: the station's other watchers (server, centre pull, uplink, power)
+
+    public func update(server: ServerStatus) { state.withLock { $0.server = server } }
+    public func update(sync: SyncStatus) { state.withLock { $0.sync = sync } }
+    public func update(uplink: UplinkStatus) { state.withLock { $0.uplink = uplink } }
+    public func update(power: PowerStatus) { state.withLock { $0.power = power } }
+
+    /// Records an event from one of the other watchers, in the station's sequence.
+    @discardableResult
+    public func record(type: EventType, subject: String, from: String? = nil, to: String? = nil, reason: String?, now: Timestamp) -> Event {
+        state.withLock { s in
+            let e = s.log.append(Event(sequence: 0, time: now, station: stationID, type: type, subject: subject,
+                                       from: from, to: to, reason: reason))
+            for c in s.subscribers.values { c.yield(e) }
+            return e
+        }
     }
 
     // MARK: internals

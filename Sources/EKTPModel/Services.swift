@@ -1,0 +1,123 @@
+/// Share of time something was up over a window, for `ektpd status` and the registry.
+public struct Availability: Codable, Sendable, Equatable {
+    /// Fraction of the last 24 hours the server answered its liveness probe (0...1), counting only
+    /// time the daemon was watching.
+    public var last24h: Double
+    public var last7d: Double
+    /// How much of each window was observed (the daemon may have started less than 7 days ago).
+    public var observed24hSeconds: Int64
+    public var observed7dSeconds: Int64
+
+    public init(last24h: Double, last7d: Double, observed24hSeconds: Int64, observed7dSeconds: Int64) {
+        self.last24h = last24h
+        self.last7d = last7d
+        self.observed24hSeconds = observed24hSeconds
+        self.observed7dSeconds = observed7dSeconds
+    }
+}
+
+/// The recording server's state under the supervisor.
+public enum ServerState: String, Codable, Sendable {
+    /// Started, liveness not yet confirmed.
+    case starting
+    /// Answering its liveness probe.
+    case up
+    /// Running but failing its liveness probe (not yet restarted).
+    case unhealthy
+    /// Down, waiting out the backoff before the next start.
+    case restarting
+    /// Restarted too often: escalated; retrying at the slowest rate.
+    case crashLoop = "crash_loop"
+    /// Restarted too often and the policy says stop: needs a person.
+    case stopped
+}
+
+/// What `ektpd status` and the registry see of the recording server.
+public struct ServerStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var state: ServerState
+    public var since: Timestamp
+    public var pid: Int32?
+    public var restarts: Int
+    public var lastReason: String?
+    public var nextStartAt: Timestamp?
+    public var availability: Availability
+
+    public init(name: String, state: ServerState, since: Timestamp, pid: Int32?, restarts: Int, lastReason: String?,
+                nextStartAt: Timestamp?, availability: Availability) {
+        self.name = name
+        self.state = state
+        self.since = since
+        self.pid = pid
+        self.restarts = restarts
+        self.lastReason = lastReason
+        self.nextStartAt = nextStartAt
+        self.availability = availability
+    }
+}
+
+/// When the centre last pulled this station's data.
+public enum SyncState: String, Codable, Sendable {
+    case fresh, stale, never, unknown
+}
+
+public struct SyncStatus: Codable, Sendable, Equatable {
+    public var state: SyncState
+    public var lastPull: Timestamp?
+    public var limitSeconds: Int64
+    public var reason: String?
+
+    public init(state: SyncState, lastPull: Timestamp?, limitSeconds: Int64, reason: String?) {
+        self.state = state
+        self.lastPull = lastPull
+        self.limitSeconds = limitSeconds
+        self.reason = reason
+    }
+}
+
+/// One uplink target's reachability.
+public struct UplinkTarget: Codable, Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var reachable: Bool?
+    public var latencyMillis: Double?
+    public var since: Timestamp
+    public var reason: String?
+
+    public init(name: String, address: String, reachable: Bool?, latencyMillis: Double?, since: Timestamp, reason: String?) {
+        self.name = name
+        self.address = address
+        self.reachable = reachable
+        self.latencyMillis = latencyMillis
+        self.since = since
+        self.reason = reason
+    }
+}
+
+public struct UplinkStatus: Codable, Sendable, Equatable {
+    /// The interface that carries the default route ("wwan0", "eth0"); nil when there is none.
+    public var defaultInterface: String?
+    public var targets: [UplinkTarget]
+
+    public init(defaultInterface: String?, targets: [UplinkTarget]) {
+        self.defaultInterface = defaultInterface
+        self.targets = targets
+    }
+}
+
+/// Mains or battery, from /sys/class/power_supply.
+public struct PowerStatus: Codable, Sendable, Equatable {
+    /// True on mains, false on battery, nil when no supply reports it.
+    public var onMains: Bool?
+    /// Lowest battery level in percent, when there is a battery.
+    public var batteryPercent: Int?
+    public var batteryLow: Bool
+    public var since: Timestamp
+
+    public init(onMains: Bool?, batteryPercent: Int?, batteryLow: Bool, since: Timestamp) {
+        self.onMains = onMains
+        self.batteryPercent = batteryPercent
+        self.batteryLow = batteryLow
+        self.since = since
+    }
+}

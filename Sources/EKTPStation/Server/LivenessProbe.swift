@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EKTPModel
+
+/// How to tell the recording server is alive.
+public enum LivenessProbe: Sendable, Equatable {
+    /// A TCP connection to host:port is accepted.
+    case tcp(host: String, port: UInt16)
+    /// `GET path` on host:port answers with this status.
+    case http(host: String, port: UInt16, path: String, expectStatus: Int)
+    /// The command exits 0.
+    case command([String])
+
+    public var description: String {
+        switch self {
+        case let .tcp(h, p): "TCP connect to \(h):\(p)"
+        case let .http(h, p, path, s): "HTTP GET http://\(h):\(p)\(path) expecting \(s)"
+        case let .command(argv): "command \(argv.joined(separator: " "))"
+        }
+    }
+
+    /// Runs the probe once; nil on success, else the reason.
+    public func check(timeout: Duration) async -> String? {
+        switch self {
+        case let .tcp(host, port):
+            switch tcpConnect(host: host, port: port, timeout: timeout) {
+            case .success(let fd): close(fd); return nil
+            case .failure(let e): return e.description
+            }
+        case let .http(host, port, path, expect):
+            return httpStatus(host: host, port: port, path: path, timeout: timeout).flatMap { status in
+                status == expect ? nil : "HTTP GET \(path) answered \(status), expected \(expect)"
+            } failure: { $0.description }
+        case let .command(argv):
+            let r = await runCommand(argv, timeout: timeout)
+            if let e = r.error { return e }
+            return r.code == 0 ? nil : "\(argv[0]) exited with status \(r.code!)"
+        }
+    }
+}
+
+extension Result {
+    func flatMap<T>(_ ok: (Success) -> T, failure: (Failure) -> T) -> T {
+        switch self {
+        case .success(let s): ok(s)
+        case .failure(let f): failure(f)
+        }
+    }
+}
+
+public struct NetError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Connects to an IPv4 or IPv6 literal or a name (resolved with getaddrinfo) within `timeout`.
+public func tcpConnect(host: String, port: UInt16, timeout: Duration) -> Result<Int32, NetError> {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var res: UnsafeMutablePointer<addrinfo>?
+    let gai = getaddrinfo(host, String(port), &hints, &res)
+    guard gai == 0, let first = res else {
+        return .failure(NetError("cannot resolve \(host): \(String(cString: gai_strerror(gai)))"))
+    }
+    defer { freeaddrinfo(res) }
+    let deadline = monotonicMillis() + timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+    var lastError = "no address for \(host)"
+    var ai: UnsafeMutablePointer<addrinfo>? = first
+    while let a = ai {
+        ai = a.pointee.ai_next
+        let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), a.pointee.ai_protocol)
+        if fd < 0 { continue }
+        if connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { return .success(fd) }
+        if errno != EINPROGRESS { lastError = String(cString: strerror(errno)); close(fd); continue }
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let left = max(0, deadline - monotonicMillis())
+        let n = poll(&p, 1, Int32(left))
+        if n <= 0 { close(fd); return .failure(NetError("\(host):\(port) did not accept a connection within \(formatSeconds(timeout))")) }
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+        if err == 0 { return .success(fd) }
+        lastError = String(cString: strerror(err))
+        close(fd)
+    }
+    return .failure(NetError("cannot connect to \(host):\(port): \(lastError)"))
+}
+
+/// `GET path` over HTTP/1.0; returns the status code.
+public func httpStatus(host: String, port: UInt16, path: String, timeout: Duration) -> Result<Int, NetError> {
+    httpGet(host: host, port: port, path: path, timeout: timeout).map(\.status)
+}
+
+/// `GET path` over HTTP/1.0 (plain HTTP on the station's own network); status and body (64 kB at most).
+public func httpGet(host: String, port: UInt16, path: String, timeout: Duration) -> Result<(status: Int, body: String), NetError> {
+    let fd: Int32
+    switch tcpConnect(host: host, port: port, timeout: timeout) {
+    case .success(let f): fd = f
+    case .failure(let e): return .failure(e)
+    }
+    defer { close(fd) }
+    let req = Array("GET \(path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: ektpd/\(ektpVersion)\r\nConnection: close\r\n\r\n".utf8)
+    var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+    _ = poll(&p, 1, 1000)
+    writeAll(fd, req)
+    let deadline = monotonicMillis() + max(1, timeout.components.seconds) * 1000
+    var buf: [UInt8] = []
+    while buf.count < 65536 && readSome(fd, into: &buf, deadline: deadline) {}
+    guard let end = findHeadEnd(buf) ?? (buf.isEmpty ? nil : buf.count) else {
+        return .failure(NetError("http://\(host):\(port)\(path) sent no answer within \(formatSeconds(timeout))"))
+    }
+    let line = String(decoding: buf[0..<end], as: UTF8.self).split(separator: "\r\n").first ?? ""
+    let parts = line.split(separator: " ")
+    guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
+        return .failure(NetError("http://\(host):\(port)\(path) did not answer HTTP"))
+    }
+    let body = end + 4 <= buf.count ? String(decoding: buf[(end + 4)...], as: UTF8.self) : ""
+    return .success((status, body))
+}
