@@ -64,6 +64,21 @@ public enum StationDaemon {
             EventReporter(engine: engine, notifier: notifier, logger: logger),
         ]
         if let simulated { services.append(ScenarioPlayer(backend: simulated, logger: logger)) }
+        if let server = config.server {
+            services.append(ServerSupervisor(config: server, engine: engine, logger: logger, now: now))
+        }
+        if let sync = config.centrePull {
+            let watch = SyncWatch(config: sync, engine: engine)
+            services.append(PeriodicWatcher(interval: sync.interval) { await watch.check(now: now()) })
+        }
+        if let uplink = config.uplink {
+            let monitor = UplinkMonitor(config: uplink, engine: engine, now: now())
+            services.append(PeriodicWatcher(interval: uplink.interval) { await monitor.check(now: now) })
+        }
+        if let power = config.power {
+            let monitor = PowerMonitor(config: power, engine: engine)
+            services.append(PeriodicWatcher(interval: power.interval) { monitor.check(now: now()) })
+        }
 
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },

@@ -24,6 +24,13 @@ public struct StationConfig: Sendable, Equatable {
     /// Where durable state lives. Default: $STATE_DIRECTORY, else /var/lib/ektpd.
     public var stateDirectory: String
     public var logLevel: String
+    /// The recording server to keep up, when configured.
+    public var server: ServerConfig?
+    /// Where to learn when the centre last pulled, when configured.
+    public var centrePull: SyncConfig?
+    public var uplink: UplinkConfig?
+    /// Power watch: on by default (a station without /sys/class/power_supply reports nothing).
+    public var power: PowerConfig? = PowerConfig()
 
     public static let defaultPath = "/etc/ektpd/ektpd.yaml"
 
@@ -138,12 +145,24 @@ public struct StationConfig: Sendable, Equatable {
         if let v = root.value("state_directory"), let s = v.string() {
             if s.hasPrefix("/") { stateDirectory = s } else { v.fail("must be an absolute path") }
         }
+        let server = root.map("server").flatMap(WatchConfigReader.server)
+        let centrePull = root.map("centre_pull").flatMap(WatchConfigReader.sync)
+        let uplink = root.map("uplink").flatMap(WatchConfigReader.uplink)
+        var power: PowerConfig? = PowerConfig()
+        if let v = root.value("power") {
+            if case .scalar("false", _) = v.node.value { power = nil } else { power = v.map().map(WatchConfigReader.power) }
+        }
         let logLevel = root.value("log_level")?.word([("debug", "debug"), ("info", "info"), ("notice", "notice"),
                                                       ("warning", "warning"), ("error", "error")]) ?? "info"
         root.finish()
         try diag.check()
-        return StationConfig(stationID: stationID, site: site, backend: backend, kit: kit, policy: policy,
-                             socketPath: socketPath, socketGroup: socketGroup, stateDirectory: stateDirectory, logLevel: logLevel)
+        var config = StationConfig(stationID: stationID, site: site, backend: backend, kit: kit, policy: policy,
+                                   socketPath: socketPath, socketGroup: socketGroup, stateDirectory: stateDirectory, logLevel: logLevel)
+        config.server = server
+        config.centrePull = centrePull
+        config.uplink = uplink
+        config.power = power
+        return config
     }
 }
 

@@ -19,7 +19,48 @@ public enum StatusText {
              d.health.rawValue + (d.flapping ? " (flapping)" : ""), ago(d.since, s.now), d.reason ?? ""]
         }, header: ["DEVICE", "NAME", "PORT", "HEALTH", "SINCE", "LAST REASON"])
         if s.devices.isEmpty { out += "(no devices on the bus)\n" }
+        out += renderWatchers(s)
         return out
+    }
+
+    static func renderWatchers(_ s: StationStatus) -> String {
+        var lines: [String] = []
+        if let v = s.server {
+            var l = "Server:  \(v.name) \(v.state.rawValue.replacingAll("_", with: " ")) since \(ago(v.since, s.now))"
+            if let pid = v.pid { l += ", pid \(pid)" }
+            l += "; restarts \(v.restarts); up \(percent(v.availability.last24h)) of the last 24 h"
+            l += v.availability.observed24hSeconds < 86400 ? " (watched \(duration(v.availability.observed24hSeconds)))" : ""
+            l += ", \(percent(v.availability.last7d)) of 7 days"
+            lines.append(l)
+            if v.state != .up, let r = v.lastReason { lines.append("         last: \(r)") }
+        }
+        if let p = s.sync {
+            switch p.state {
+            case .fresh: lines.append("Centre:  data pulled \(p.lastPull.map { ago($0, s.now) } ?? "")")
+            case .stale, .never, .unknown: lines.append("Centre:  \(p.state.rawValue.uppercased()): \(p.reason ?? "")")
+            }
+        }
+        if let u = s.uplink {
+            let targets = u.targets.map { t in
+                "\(t.name) " + (t.reachable == true ? "reachable (\(Int((t.latencyMillis ?? 0).rounded())) ms)" : t.reachable == false ? "UNREACHABLE" : "not yet checked")
+            }
+            lines.append("Network: default route via \(u.defaultInterface ?? "nothing (offline)")" + (targets.isEmpty ? "" : "; " + targets.joined(separator: ", ")))
+        }
+        if let p = s.power, p.onMains != nil || p.batteryPercent != nil {
+            var l = "Power:   " + (p.onMains == true ? "mains" : p.onMains == false ? "ON BATTERY" : "unknown")
+            if let b = p.batteryPercent { l += ", battery \(b)%" + (p.batteryLow ? " (LOW)" : "") }
+            lines.append(l)
+        }
+        return lines.isEmpty ? "" : "\n" + lines.joined(separator: "\n") + "\n"
+    }
+
+    static func percent(_ x: Double) -> String {
+        let p = (x * 1000).rounded() / 10
+        return p == p.rounded() ? "\(Int(p))%" : "\(p)%"
+    }
+
+    static func duration(_ secs: Int64) -> String {
+        secs < 60 ? "\(secs) s" : secs < 3600 ? "\(secs / 60) min" : "\(secs / 3600) h \(secs % 3600 / 60) min"
     }
 
     public static func renderDevices(_ s: StationStatus) -> String {

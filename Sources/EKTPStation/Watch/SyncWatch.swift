@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EKTPModel
+import Synchronization
+
+/// Where to learn when the centre last pulled this station's data.
+public enum PullSource: Sendable, Equatable {
+    /// A file the recording server touches on every pull: its modification time. Absent = never.
+    case file(String)
+    /// An HTTP endpoint answering with an RFC 3339 time or Unix seconds (404 or "never" = never).
+    case http(host: String, port: UInt16, path: String)
+    /// A command printing an RFC 3339 time or Unix seconds ("never" or nothing = never).
+    case command([String])
+}
+
+public struct SyncConfig: Sendable, Equatable {
+    public var source: PullSource
+    public var limit: Duration = .seconds(86400)
+    public var interval: Duration = .seconds(300)
+    public init(source: PullSource) { self.source = source }
+}
+
+/// Watches the centre's last pull: an event when it is older than the limit, a distinct one when it
+/// has never happened, and one when it is fresh again.
+public final class SyncWatch: Sendable {
+    let config: SyncConfig
+    let engine: StationEngine
+    private let last = Mutex<SyncState?>(nil)
+
+    public init(config: SyncConfig, engine: StationEngine) {
+        self.config = config
+        self.engine = engine
+    }
+
+    /// Reads the source once: the last pull (nil = never) or why it could not be read.
+    public static func read(_ source: PullSource, timeout: Duration = .seconds(5)) async -> Result<Timestamp?, NetError> {
+        switch source {
+        case .file(let path):
+            var st = stat()
+            if stat(path, &st) != 0 {
+                return errno == ENOENT ? .success(nil) : .failure(NetError("cannot read \(path): \(String(cString: strerror(errno)))"))
+            }
+            return .success(Timestamp(millis: Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000))
+        case let .http(host, port, path):
+            switch httpGet(host: host, port: port, path: path, timeout: timeout) {
+            case .failure(let e): return .failure(e)
+            case .success(let r):
+                if r.status == 404 { return .success(nil) }
+                guard r.status == 200 else { return .failure(NetError("http://\(host):\(port)\(path) answered \(r.status)")) }
+                return parseTime(r.body, from: "http://\(host):\(port)\(path)")
+            }
+        case .command(let argv):
+            let r = await runCommand(argv, timeout: timeout)
+            if let e = r.error { return .failure(NetError(e)) }
+            guard r.code == 0 else { return .failure(NetError("\(argv[0]) exited with status \(r.code!)")) }
+            return parseTime(r.output, from: argv[0])
+        }
+    }
+
+    static func parseTime(_ text: String, from source: String) -> Result<Timestamp?, NetError> {
+        let t = text.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" }).first.map(String.init) ?? ""
+        if t.isEmpty || t == "never" || t == "null" { return .success(nil) }
+        if let s = Int64(t) { return .success(Timestamp(seconds: s)) }
+        if let ts = Timestamp(rfc3339: t) { return .success(ts) }
+        return .failure(NetError("\(source) gave '\(t.prefix(40))', not an RFC 3339 time or Unix seconds"))
+    }
+
+    /// Decides the state from the last pull.
+    public static func evaluate(lastPull: Timestamp?, now: Timestamp, limit: Duration) -> (SyncState, String) {
+        guard let last = lastPull else {
+            return (.never, "the centre has never pulled this station's data: keep the recording server on and reachable so it can")
+        }
+        let age = now - last
+        let hours = age.components.seconds / 3600
+        if age > limit {
+            return (.stale, "the centre last pulled \(hours) h ago (at \(last.rfc3339); limit \(formatSeconds(limit))): keep the recording server on and the network up")
+        }
+        return (.fresh, "pulled at \(last.rfc3339)")
+    }
+
+    public func check(now: Timestamp) async {
+        let status: SyncStatus
+        switch await SyncWatch.read(config.source) {
+        case .failure(let e):
+            status = SyncStatus(state: .unknown, lastPull: nil, limitSeconds: config.limit.components.seconds, reason: e.description)
+        case .success(let lastPull):
+            let (state, reason) = SyncWatch.evaluate(lastPull: lastPull, now: now, limit: config.limit)
+            status = SyncStatus(state: state, lastPull: lastPull, limitSeconds: config.limit.components.seconds, reason: reason)
+        }
+        engine.update(sync: status)
+        let previous = last.withLock { l -> SyncState? in defer { l = status.state }; return l }
+        if previous != status.state {
+            engine.record(type: .syncState, subject: "centre_pull", from: previous?.rawValue, to: status.state.rawValue,
+                          reason: status.reason, now: now)
+        }
+    }
+}

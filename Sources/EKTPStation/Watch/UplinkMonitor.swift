@@ -1,0 +1,117 @@
+import EKTPModel
+import Synchronization
+
+public struct UplinkConfig: Sendable, Equatable {
+    public struct Target: Sendable, Equatable {
+        public var name: String
+        public var host: String
+        public var port: UInt16
+        public init(name: String, host: String, port: UInt16) {
+            self.name = name
+            self.host = host
+            self.port = port
+        }
+    }
+    public var targets: [Target]
+    public var interval: Duration = .seconds(30)
+    public var timeout: Duration = .seconds(5)
+    /// Failed checks in a row before a target is unreachable (one success makes it reachable).
+    public var failAfter = 2
+    /// Where /proc is (tests use a fake tree).
+    public var procRoot = "/proc"
+    public init(targets: [Target]) { self.targets = targets }
+}
+
+/// Reachability and latency of the registry and other hosts (TCP connect), and which interface
+/// carries the default route, so a carrier switch shows as an event.
+public final class UplinkMonitor: Sendable {
+    let config: UplinkConfig
+    let engine: StationEngine
+
+    struct TargetState {
+        var reachable: Bool?
+        var failures = 0
+        var latency: Double?
+        var since: Timestamp
+        var reason: String?
+    }
+    struct State {
+        var targets: [TargetState]
+        var route: String??
+    }
+    private let state: Mutex<State>
+
+    public init(config: UplinkConfig, engine: StationEngine, now: Timestamp) {
+        self.config = config
+        self.engine = engine
+        state = Mutex(State(targets: config.targets.map { _ in TargetState(since: now) }, route: nil))
+    }
+
+    /// The interface of the default route with the lowest metric, from `/proc/net/route`.
+    public static func defaultInterface(procRoot: String) -> String? {
+        guard let text = readWholeFileText(procRoot + "/net/route") else { return nil }
+        var best: (String, Int)?
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            guard f.count >= 7, f[1] == "00000000", let flags = Int(f[3], radix: 16), flags & 1 == 1, let metric = Int(f[6]) else { continue }
+            if best == nil || metric < best!.1 { best = (String(f[0]), metric) }
+        }
+        return best?.0
+    }
+
+    public func check(now: @Sendable () -> Timestamp) async {
+        var results: [(ok: Bool, latency: Double?, reason: String?)] = []
+        for t in config.targets {
+            let start = monotonicMillisPrecise()
+            switch tcpConnect(host: t.host, port: t.port, timeout: config.timeout) {
+            case .success(let fd):
+                closeFD(fd)
+                results.append((true, monotonicMillisPrecise() - start, nil))
+            case .failure(let e):
+                results.append((false, nil, e.description))
+            }
+        }
+        let route = UplinkMonitor.defaultInterface(procRoot: config.procRoot)
+        let t = now()
+        var events: [(EventType, String, String?, String?, String)] = []
+        let status = state.withLock { s -> UplinkStatus in
+            for (i, r) in results.enumerated() {
+                var ts = s.targets[i]
+                let target = config.targets[i]
+                if r.ok {
+                    ts.failures = 0
+                    ts.latency = r.latency
+                    ts.reason = nil
+                    if ts.reachable != true {
+                        events.append((.uplinkReachability, "uplink:\(target.name)", ts.reachable.map { $0 ? "reachable" : "unreachable" }, "reachable",
+                                       "\(target.name) (\(target.host):\(target.port)) reachable, \(Int((r.latency ?? 0).rounded())) ms"))
+                        ts.reachable = true
+                        ts.since = t
+                    }
+                } else {
+                    ts.failures += 1
+                    ts.latency = nil
+                    ts.reason = r.reason
+                    if ts.reachable != false && ts.failures >= config.failAfter {
+                        events.append((.uplinkReachability, "uplink:\(target.name)", ts.reachable.map { $0 ? "reachable" : "unreachable" }, "unreachable",
+                                       "\(target.name) unreachable: \(r.reason ?? "no connection"); reports wait in the outbox until it is back"))
+                        ts.reachable = false
+                        ts.since = t
+                    }
+                }
+                s.targets[i] = ts
+            }
+            if let previous = s.route, previous != route {
+                events.append((.uplinkRoute, "uplink:route", previous ?? "none", route ?? "none",
+                               route.map { "default route now via \($0)" + (previous.flatMap { $0 }.map { " (was \($0))" } ?? "") } ?? "no default route: the station is offline"))
+            }
+            s.route = .some(route)
+            return UplinkStatus(defaultInterface: route, targets: config.targets.enumerated().map { i, c in
+                let ts = s.targets[i]
+                return UplinkTarget(name: c.name, address: "\(c.host):\(c.port)", reachable: ts.reachable, latencyMillis: ts.latency, since: ts.since, reason: ts.reason)
+            })
+        }
+        engine.update(uplink: status)
+        for e in events { engine.record(type: e.0, subject: e.1, from: e.2, to: e.3, reason: e.4, now: t) }
+    }
+}
