@@ -12,7 +12,7 @@ out=Sources/EKTPHardware/Catalogue/CatalogueData.swift
   echo "\"\"\"#"
 } > "$out"
 echo "wrote $out"
-if [ -x .build/debug/ektpd ]; then
-  .build/debug/ektpd udev-rules > udev-rules/70-ektp-kit.rules
-  echo "wrote udev-rules/70-ektp-kit.rules"
-fi
+. scripts/env.sh
+swift build --product ektpd >/dev/null
+"$(swift build --show-bin-path)/ektpd" udev-rules > udev-rules/70-ektp-kit.rules
+echo "wrote udev-rules/70-ektp-kit.rules"

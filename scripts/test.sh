@@ -9,3 +9,5 @@ echo "==> building (the first build fetches and compiles dependencies: a few min
 swift build --build-tests
 echo "==> running tests"
 swift test
+echo "==> systemd units: verify and exposure (staged make install)"
+scripts/check-units.sh

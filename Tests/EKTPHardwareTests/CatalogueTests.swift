@@ -88,3 +88,20 @@ let repoRoot: String = {
         #expect(catalogueSource + "\n" == data || catalogueSource == data, "run scripts/generate.sh after editing data/catalogue.txt")
     }
 }
+
+@Suite struct UdevRulesTests {
+    /// libfprint's rule: the committed rules are generated, and must not drift from the catalogue.
+    @Test func committedRulesMatchTheGenerator() throws {
+        let committed = try String(contentsOfFile: repoRoot + "/udev-rules/70-ektp-kit.rules", encoding: .utf8)
+        #expect(committed == UdevRules.render(Catalogue.builtIn(usbIDs: nil)), "run scripts/generate.sh after editing data/catalogue.txt")
+    }
+
+    @Test func everyCatalogueLineBecomesADeviceAndANodeRule() throws {
+        let cat = try Catalogue(text: "05ba:000a fingerprint Reader \"X\"\n1162:* fingerprint SecuGen\n", origin: "t")
+        let rules = UdevRules.render(cat, group: "staff")
+        #expect(rules.contains("ATTR{idVendor}==\"05ba\", ATTR{idProduct}==\"000a\", ENV{EKTP_KIND}=\"fingerprint\", ENV{EKTP_NAME}=\"Reader X\""))
+        #expect(rules.contains("ATTR{idVendor}==\"1162\", ENV{EKTP_KIND}=\"fingerprint\""))
+        #expect(rules.contains("ATTRS{idVendor}==\"05ba\", ATTRS{idProduct}==\"000a\", ENV{EKTP_KIND}=\"fingerprint\""))
+        #expect(rules.contains("GROUP=\"staff\", MODE=\"0660\", SYMLINK+=\"ektp/$env{EKTP_KIND}-$kernel\""))
+    }
+}

@@ -124,3 +124,54 @@ final class TempDir {
         }
     }
 }
+
+@Suite struct WatchConfigTests {
+    let head = "station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\n"
+
+    @Test func readsServerCentrePullUplinkAndPower() throws {
+        let c = try StationConfig.parse(head + """
+        server:
+          unit: sirs.service
+          liveness: {http: "http://127.0.0.1:8080/health", expect_status: 204, interval: 5s}
+          restart: {fail_after: 4, max_backoff: 2m, on_crash_loop: stop}
+        centre_pull: {command: [/usr/local/bin/last-pull], limit: 12h}
+        uplink:
+          targets:
+            - {name: registry, address: "registry.example.id:443"}
+            - {name: v6, address: "[::1]:80"}
+        power: {root: /tmp/ps, low_battery: 30}
+        """, file: "x.yaml", environment: [:])
+        let s = try #require(c.server)
+        #expect(s.mode == .unit("sirs.service"))
+        #expect(s.probe == .http(host: "127.0.0.1", port: 8080, path: "/health", expectStatus: 204))
+        #expect(s.interval == .seconds(5))
+        #expect(s.policy.failAfter == 4 && s.policy.maxBackoff == .seconds(120) && s.policy.onCrashLoop == .stop)
+        #expect(c.centrePull?.source == .command(["/usr/local/bin/last-pull"]))
+        #expect(c.centrePull?.limit == .seconds(43200))
+        #expect(c.uplink?.targets == [.init(name: "registry", host: "registry.example.id", port: 443), .init(name: "v6", host: "::1", port: 80)])
+        #expect(c.power?.root == "/tmp/ps" && c.power?.lowBattery == 30)
+        #expect(try StationConfig.parse(head + "power: false\n", file: "x.yaml", environment: [:]).power == nil)
+    }
+
+    @Test(arguments: [
+        ("server:\n  liveness: {tcp: \"127.0.0.1:80\"}\n", "x.yaml:4:3: server: needs command (a child the daemon runs) or unit"),
+        ("server:\n  command: [/bin/x]\n  unit: x.service\n  liveness: {tcp: \"127.0.0.1:80\"}\n", "x.yaml:5:9: server.unit: give either command or unit, not both"),
+        ("server:\n  command: /bin/x --flag\n  liveness: {tcp: \"127.0.0.1:80\"}\n", "x.yaml:4:12: server.command: expected a list"),
+        ("server:\n  command: [/bin/x]\n  liveness: {tcp: localhost}\n", "server.liveness.tcp: expected HOST:PORT"),
+        ("server:\n  command: [/bin/x]\n  liveness: {tcp: \"a:1\", http: \"http://a/\"}\n", "server.liveness: give exactly one of tcp, http or command"),
+        ("server:\n  command: [/bin/x]\n  liveness: {http: \"https://a/\"}\n", "server.liveness.http: expected a plain http:// URL"),
+        ("server:\n  command: [/bin/x]\n  liveness: {tcp: \"a:1\"}\n  restart: {on_crash_loop: panic}\n", "server.restart.on_crash_loop: unknown value 'panic'"),
+        ("centre_pull: {file: relative/path}\n", "centre_pull.file: must be an absolute path"),
+        ("centre_pull: {limit: 1h}\n", "centre_pull: give exactly one of file, http or command"),
+        ("uplink: {targets: [{name: r, address: nowhere}]}\n", "uplink.targets[0].address: expected HOST:PORT"),
+        ("power: {low_battery: 150}\n", "power.low_battery: 150 is out of range"),
+    ])
+    func errorsNameLineAndField(text: String, expected: String) {
+        do {
+            _ = try StationConfig.parse(head + text, file: "x.yaml", environment: [:])
+            Issue.record("accepted a bad config")
+        } catch {
+            #expect(error.issues.contains { $0.description.contains(expected) }, "\(error.issues.map(\.description))")
+        }
+    }
+}

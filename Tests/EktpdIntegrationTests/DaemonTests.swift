@@ -138,3 +138,75 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("<5>ready: kit ready") })
     }
 }
+
+/// The daemon as systemd runs it: READY, STATUS and WATCHDOG over NOTIFY_SOCKET, and the recording
+/// server it supervises, seen through `ektpd status`.
+@Suite(.serialized) struct SystemdIntegrationTests {
+    @Test func watchdogPingsComeFromTheLoopAtHalfTheInterval() throws {
+        // WatchdogSec=0.6s: pings due every 300 ms.
+        let daemon = try RunningDaemon(scenario: standardKit, environment: ["WATCHDOG_USEC": "600000"])
+        try daemon.waitReady()
+        var stamps: [Date] = []
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline, let n = daemon.nextNotification(seconds: 2) {
+            if n.contains("WATCHDOG=1") { stamps.append(Date()) }
+        }
+        #expect(daemon.terminate() == 0)
+        #expect(stamps.count >= 6, "\(stamps.count) pings in 3 s")
+        let gaps = zip(stamps.dropFirst(), stamps).map { $0.timeIntervalSince($1) }
+        // never later than the watchdog itself, never a burst
+        #expect(gaps.allSatisfy { $0 < 0.6 }, "\(gaps)")
+        #expect(gaps.allSatisfy { $0 > 0.2 }, "\(gaps)")
+    }
+
+    @Test func supervisedServerAndWatchersShowInStatus() throws {
+        let port = freeLoopbackPort()
+        let daemonDir = FileManager.default.temporaryDirectory.appendingPathComponent("ektpd-pull-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: daemonDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: daemonDir) }
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+        server:
+          name: recording server
+          command: [/usr/bin/python3, -m, http.server, "\(port)", --bind, 127.0.0.1]
+          liveness: {http: "http://127.0.0.1:\(port)/", interval: 200ms, timeout: 1s}
+          restart: {start_grace: 10s, initial_backoff: 100ms}
+        centre_pull:
+          file: \(daemonDir)/last-pull
+          interval: 200ms
+        uplink:
+          targets:
+            - {name: recording-server, address: "127.0.0.1:\(port)"}
+          interval: 200ms
+          timeout: 500ms
+        """)
+        try daemon.waitReady()
+        let s = try daemon.waitForStatus { $0.server?.state == .up && $0.sync != nil && $0.uplink?.targets.first?.reachable == true }
+        #expect(s.server?.name == "recording server")
+        #expect(s.server?.pid != nil)
+        #expect(s.sync?.state == .never)
+        let human = try ektpd(["status", "--socket", daemon.socket])
+        #expect(human.stdout.contains("Server:  recording server up since"))
+        #expect(human.stdout.contains("Centre:  NEVER: the centre has never pulled this station's data"))
+        #expect(human.stdout.contains("recording-server reachable"))
+        // the server crashes: the supervisor restarts it and the status says so
+        let pid = try #require(s.server?.pid)
+        kill(pid, SIGKILL)
+        let restarted = try daemon.waitForStatus { ($0.server?.restarts ?? 0) >= 1 && $0.server?.state == .up && $0.server?.pid != pid }
+        #expect(restarted.server?.lastReason?.contains("killed by signal 9") == true)
+        let serverPid = restarted.server!.pid!
+        #expect(daemon.terminate() == 0)
+        #expect(kill(serverPid, 0) != 0, "the daemon left its recording server running")
+    }
+}
+
+func freeLoopbackPort() -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return UInt16(bigEndian: addr.sin_port)
+}

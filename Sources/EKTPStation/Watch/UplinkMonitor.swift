@@ -18,7 +18,7 @@ public struct UplinkConfig: Sendable, Equatable {
     /// Failed checks in a row before a target is unreachable (one success makes it reachable).
     public var failAfter = 2
     /// Where /proc is (tests use a fake tree).
-    public var procRoot = "/proc"
+    public var procRoot = "/proc/self"  // /proc/self/net works under ProcSubset=pid
     public init(targets: [Target]) { self.targets = targets }
 }
 

@@ -1,0 +1,60 @@
+# ektpd: build and install.
+#   make                       release build
+#   make install               into / (as root): binary, units, udev rules, sysusers, default config
+#   make install DESTDIR=/tmp/stage PREFIX=/usr
+#   make deb                   a Debian package in dist/ (dpkg-deb)
+PREFIX      ?= /usr
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share/ektpd
+DOCDIR      ?= $(PREFIX)/share/doc/ektpd
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= /lib/systemd/system
+UDEVRULESDIR ?= /lib/udev/rules.d
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+SWIFT       ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+SCRATCH     ?= .build-release
+BIN          = $(SCRATCH)/release/ektpd
+
+.PHONY: all build install uninstall deb check-units test
+all: build
+
+build:
+	$(SWIFT) build -c release --product ektpd --scratch-path $(SCRATCH)
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/ektpd
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/bin/|$(BINDIR)/|g' systemd/ektpd.service > $(DESTDIR)$(UNITDIR)/ektpd.service
+	sed 's|/usr/bin/|$(BINDIR)/|g' systemd/ektp-registry.service > $(DESTDIR)$(UNITDIR)/ektp-registry.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ektpd.service $(DESTDIR)$(UNITDIR)/ektp-registry.service
+	install -D -m 0644 udev-rules/70-ektp-kit.rules $(DESTDIR)$(UDEVRULESDIR)/70-ektp-kit.rules
+	install -D -m 0644 sysusers/ektpd.conf $(DESTDIR)$(SYSUSERSDIR)/ektpd.conf
+	install -D -m 0644 data/catalogue.txt $(DESTDIR)$(DATADIR)/catalogue.txt
+	install -d -m 0755 $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(SYSCONFDIR)/ektpd/catalogue.d
+	install -m 0644 scenarios/*.yaml $(DESTDIR)$(DATADIR)/scenarios/
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	# never overwrite a station's own config
+	[ -e $(DESTDIR)$(SYSCONFDIR)/ektpd/ektpd.yaml ] || install -D -m 0640 packaging/ektpd.yaml $(DESTDIR)$(SYSCONFDIR)/ektpd/ektpd.yaml
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  systemd-sysusers $(SYSUSERSDIR)/ektpd.conf || true; \
+	  chgrp ektp $(SYSCONFDIR)/ektpd/ektpd.yaml || true; \
+	  udevadm control --reload 2>/dev/null || true; \
+	  systemctl daemon-reload 2>/dev/null || true; \
+	  echo "installed: edit $(SYSCONFDIR)/ektpd/ektpd.yaml, then: systemctl enable --now ektpd"; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ektpd $(DESTDIR)$(UNITDIR)/ektpd.service $(DESTDIR)$(UNITDIR)/ektp-registry.service \
+	  $(DESTDIR)$(UDEVRULESDIR)/70-ektp-kit.rules $(DESTDIR)$(SYSUSERSDIR)/ektpd.conf
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+
+deb:
+	scripts/build-deb.sh
+
+# The units as installed: systemd-analyze verify against a staged root, and the exposure scores.
+check-units:
+	scripts/check-units.sh
+
+test:
+	scripts/test.sh
