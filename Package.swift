@@ -61,7 +61,6 @@ let package = Package(
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",
-                    dependencies: ["EKTPModel"],
-                    exclude: ["Fixtures"]),
+                    dependencies: ["EKTPModel"]),
     ]
 )

@@ -24,7 +24,13 @@ public enum StationDaemon {
             simulated = sim
             backend = sim
         case .real:
-            throw StartupError("backend.type: real is not available in this build yet; use backend.type: simulated with a scenario")
+            var options = RealBackendOptions()
+            options.deviceGroup = config.deviceGroup
+            do {
+                backend = try LinuxUSBBackend(catalogue: Catalogue.builtIn(), options: options)
+            } catch {
+                throw StartupError(error.description)
+            }
         }
 
         let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,

@@ -24,6 +24,8 @@ public struct StationConfig: Sendable, Equatable {
     /// Where durable state lives. Default: $STATE_DIRECTORY, else /var/lib/ektpd.
     public var stateDirectory: String
     public var logLevel: String
+    /// The group the recording software runs in; the kit's device nodes must be usable by it.
+    public var deviceGroup = "ektp"
     /// The recording server to keep up, when configured.
     public var server: ServerConfig?
     /// Where to learn when the centre last pulled, when configured.
@@ -70,8 +72,10 @@ public struct StationConfig: Sendable, Equatable {
         }
 
         var backend = BackendConfig.real
+        var deviceGroup = "ektp"
         if let b = root.map("backend", required: true) {
             let type = b.value("type", required: true)?.word([("real", "real"), ("simulated", "simulated")])
+            deviceGroup = b.string("device_group") ?? deviceGroup
             if type == "simulated" {
                 if let v = b.value("scenario", required: true), let rel = v.string() {
                     let path = resolve(rel, relativeTo: file)
@@ -159,6 +163,7 @@ public struct StationConfig: Sendable, Equatable {
         var config = StationConfig(stationID: stationID, site: site, backend: backend, kit: kit, policy: policy,
                                    socketPath: socketPath, socketGroup: socketGroup, stateDirectory: stateDirectory, logLevel: logLevel)
         config.server = server
+        config.deviceGroup = deviceGroup
         config.centrePull = centrePull
         config.uplink = uplink
         config.power = power

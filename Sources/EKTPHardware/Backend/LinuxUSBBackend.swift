@@ -1,0 +1,296 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibUSB
+import CUdev
+import EKTPModel
+import Synchronization
+
+/// Options for the real backend.
+public struct RealBackendOptions: Sendable, Equatable {
+    /// The group the recording software runs in: device nodes must be readable and writable by it.
+    public var deviceGroup = "ektp"
+    public init() {}
+}
+
+/// Real hardware: libudev for enumeration and hotplug (woken by the monitor's file descriptor, never
+/// by polling), sysfs attributes for identity, libusb for descriptors.
+///
+/// `@unchecked Sendable`: libudev and libusb contexts are not thread-safe. Every use of `udev` and
+/// `usb` happens while holding `lock`; the hotplug thread has a udev context of its own and touches
+/// libusb only through `describe`, which takes `lock`. The `ids` map is guarded by the same lock.
+public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
+    public let name = "udev+libusb"
+    private let lock = Mutex<Void>(())
+    private let udev: OpaquePointer
+    private let usb: OpaquePointer?
+    private let catalogue: Catalogue
+    private let options: RealBackendOptions
+    /// syspath -> identity, so a remove (whose attributes are gone) can be named.
+    private var ids: [String: DeviceID] = [:]
+    private var monitorThread: pthread_t?
+    private var wake: [Int32] = [-1, -1]
+
+    public init(catalogue: Catalogue, options: RealBackendOptions = .init()) throws(BackendError) {
+        guard let u = udev_new() else { throw BackendError("cannot create a udev context (is /sys mounted?)") }
+        udev = u
+        var ctx: OpaquePointer?
+        let rc = libusb_init(&ctx)
+        usb = rc == 0 ? ctx : nil  // without libusb, descriptors come from sysfs only
+        self.catalogue = catalogue
+        self.options = options
+    }
+
+    deinit {
+        if wake[1] >= 0 {
+            var one: UInt8 = 1
+            _ = write(wake[1], &one, 1)
+            if let t = monitorThread { pthread_join(t, nil) }
+            close(wake[0]); close(wake[1])
+        }
+        udev_unref(udev)
+        if let usb { libusb_exit(usb) }
+    }
+
+    public func enumerate() async throws -> [DeviceSnapshot] {
+        lock.withLock { _ in
+            var out: [DeviceSnapshot] = []
+            guard let e = udev_enumerate_new(udev) else { return out }
+            defer { udev_enumerate_unref(e) }
+            udev_enumerate_add_match_subsystem(e, "usb")
+            udev_enumerate_add_match_property(e, "DEVTYPE", "usb_device")
+            udev_enumerate_scan_devices(e)
+            var entry = udev_enumerate_get_list_entry(e)
+            while let en = entry {
+                if let path = udev_list_entry_get_name(en), let dev = udev_device_new_from_syspath(udev, path) {
+                    if let snap = snapshotLocked(dev) {
+                        ids[snap.syspath] = snap.device.id
+                        out.append(snap.device)
+                    }
+                    udev_device_unref(dev)
+                }
+                entry = udev_list_entry_get_next(en)
+            }
+            return out.sorted { $0.id < $1.id }
+        }
+    }
+
+    public func events() -> AsyncStream<HotplugEvent> {
+        let (stream, continuation) = AsyncStream<HotplugEvent>.makeStream(bufferingPolicy: .unbounded)
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { continuation.finish(); return stream }
+        wake = fds
+        let box = Unmanaged.passRetained(MonitorBox(backend: self, continuation: continuation, wakeFD: fds[0]))
+        var tid = pthread_t()
+        if pthread_create(&tid, nil, { arg in
+            let b = Unmanaged<MonitorBox>.fromOpaque(arg!).takeRetainedValue()
+            b.backend.monitorLoop(b.continuation, wakeFD: b.wakeFD)
+            return nil
+        }, box.toOpaque()) == 0 {
+            monitorThread = tid
+        } else {
+            box.release()
+            continuation.finish()
+        }
+        return stream
+    }
+
+    /// The hotplug thread: its own udev context and monitor, woken by poll(2).
+    func monitorLoop(_ continuation: AsyncStream<HotplugEvent>.Continuation, wakeFD: Int32) {
+        guard let mu = udev_new() else { continuation.finish(); return }
+        defer { udev_unref(mu) }
+        guard let mon = udev_monitor_new_from_netlink(mu, "udev") else { continuation.finish(); return }
+        defer { udev_monitor_unref(mon) }
+        udev_monitor_filter_add_match_subsystem_devtype(mon, "usb", "usb_device")
+        udev_monitor_enable_receiving(mon)
+        var fds = [pollfd(fd: udev_monitor_get_fd(mon), events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        while true {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            let n = poll(&fds, 2, -1)
+            if n < 0 { if errno == EINTR { continue }; break }
+            if fds[1].revents != 0 { break }
+            guard fds[0].revents != 0, let dev = udev_monitor_receive_device(mon) else { continue }
+            defer { udev_device_unref(dev) }
+            let action = str(udev_device_get_action(dev)) ?? "change"
+            guard let syspath = str(udev_device_get_syspath(dev)) else { continue }
+            // umockdev has been seen to deliver a removal as "add": trust sysfs, not the action word.
+            let gone = action == "remove" || access(syspath, F_OK) != 0
+            if gone {
+                let id = lock.withLock { _ in ids.removeValue(forKey: syspath) }
+                if let id { continuation.yield(.removed(id)) }
+                continue
+            }
+            guard let snap = lock.withLock({ _ in snapshotLocked(dev) }) else { continue }
+            let known = lock.withLock { _ -> Bool in
+                defer { ids[syspath] = snap.device.id }
+                return ids[syspath] != nil
+            }
+            continuation.yield(known ? .changed(snap.device) : .added(snap.device))
+        }
+        continuation.finish()
+    }
+
+    // MARK: probes
+
+    public func probe(_ device: DeviceID, timeout: Duration) async -> ProbeResult {
+        lock.withLock { _ in probeLocked(device) }
+    }
+
+    private func probeLocked(_ id: DeviceID) -> ProbeResult {
+        guard let syspath = ids.first(where: { $0.value == id })?.key,
+              let dev = udev_device_new_from_syspath(udev, syspath) else {
+            return .failed("not on the bus: plug it back in", .notFound)
+        }
+        defer { udev_device_unref(dev) }
+        guard let snap = snapshotLocked(dev) else { return .failed("not on the bus: plug it back in", .notFound) }
+        let label = snap.device.label
+        if let problem = snap.descriptorProblem {
+            return .failed("\(problem): replug it; if it stays, the device or its cable is faulty", .descriptorUnreadable)
+        }
+        for node in snap.device.nodes {
+            if let why = ProbeChecks.nodeAccess(node, group: options.deviceGroup) {
+                return .failed(why, .permissionDenied)
+            }
+        }
+        if let missing = snap.missingDriver {
+            return .failed("no kernel driver is bound to its \(missing.interface) interface: load the \(missing.module) module (modprobe \(missing.module)) and replug", .driverMissing)
+        }
+        if let slow = ProbeChecks.slowLink(speed: snap.device.speed, best: snap.device.capabilities.maxSpeed) {
+            return .degraded("\(slow)", .slowLink)
+        }
+        _ = label
+        return .ok
+    }
+
+    // MARK: reading a device
+
+    struct Snapshot {
+        var device: DeviceSnapshot
+        var syspath: String
+        var descriptorProblem: String?
+        var missingDriver: (interface: String, module: String)?
+    }
+
+    /// Builds a snapshot from a udev device (any context); the caller holds `lock` for libusb.
+    private func snapshotLocked(_ dev: OpaquePointer) -> Snapshot? {
+        guard let sysname = str(udev_device_get_sysname(dev)), isPortPath(sysname),
+              let syspath = str(udev_device_get_syspath(dev)) else { return nil }  // root hubs are usbN
+        let vid = attr(dev, "idVendor").flatMap(parseUSBID) ?? 0
+        let pid = attr(dev, "idProduct").flatMap(parseUSBID) ?? 0
+        if attr(dev, "bDeviceClass") == "09" { return nil }  // hubs are not kit devices
+        let bus = attr(dev, "busnum").flatMap { Int($0) } ?? 0
+        let devnum = attr(dev, "devnum").flatMap { Int($0) } ?? 0
+        let speed = ProbeChecks.speed(fromSysfs: attr(dev, "speed"))
+        let product = attr(dev, "product"), manufacturer = attr(dev, "manufacturer"), serial = attr(dev, "serial")
+
+        let described = describe(dev, bus: bus, address: devnum)
+        var interfaces: [(cls: UInt8, driver: String?)] = described.interfaces.map { ($0, nil) }
+        // udev's interface devices say which kernel driver is bound.
+        let ctx = udev_device_get_udev(dev)
+        if let e = udev_enumerate_new(ctx) {
+            defer { udev_enumerate_unref(e) }
+            udev_enumerate_add_match_parent(e, dev)
+            udev_enumerate_add_match_property(e, "DEVTYPE", "usb_interface")
+            udev_enumerate_scan_devices(e)
+            var fromUdev: [(UInt8, String?)] = []
+            var entry = udev_enumerate_get_list_entry(e)
+            while let en = entry {
+                if let p = udev_list_entry_get_name(en), let iface = udev_device_new_from_syspath(ctx, p) {
+                    if let c = attr(iface, "bInterfaceClass").flatMap({ UInt8($0, radix: 16) }) {
+                        fromUdev.append((c, str(udev_device_get_driver(iface))))
+                    }
+                    udev_device_unref(iface)
+                }
+                entry = udev_list_entry_get_next(en)
+            }
+            if !fromUdev.isEmpty { interfaces = fromUdev }
+        }
+        var nodes: [String] = []
+        if let n = str(udev_device_get_devnode(dev)) { nodes.append(n) }
+        if let e = udev_enumerate_new(ctx) {
+            defer { udev_enumerate_unref(e) }
+            udev_enumerate_add_match_parent(e, dev)
+            for s in ["video4linux", "hidraw", "usbmisc"] { udev_enumerate_add_match_subsystem(e, s) }
+            udev_enumerate_scan_devices(e)
+            var entry = udev_enumerate_get_list_entry(e)
+            while let en = entry {
+                if let p = udev_list_entry_get_name(en), let child = udev_device_new_from_syspath(ctx, p) {
+                    if let n = str(udev_device_get_devnode(child)) { nodes.append(n) }
+                    udev_device_unref(child)
+                }
+                entry = udev_list_entry_get_next(en)
+            }
+        }
+        let classes = interfaces.map(\.cls)
+        let facts = DeviceFacts(vendorID: vid, productID: pid, udevKind: str(udev_device_get_property_value(dev, "EKTP_KIND")),
+                                interfaceClasses: classes, product: product, manufacturer: manufacturer)
+        let c = catalogue.classify(facts)
+        let name = product ?? str(udev_device_get_property_value(dev, "EKTP_NAME")) ?? c.name ?? "USB device \(hex4(vid)):\(hex4(pid))"
+        let snap = DeviceSnapshot(id: DeviceID(portPath: sysname, vendorID: vid, productID: pid), kind: c.kind, kindSource: c.source,
+                                  vendorID: vid, productID: pid, name: name, manufacturer: manufacturer, serial: serial,
+                                  portPath: sysname, busNumber: bus, deviceNumber: devnum, speed: speed,
+                                  capabilities: DeviceCapabilities(interfaceClasses: classes, maxSpeed: described.maxSpeed),
+                                  nodes: nodes)
+        let missing = interfaces.first { ProbeChecks.expectedDriver(forClass: $0.cls) != nil && $0.driver == nil }
+        return Snapshot(device: snap, syspath: syspath, descriptorProblem: described.problem,
+                        missingDriver: missing.map { (ProbeChecks.className($0.cls), ProbeChecks.expectedDriver(forClass: $0.cls)!) })
+    }
+
+    /// Descriptors through libusb: interface classes and the best speed the device declares.
+    private func describe(_ dev: OpaquePointer, bus: Int, address: Int) -> (interfaces: [UInt8], maxSpeed: USBSpeed?, problem: String?) {
+        guard let usb else { return ([], nil, nil) }
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let n = libusb_get_device_list(usb, &list)
+        guard n >= 0, let list else { return ([], nil, nil) }
+        defer { libusb_free_device_list(list, 1) }
+        for i in 0..<Int(n) {
+            guard let d = list[i], Int(libusb_get_bus_number(d)) == bus, Int(libusb_get_device_address(d)) == address else { continue }
+            var desc = libusb_device_descriptor()
+            guard libusb_get_device_descriptor(d, &desc) == 0, desc.bLength == 18, desc.bDescriptorType == 1 else {
+                return ([], nil, "its device descriptor is unreadable or malformed")
+            }
+            let best: USBSpeed = desc.bcdUSB >= 0x0300 ? .super : desc.bcdUSB >= 0x0200 ? .high : .full
+            var config: UnsafeMutablePointer<libusb_config_descriptor>?
+            let rc = libusb_get_config_descriptor(d, 0, &config)
+            guard rc == 0, let config else {
+                return ([], best, "its configuration descriptor is unreadable or truncated (\(String(cString: libusb_error_name(rc))))")
+            }
+            defer { libusb_free_config_descriptor(config) }
+            var classes: [UInt8] = []
+            for j in 0..<Int(config.pointee.bNumInterfaces) {
+                let iface = config.pointee.interface[j]
+                if iface.num_altsetting > 0 { classes.append(iface.altsetting[0].bInterfaceClass) }
+            }
+            return (classes, best, nil)
+        }
+        return ([], nil, "libusb does not see it (bus \(bus) device \(address)): its descriptors could not be read")
+    }
+}
+
+private final class MonitorBox {
+    let backend: LinuxUSBBackend
+    let continuation: AsyncStream<HotplugEvent>.Continuation
+    let wakeFD: Int32
+    init(backend: LinuxUSBBackend, continuation: AsyncStream<HotplugEvent>.Continuation, wakeFD: Int32) {
+        self.backend = backend
+        self.continuation = continuation
+        self.wakeFD = wakeFD
+    }
+}
+
+private func str(_ p: UnsafePointer<CChar>?) -> String? { p.map { String(cString: $0) } }
+
+private func attr(_ dev: OpaquePointer, _ name: String) -> String? {
+    guard let v = udev_device_get_sysattr_value(dev, name) else { return nil }
+    var s = String(cString: v)
+    while let l = s.last, l == "\n" || l == " " { s.removeLast() }
+    return s
+}
+
+/// A problem setting up a backend.
+public struct BackendError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
