@@ -61,6 +61,7 @@ let package = Package(
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",
-                    dependencies: ["EKTPModel"]),
+                    dependencies: ["EKTPModel"],
+                    exclude: ["umockdev"]),  // device descriptions and the testbed helper, used by path
     ]
 )

@@ -105,3 +105,47 @@ let repoRoot: String = {
         #expect(rules.contains("GROUP=\"staff\", MODE=\"0660\", SYMLINK+=\"ektp/$env{EKTP_KIND}-$kernel\""))
     }
 }
+
+@Suite struct USBDescriptorTests {
+    // DigitalPersona U.are.U 4500: device descriptor + one vendor interface with two endpoints.
+    static let good: [UInt8] = [18, 1, 0x10, 0x01, 0, 0, 0, 64, 0xBA, 0x05, 0x0A, 0x00, 0, 1, 1, 2, 3, 1,
+                                9, 2, 32, 0, 1, 1, 0, 0x80, 50,
+                                9, 4, 0, 0, 2, 0xFF, 0xFF, 0xFF, 0,
+                                7, 5, 0x81, 2, 64, 0, 1,
+                                7, 5, 0x83, 3, 8, 0, 1]
+
+    @Test func readsAGoodDevice() throws {
+        let d = try USBDescriptors.parse(Self.good)
+        #expect(d.vendorID == 0x05ba && d.productID == 0x000a)
+        #expect(d.interfaceClasses == [0xff])
+        #expect(d.declaredSpeed == .full)
+    }
+
+    @Test(arguments: [
+        (Array(good.prefix(10)), "device descriptor is truncated (10 of 18 bytes)"),
+        (Array(good.prefix(18)), "no configuration descriptor"),
+        (Array(good.prefix(30)), "declares 32 bytes, 12 were read"),
+        ([17] + Array(good.dropFirst()), "device descriptor is malformed"),
+        (Array(good.prefix(36)) + [0] + Array(good.suffix(13)), "impossible length (0)"),
+    ])
+    func malformedOrTruncatedDescriptorsGiveAReasonNotACrash(bytes: [UInt8], reason: String) {
+        do {
+            _ = try USBDescriptors.parse(bytes)
+            Issue.record("accepted bad descriptors")
+        } catch {
+            #expect(error.description.contains(reason), "\(error)")
+        }
+    }
+
+    /// Every prefix and every single-byte corruption of a good descriptor set parses or fails cleanly.
+    @Test func noInputCrashesTheParser() {
+        for n in 0...Self.good.count { _ = try? USBDescriptors.parse(Array(Self.good.prefix(n))) }
+        for i in 0..<Self.good.count {
+            for v: UInt8 in [0, 1, 2, 9, 0x7f, 0xff] {
+                var b = Self.good
+                b[i] = v
+                _ = try? USBDescriptors.parse(b)
+            }
+        }
+    }
+}

@@ -63,7 +63,9 @@ final class RunningDaemon {
     private let notifyFD: Int32
     private(set) var notifications: [String] = []
 
-    init(scenario: String, config extra: String = "", environment: [String: String] = [:]) throws {
+    init(scenario: String, config extra: String = "", environment: [String: String] = [:],
+         backend: String = "{type: simulated, scenario: kit.yaml}", launcher: [String] = [],
+         stdin: Pipe? = nil, stdout: Pipe? = nil) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektpd-it-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         socket = dir + "/control.sock"
@@ -72,9 +74,7 @@ final class RunningDaemon {
         station:
           id: it-01
           site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}
-        backend:
-          type: simulated
-          scenario: kit.yaml
+        backend: \(backend)
         control:
           socket: \(socket)
         \(extra)
@@ -88,20 +88,29 @@ final class RunningDaemon {
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in notifyPath.utf8.enumerated() { raw[i] = b } }
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(notifyFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
 
-        process.executableURL = URL(fileURLWithPath: ektpdBinary)
-        process.arguments = ["run", "--config", dir + "/ektpd.yaml"]
+        let command = launcher + [ektpdBinary, "run", "--config", dir + "/ektpd.yaml"]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notifyPath
         env.removeValue(forKey: "JOURNAL_STREAM")
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardError = stderrPipe
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = stdout ?? FileHandle.nullDevice
+        if let stdin { process.standardInput = stdin }
         try process.run()
     }
 
     deinit {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        if process.isRunning {
+            process.terminate()
+            // A child that ignores SIGTERM must not hang the test run.
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
         close(notifyFD)
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -148,6 +157,12 @@ final class RunningDaemon {
 
     func terminate() -> Int32 {
         process.terminate()  // SIGTERM
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            Issue.record("ektpd did not stop within 15 s of SIGTERM")
+            kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
         return process.terminationStatus
     }

@@ -185,7 +185,17 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
         let speed = ProbeChecks.speed(fromSysfs: attr(dev, "speed"))
         let product = attr(dev, "product"), manufacturer = attr(dev, "manufacturer"), serial = attr(dev, "serial")
 
-        let described = describe(dev, bus: bus, address: devnum)
+        var described = describe(dev, bus: bus, address: devnum)
+        // Our own strict reading of the raw descriptors: libusb accepts a truncated configuration.
+        if let raw = readFileBytes(syspath + "/descriptors", limit: 65536) {
+            do {
+                let parsed = try USBDescriptors.parse(raw)
+                if described.interfaces.isEmpty { described.interfaces = parsed.interfaceClasses }
+                described.maxSpeed = described.maxSpeed ?? parsed.declaredSpeed
+            } catch {
+                described.problem = error.description
+            }
+        }
         var interfaces: [(cls: UInt8, driver: String?)] = described.interfaces.map { ($0, nil) }
         // udev's interface devices say which kernel driver is bound.
         let ctx = udev_device_get_udev(dev)
@@ -199,7 +209,9 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
             while let en = entry {
                 if let p = udev_list_entry_get_name(en), let iface = udev_device_new_from_syspath(ctx, p) {
                     if let c = attr(iface, "bInterfaceClass").flatMap({ UInt8($0, radix: 16) }) {
-                        fromUdev.append((c, str(udev_device_get_driver(iface))))
+                        // the driver link, or the DRIVER property of the kernel's uevent
+                        let driver = str(udev_device_get_driver(iface)) ?? str(udev_device_get_property_value(iface, "DRIVER"))
+                        fromUdev.append((c, driver))
                     }
                     udev_device_unref(iface)
                 }
