@@ -152,7 +152,8 @@ final class RunningDaemon {
             }
             usleep(50_000)
         }
-        throw HarnessError("condition not met within \(seconds) s; last status: \(String(describing: last?.kit))")
+        let devices = last?.devices.map { "\($0.device.portPath) \($0.health.rawValue) \($0.code.map { "\($0)" } ?? "-") \($0.reason ?? "")" } ?? []
+        throw HarnessError("condition not met within \(seconds) s; last kit: \(String(describing: last?.kit.summary)); devices: \(devices)")
     }
 
     func terminate() -> Int32 {

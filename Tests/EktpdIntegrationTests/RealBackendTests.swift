@@ -55,8 +55,14 @@ final class TestbedDaemon {
         return text
     }
 
+    /// Plugs a device in, with its recorded USB traffic when there is a recording.
     func plug(_ fixture: String, port: String) throws {
         try send("add \(fixtures)/\(fixture).umockdev \(usbRoot)/\(port)")
+        let ioctl = "\(fixtures)/\(fixture).ioctl"
+        if let text = try? String(contentsOfFile: ioctl, encoding: .utf8),
+           let node = text.split(separator: "\n").first?.split(separator: " ").dropFirst().first {
+            try send("ioctl \(node) \(ioctl)")
+        }
     }
 
     func unplug(port: String) throws { try send("remove \(usbRoot)/\(port)") }
@@ -144,6 +150,7 @@ struct RealBackendTests {
         try t.plug("malformed", port: "1-5")
         try t.plug("camera-no-driver", port: "1-6")
         try t.plug("usb3-camera-slow", port: "1-7")
+        try t.plug("fingerprint-mute", port: "1-8")
         try t.applyUdevPermissions()
         try t.plug("camera", port: "1-3")  // plugged after the permissions were applied: udev rule "missing"
         // Each device settles on its own fault (a probe right after the plug may still see the
@@ -151,7 +158,8 @@ struct RealBackendTests {
         let s = try t.daemon.waitForStatus { s in
             func code(_ port: String) -> ProblemCode? { s.devices.first { $0.device.portPath == port }?.code }
             return code("1-5") == .descriptorUnreadable && code("1-6") == .driverMissing && code("1-7") == .slowLink
-                && code("1-3") == .permissionDenied && s.devices.allSatisfy { $0.health == .failed || $0.health == .degraded }
+                && code("1-3") == .permissionDenied && code("1-8") == .noResponse
+                && s.devices.allSatisfy { $0.health == .failed || $0.health == .degraded }
         }
         func d(_ port: String) throws -> DeviceStatus { try #require(s.devices.first { $0.device.portPath == port }) }
         let malformed = try d("1-5")
@@ -170,6 +178,9 @@ struct RealBackendTests {
         #expect(denied.reason?.contains("device node /dev/") == true)
         #expect(denied.reason?.contains("not readable and writable by group root") == true)
         #expect(denied.reason?.contains("install udev-rules/70-ektp-kit.rules") == true)
+        let mute = try d("1-8")
+        #expect(mute.reason?.hasPrefix("no response to GET_STATUS") == true)
+        #expect(mute.reason?.contains("replug it or check the cable") == true)
         // one camera is usable (degraded, slow link): the kit is degraded, not broken
         #expect(s.kit.state == .degraded)
         #expect(try t.daemon.status().0.status == 1)

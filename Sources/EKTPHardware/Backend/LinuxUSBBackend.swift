@@ -26,12 +26,15 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
     private let usb: OpaquePointer?
     private let catalogue: Catalogue
     private let options: RealBackendOptions
+    /// Vendor-specific probes, consulted after the generic ones (the plug-in point).
+    private let extensions: [any ProbeExtension]
     /// syspath -> identity, so a remove (whose attributes are gone) can be named.
     private var ids: [String: DeviceID] = [:]
     private var monitorThread: pthread_t?
     private var wake: [Int32] = [-1, -1]
 
-    public init(catalogue: Catalogue, options: RealBackendOptions = .init()) throws(BackendError) {
+    public init(catalogue: Catalogue, options: RealBackendOptions = .init(), extensions: [any ProbeExtension] = []) throws(BackendError) {
+        self.extensions = extensions
         guard let u = udev_new() else { throw BackendError("cannot create a udev context (is /sys mounted?)") }
         udev = u
         var ctx: OpaquePointer?
@@ -135,10 +138,10 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
     // MARK: probes
 
     public func probe(_ device: DeviceID, timeout: Duration) async -> ProbeResult {
-        lock.withLock { _ in probeLocked(device) }
+        lock.withLock { _ in probeLocked(device, timeout: timeout) }
     }
 
-    private func probeLocked(_ id: DeviceID) -> ProbeResult {
+    private func probeLocked(_ id: DeviceID, timeout: Duration) -> ProbeResult {
         guard let syspath = ids.first(where: { $0.value == id })?.key,
               let dev = udev_device_new_from_syspath(udev, syspath) else {
             return .failed("not on the bus: plug it back in", .notFound)
@@ -156,6 +159,23 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
         }
         if let missing = snap.missingDriver {
             return .failed("no kernel driver is bound to its \(missing.interface) interface: load the \(missing.module) module (modprobe \(missing.module)) and replug", .driverMissing)
+        }
+        // The standard GET_STATUS request every USB device must answer.
+        if let usb {
+            let ms = UInt32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            switch USBControl.controlIn(usb, bus: snap.device.busNumber, address: snap.device.deviceNumber, requestType: 0x80,
+                                        request: 0x00, value: 0, index: 0, length: 2, timeoutMillis: max(ms, 10)) {
+            case .data(let d) where d.count == 2: break
+            case .data(let d): return .failed("GET_STATUS answered \(d.count) bytes instead of 2: replug it", .noResponse)
+            case .failed(let why): return .failed("no response to GET_STATUS (\(why)): replug it or check the cable", .noResponse)
+            case .accessDenied:
+                return .failed("ektpd may not open \(snap.device.nodes.first ?? "its node"): install udev-rules/70-ektp-kit.rules and replug", .permissionDenied)
+            case .gone: return .failed("not on the bus: plug it back in", .notFound)
+            }
+        }
+        if let extra = extensions.first(where: { $0.handles(snap.device) }) {
+            let r = extra.probe(snap.device)
+            if r.outcome != .ok { return r }
         }
         if let slow = ProbeChecks.slowLink(speed: snap.device.speed, best: snap.device.capabilities.maxSpeed) {
             return .degraded("\(slow)", .slowLink)
@@ -305,4 +325,14 @@ private func attr(_ dev: OpaquePointer, _ name: String) -> String? {
 public struct BackendError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ d: String) { description = d }
+}
+
+/// A vendor-specific health check, for devices whose vendor documents one (a scanner's self-test,
+/// a printer's ribbon counter). Consulted after the generic probes pass; a result other than ok
+/// is the device's result. Implementations must answer quickly and never block on the device for
+/// longer than the probe timeout.
+public protocol ProbeExtension: Sendable {
+    /// Whether this extension knows the device (usually by VID:PID).
+    func handles(_ device: DeviceSnapshot) -> Bool
+    func probe(_ device: DeviceSnapshot) -> ProbeResult
 }

@@ -39,7 +39,7 @@ def hexs(b):
 
 
 def device(fname, port, devnum, vid, pid, bcd, speed, manufacturer, product, serial, interfaces,
-           drivers, nodes=(), truncate=None, extra_env=()):
+           drivers, nodes=(), truncate=None, extra_env=(), answers=True):
     desc = device_descriptor(bcd, vid, pid) + config_descriptor(interfaces)
     if truncate:
         desc = desc[:truncate]
@@ -71,6 +71,16 @@ def device(fname, port, devnum, vid, pid, bcd, speed, manufacturer, product, ser
                 f"E: DEVNAME={devname}", f"E: SUBSYSTEM={subsystem}", f"E: MAJOR={major}", f"E: MINOR={minor}", ""]
     with open(os.path.join(HERE, fname), "w") as f:
         f.write("\n".join(out))
+    # The USB traffic a probe exchanges with the device, as umockdev replays it: GET_STATUS
+    # (bmRequestType 0x80, bRequest 0, wLength 2) answered with 2 bytes. The buffer is the setup
+    # packet and the zeroed data bytes ektpd submits; umockdev matches the whole buffer.
+    ioctl = os.path.join(HERE, fname.replace(".umockdev", ".ioctl"))
+    if answers:
+        with open(ioctl, "w") as f:
+            f.write(f"@DEV /dev/bus/usb/001/{devnum:03d} (usbdevfs)\n")
+            f.write("USBDEVFS_REAPURBNDELAY 0 2 0 0 0 10 2 0 80000000000002000000\n")
+    elif os.path.exists(ioctl):
+        os.remove(ioctl)
 
 
 BULK_IN, BULK_OUT, INT_IN = (0x81, 2, 64), (0x02, 2, 64), (0x83, 3, 8)
@@ -100,4 +110,7 @@ device("camera-no-driver.umockdev", "1-6", 9, 0x046D, 0x082D, 0x0200, "high", "L
 device("usb3-camera-slow.umockdev", "1-7", 10, 0x046D, 0x085E, 0x0310, "high", "Logitech", "Logitech BRIO", "BRIO01",
        [(0x0E, 0x01, 0x00, [(0x83, 3, 64)]), (0x0E, 0x02, 0x00, [])], ["uvcvideo", "uvcvideo"],
        nodes=[(0, "video4linux", "video1", "/dev/video1", 81, 1)])
+# A fingerprint scanner that enumerates but answers nothing (a hung firmware).
+device("fingerprint-mute.umockdev", "1-8", 11, 0x05BA, 0x000A, 0x0110, "full", "DigitalPersona, Inc.",
+       "U.are.U 4500 Fingerprint Reader", "MUTE-0001", [(0xFF, 0xFF, 0xFF, [BULK_IN, INT_IN])], [None], answers=False)
 print("wrote fixtures to", HERE)

@@ -3,7 +3,8 @@
  *
  *   umockdev-wrapper ./testbed-helper -- COMMAND ARGS...
  *
- * Reads lines on stdin:  add FILE.umockdev SYSPATH   |   remove SYSPATH   |   chmod MODE   |   quit
+ * Reads lines on stdin:  add FILE.umockdev SYSPATH | remove SYSPATH | ioctl DEVNODE FILE.ioctl |
+ *                        chmod MODE | quit
  * and answers "ok" or "error: ..." on stdout after each. Built by the tests with cc and
  * `pkg-config --cflags --libs umockdev-1.0`.
  */
@@ -61,6 +62,9 @@ int main(int argc, char **argv) {
             char sys[4096];
             snprintf(sys, sizeof sys, "%s/sys", umockdev_testbed_get_root_dir(tb));
             nftw(sys, drop_dangling, 16, FTW_PHYS);
+            printf("ok\n");
+        } else if (n >= 3 && strcmp(a, "ioctl") == 0) {
+            if (!umockdev_testbed_load_ioctl(tb, b, c, &err)) { printf("error: %s\n", err->message); g_clear_error(&err); continue; }
             printf("ok\n");
         } else if (n >= 2 && strcmp(a, "chmod") == 0) {
             node_mode = (mode_t) strtol(b, NULL, 8);
