@@ -116,6 +116,20 @@ struct RealBackendTests {
         #expect(try t.stop() == 0)
     }
 
+    /// Regression: the udev monitor was once set up on its thread after start-up went on, and a
+    /// device plugged in that window was never seen. Plug during start-up, before READY.
+    @Test func aDevicePluggedDuringStartUpIsSeen() throws {
+        for _ in 0..<3 {
+            let t = try TestbedDaemon(config: fast)
+            try t.plug("fingerprint", port: "1-1")
+            try t.daemon.waitReady()
+            try t.applyUdevPermissions()
+            let s = try t.daemon.waitForStatus(seconds: 10) { $0.devices.contains { $0.device.id.rawValue == "1-1:05ba:000a" } }
+            #expect(s.devices.count == 1)
+            #expect(try t.stop() == 0)
+        }
+    }
+
     @Test func everyKindIsFoundWithItsNameKindAndNodes() throws {
         let t = try TestbedDaemon(config: fast + "\nkit: {fingerprint: 1, iris: 1, camera: 1, signature_pad: 1, card_printer: 1, card_reader: 1}")
         try t.daemon.waitReady()

@@ -78,34 +78,43 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
         }
     }
 
+    /// The monitor is listening before this returns, so a device plugged between this call and
+    /// `enumerate()` is never missed (it may be seen twice, as an add of a known device: a change).
     public func events() -> AsyncStream<HotplugEvent> {
         let (stream, continuation) = AsyncStream<HotplugEvent>.makeStream(bufferingPolicy: .unbounded)
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { continuation.finish(); return stream }
+        guard pipe(&fds) == 0, let mu = udev_new() else { continuation.finish(); return stream }
+        guard let mon = udev_monitor_new_from_netlink(mu, "udev") else {
+            udev_unref(mu)
+            continuation.finish()
+            return stream
+        }
+        udev_monitor_filter_add_match_subsystem_devtype(mon, "usb", "usb_device")
+        udev_monitor_enable_receiving(mon)
         wake = fds
-        let box = Unmanaged.passRetained(MonitorBox(backend: self, continuation: continuation, wakeFD: fds[0]))
+        let box = Unmanaged.passRetained(MonitorBox(backend: self, continuation: continuation, wakeFD: fds[0], udev: mu, monitor: mon))
         var tid = pthread_t()
         if pthread_create(&tid, nil, { arg in
             let b = Unmanaged<MonitorBox>.fromOpaque(arg!).takeRetainedValue()
-            b.backend.monitorLoop(b.continuation, wakeFD: b.wakeFD)
+            b.backend.monitorLoop(b.continuation, wakeFD: b.wakeFD, udev: b.udev, monitor: b.monitor)
             return nil
         }, box.toOpaque()) == 0 {
             monitorThread = tid
         } else {
             box.release()
+            udev_monitor_unref(mon)
+            udev_unref(mu)
             continuation.finish()
         }
         return stream
     }
 
     /// The hotplug thread: its own udev context and monitor, woken by poll(2).
-    func monitorLoop(_ continuation: AsyncStream<HotplugEvent>.Continuation, wakeFD: Int32) {
-        guard let mu = udev_new() else { continuation.finish(); return }
-        defer { udev_unref(mu) }
-        guard let mon = udev_monitor_new_from_netlink(mu, "udev") else { continuation.finish(); return }
-        defer { udev_monitor_unref(mon) }
-        udev_monitor_filter_add_match_subsystem_devtype(mon, "usb", "usb_device")
-        udev_monitor_enable_receiving(mon)
+    func monitorLoop(_ continuation: AsyncStream<HotplugEvent>.Continuation, wakeFD: Int32, udev mu: OpaquePointer, monitor mon: OpaquePointer) {
+        defer {
+            udev_monitor_unref(mon)
+            udev_unref(mu)
+        }
         var fds = [pollfd(fd: udev_monitor_get_fd(mon), events: Int16(POLLIN), revents: 0),
                    pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
         while true {
@@ -305,10 +314,15 @@ private final class MonitorBox {
     let backend: LinuxUSBBackend
     let continuation: AsyncStream<HotplugEvent>.Continuation
     let wakeFD: Int32
-    init(backend: LinuxUSBBackend, continuation: AsyncStream<HotplugEvent>.Continuation, wakeFD: Int32) {
+    let udev: OpaquePointer
+    let monitor: OpaquePointer
+    init(backend: LinuxUSBBackend, continuation: AsyncStream<HotplugEvent>.Continuation, wakeFD: Int32,
+         udev: OpaquePointer, monitor: OpaquePointer) {
         self.backend = backend
         self.continuation = continuation
         self.wakeFD = wakeFD
+        self.udev = udev
+        self.monitor = monitor
     }
 }
 

@@ -62,11 +62,8 @@ public struct SupervisorMachine: Sendable {
     /// A liveness probe's result.
     public mutating func probed(ok: Bool, reason: String?, now: Timestamp) -> [Action] {
         var out: [Action] = []
-        switch state {
-        case .restarting, .stopped, .crashLoop where nextStartAt != nil:
-            return out  // nothing is running to probe
-        default: break
-        }
+        // Nothing is running to probe while waiting to restart, stopped, or in a crash loop's wait.
+        if state == .restarting || state == .stopped || (state == .crashLoop && nextStartAt != nil) { return out }
         if ok {
             failures = 0
             if state != .up {

@@ -1,3 +1,4 @@
+import EKTPHardware
 import EKTPModel
 import Synchronization
 
@@ -79,20 +80,7 @@ public final class PowerMonitor: Sendable {
 }
 
 /// A sysfs or procfs text file; nil when unreadable.
-func readWholeFileText(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while out.count < 1 << 20 {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        out.append(contentsOf: buf[0..<n])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
+func readWholeFileText(_ path: String) -> String? { readWholeFile(path, limit: 1 << 20) }
 
 func closeFD(_ fd: Int32) { close(fd) }
 
