@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "EKTPYAML"),
         // Hardware abstraction: backends, catalogue, scenarios, probes.
         .target(name: "EKTPHardware",
-                dependencies: ["EKTPModel", "EKTPYAML", "CLibUSB", "CUdev"]),
+                dependencies: ["EKTPModel", "EKTPYAML", "CLibUSB", "CUdev", "CEKTPSys"]),
         // The station daemon's services.
         .target(name: "EKTPStation",
                 dependencies: [

@@ -257,7 +257,8 @@ def real_backend(ektpd):
     cfg = os.path.join(work, "ektpd.yaml")
     with open(cfg, "w") as f:
         f.write("station: {id: bench, site: {province: P, regency: R, district: D}}\n"
-                "backend: {type: real, device_group: root}\n" f"control: {{socket: {sock}}}\n")
+                "backend: {type: real, device_group: root}\n"
+                "probes: {interval: 1s, retry_interval: 200ms, timeout: 200ms}\n" f"control: {{socket: {sock}}}\n")
     p = subprocess.Popen(["umockdev-wrapper", helper, "--", ektpd, "run", "--config", cfg],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
 

@@ -149,3 +149,34 @@ let repoRoot: String = {
         }
     }
 }
+
+@Suite struct ClassProbeDecodingTests {
+    @Test(arguments: [
+        (UInt8(0x18), ProbeOutcome.ok, nil as ProblemCode?),          // selected, no error
+        (0x38, .failed, .blanksOut),                                 // paper empty
+        (0x10, .failed, .printerError),                              // error bit clear
+        (0x08, .degraded, .notReady),                                // not selected
+        (0x30, .failed, .blanksOut),                                 // empty wins over error
+    ])
+    func printerPortStatus(raw: UInt8, outcome: ProbeOutcome, code: ProblemCode?) {
+        let r = PrinterPortStatus(raw: raw).result
+        #expect(r.outcome == outcome)
+        #expect(r.code == code)
+    }
+
+    @Test func videoCapabilities() {
+        var b = [UInt8](repeating: 0, count: 104)
+        for (i, c) in "uvcvideo".utf8.enumerated() { b[i] = c }
+        for (i, c) in "HD Pro Webcam C920".utf8.enumerated() { b[16 + i] = c }
+        // capabilities: DEVICE_CAPS | STREAMING | VIDEO_CAPTURE | META_CAPTURE; device_caps: META_CAPTURE only
+        let caps: UInt32 = 0x8000_0000 | 0x0400_0000 | 0x1 | 0x0080_0000
+        for k in 0..<4 { b[84 + k] = UInt8((caps >> (8 * UInt32(k))) & 0xff) }
+        b[88 + 2] = 0x80  // device_caps = 0x00800000 (metadata node)
+        let meta = VideoCapabilities(raw: b)!
+        #expect(meta.driver == "uvcvideo" && meta.card == "HD Pro Webcam C920")
+        #expect(!meta.canCapture)
+        b[88] = 0x01  // device_caps gains VIDEO_CAPTURE
+        #expect(VideoCapabilities(raw: b)!.canCapture)
+        #expect(VideoCapabilities(raw: Array(b.prefix(50))) == nil)
+    }
+}

@@ -63,6 +63,10 @@ final class TestbedDaemon {
            let node = text.split(separator: "\n").first?.split(separator: " ").dropFirst().first {
             try send("ioctl \(node) \(ioctl)")
         }
+        // how its kernel nodes answer: a printer's port status, a camera's capabilities
+        if let answers = try? String(contentsOfFile: "\(fixtures)/\(fixture).answers", encoding: .utf8) {
+            for line in answers.split(separator: "\n") { try send(String(line)) }
+        }
     }
 
     func unplug(port: String) throws { try send("remove \(usbRoot)/\(port)") }
@@ -198,6 +202,35 @@ struct RealBackendTests {
         // one camera is usable (degraded, slow link): the kit is degraded, not broken
         #expect(s.kit.state == .degraded)
         #expect(try t.daemon.status().0.status == 1)
+        #expect(try t.stop() == 0)
+    }
+}
+
+extension RealBackendTests {
+    @Test func printerPortStatusAndCameraCapabilitiesAreRead() throws {
+        let t = try TestbedDaemon(config: fast + "\nkit: {camera: 1, card_printer: 1}")
+        try t.daemon.waitReady()
+        try t.plug("card-printer", port: "1-4.2")
+        try t.plug("camera", port: "1-3")
+        try t.applyUdevPermissions()
+        _ = try t.daemon.waitForStatus { $0.kit.state == .ready }
+        // the hopper runs empty: the printer reports paper empty (bit 5)
+        try t.send("lpstatus /dev/usb/lp0 38")
+        var s = try t.daemon.waitForStatus { $0.devices.first { $0.device.kind == .cardPrinter }?.code == .blanksOut }
+        #expect(s.kit.state == .broken)
+        #expect(s.devices.first { $0.device.kind == .cardPrinter }?.reason == "printer reports paper empty: load card blanks")
+        // a jam: the error bit (3) clears
+        try t.send("lpstatus /dev/usb/lp0 10")
+        s = try t.daemon.waitForStatus { $0.devices.first { $0.device.kind == .cardPrinter }?.code == .printerError }
+        // offline: selected (bit 4) clears, no error: degraded
+        try t.send("lpstatus /dev/usb/lp0 08")
+        _ = try t.daemon.waitForStatus { $0.devices.first { $0.device.kind == .cardPrinter }?.health == .degraded }
+        try t.send("lpstatus /dev/usb/lp0 18")
+        _ = try t.daemon.waitForStatus { $0.kit.state == .ready }
+        // the camera's node stops offering capture (only metadata): failed
+        try t.send("v4l2 /dev/video0 meta")
+        s = try t.daemon.waitForStatus { $0.devices.first { $0.device.kind == .camera }?.health == .failed }
+        #expect(s.devices.first { $0.device.kind == .camera }?.reason?.contains("/dev/video0 cannot capture video") == true)
         #expect(try t.stop() == 0)
     }
 }

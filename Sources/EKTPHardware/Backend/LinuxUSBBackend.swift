@@ -31,6 +31,8 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
     /// syspath -> identity, so a remove (whose attributes are gone) can be named.
     private var ids: [String: DeviceID] = [:]
     private var monitorThread: pthread_t?
+    /// Where hotplug events go; a probe that finds a device gone reports the removal here too.
+    private var continuation: AsyncStream<HotplugEvent>.Continuation?
     private var wake: [Int32] = [-1, -1]
 
     public init(catalogue: Catalogue, options: RealBackendOptions = .init(), extensions: [any ProbeExtension] = []) throws(BackendError) {
@@ -92,6 +94,7 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
         udev_monitor_filter_add_match_subsystem_devtype(mon, "usb", "usb_device")
         udev_monitor_enable_receiving(mon)
         wake = fds
+        lock.withLock { _ in self.continuation = continuation }
         let box = Unmanaged.passRetained(MonitorBox(backend: self, continuation: continuation, wakeFD: fds[0], udev: mu, monitor: mon))
         var tid = pthread_t()
         if pthread_create(&tid, nil, { arg in
@@ -151,8 +154,14 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
     }
 
     private func probeLocked(_ id: DeviceID, timeout: Duration) -> ProbeResult {
-        guard let syspath = ids.first(where: { $0.value == id })?.key,
-              let dev = udev_device_new_from_syspath(udev, syspath) else {
+        guard let syspath = ids.first(where: { $0.value == id })?.key else {
+            return .failed("not on the bus: plug it back in", .notFound)
+        }
+        guard let dev = udev_device_new_from_syspath(udev, syspath) else {
+            // Gone without a remove uevent reaching us (netlink overflow; umockdev has been seen
+            // to send a removal as "add"): report the removal ourselves.
+            ids.removeValue(forKey: syspath)
+            continuation?.yield(.removed(id))
             return .failed("not on the bus: plug it back in", .notFound)
         }
         defer { udev_device_unref(dev) }
@@ -181,6 +190,17 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
                 return .failed("ektpd may not open \(snap.device.nodes.first ?? "its node"): install udev-rules/70-ektp-kit.rules and replug", .permissionDenied)
             case .gone: return .failed("not on the bus: plug it back in", .notFound)
             }
+        }
+        // Class probes on the kernel's nodes: the printer's port status, the camera's capabilities.
+        let lp = snap.device.nodes.filter { $0.hasPrefix("/dev/usb/lp") }
+        if let node = lp.first, snap.device.kind == .cardPrinter || snap.device.capabilities.interfaceClasses.contains(0x07) {
+            let r = ClassProbes.printer(node: node)
+            if r.outcome != .ok { return r }
+        }
+        let video = snap.device.nodes.filter { $0.hasPrefix("/dev/video") }
+        if !video.isEmpty {
+            let r = ClassProbes.camera(nodes: video)
+            if r.outcome != .ok { return r }
         }
         if let extra = extensions.first(where: { $0.handles(snap.device) }) {
             let r = extra.probe(snap.device)

@@ -81,6 +81,20 @@ def device(fname, port, devnum, vid, pid, bcd, speed, manufacturer, product, ser
             f.write("USBDEVFS_REAPURBNDELAY 0 2 0 0 0 10 2 0 80000000000002000000\n")
     elif os.path.exists(ioctl):
         os.remove(ioctl)
+    # How the device's kernel nodes answer (the testbed helper's commands): a printer online with
+    # no error, a camera whose video node captures.
+    answers = []
+    for iface, subsystem, name, devname, major, minor in nodes:
+        if subsystem == "usbmisc" and name.startswith("lp"):
+            answers.append(f"lpstatus {devname} 18")
+        if subsystem == "video4linux":
+            answers.append(f"v4l2 {devname} capture")
+    helper = os.path.join(HERE, fname.replace(".umockdev", ".answers"))
+    if answers:
+        with open(helper, "w") as f:
+            f.write("\n".join(answers) + "\n")
+    elif os.path.exists(helper):
+        os.remove(helper)
 
 
 BULK_IN, BULK_OUT, INT_IN = (0x81, 2, 64), (0x02, 2, 64), (0x83, 3, 8)
