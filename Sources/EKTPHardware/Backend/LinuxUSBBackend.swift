@@ -188,7 +188,9 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
             case .failed(let why): return .failed("no response to GET_STATUS (\(why)): replug it or check the cable", .noResponse)
             case .accessDenied:
                 return .failed("ektpd may not open \(snap.device.nodes.first ?? "its node"): install udev-rules/70-ektp-kit.rules and replug", .permissionDenied)
-            case .gone: return .failed("not on the bus: plug it back in", .notFound)
+            case .gone:
+                // sysfs has it but libusb does not list it (yet): transient, counted like any failure
+                return .failed("libusb does not list it (bus \(snap.device.busNumber) device \(snap.device.deviceNumber)): replug it if this lasts", .noResponse)
             }
         }
         // Class probes on the kernel's nodes: the printer's port status, the camera's capabilities.
