@@ -141,7 +141,11 @@ struct RealBackendTests {
                    ("card-printer", "1-4.2"), ("card-reader", "1-4.3")]
         for (f, port) in all { try t.plug(f, port: port) }
         try t.applyUdevPermissions()
-        let s = try t.daemon.waitForStatus { $0.kit.state == .ready && $0.devices.count == 6 }
+        // nodes appear after their device: the daemon learns them from the interface and node events
+        let s = try t.daemon.waitForStatus { s in
+            s.kit.state == .ready && s.devices.count == 6
+                && s.devices.contains { $0.device.nodes.contains("/dev/usb/lp0") } && s.devices.contains { $0.device.nodes.contains("/dev/video0") }
+        }
         func d(_ port: String) throws -> DeviceStatus { try #require(s.devices.first { $0.device.portPath == port }) }
         #expect(try d("1-1").device.kind == .fingerprint)
         #expect(try d("1-1").device.kindSource == "catalogue")

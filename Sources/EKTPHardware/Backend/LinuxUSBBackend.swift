@@ -30,6 +30,17 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
     private let extensions: [any ProbeExtension]
     /// syspath -> identity, so a remove (whose attributes are gone) can be named.
     private var ids: [String: DeviceID] = [:]
+    /// The last snapshot sent for each device: a change is sent only when something changed.
+    private var published: [String: DeviceSnapshot] = [:]
+
+    /// Records a snapshot as sent; false when it is the same as the last one.
+    private func publish(_ snap: Snapshot) -> Bool {
+        lock.withLock { _ in
+            if published[snap.syspath] == snap.device { return false }
+            published[snap.syspath] = snap.device
+            return true
+        }
+    }
     private var monitorThread: pthread_t?
     /// Where hotplug events go; a probe that finds a device gone reports the removal here too.
     private var continuation: AsyncStream<HotplugEvent>.Continuation?
@@ -70,6 +81,7 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
                 if let path = udev_list_entry_get_name(en), let dev = udev_device_new_from_syspath(udev, path) {
                     if let snap = snapshotLocked(dev) {
                         ids[snap.syspath] = snap.device.id
+                        published[snap.syspath] = snap.device
                         out.append(snap.device)
                     }
                     udev_device_unref(dev)
@@ -91,7 +103,10 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
             continuation.finish()
             return stream
         }
-        udev_monitor_filter_add_match_subsystem_devtype(mon, "usb", "usb_device")
+        // Whole devices, and their interfaces and nodes: a device's "add" comes before its interfaces
+        // and nodes exist, so their events complete the picture (as one change of the device).
+        udev_monitor_filter_add_match_subsystem_devtype(mon, "usb", nil)
+        for sub in ["video4linux", "hidraw", "usbmisc"] { udev_monitor_filter_add_match_subsystem_devtype(mon, sub, nil) }
         udev_monitor_enable_receiving(mon)
         wake = fds
         lock.withLock { _ in self.continuation = continuation }
@@ -129,11 +144,23 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
             guard fds[0].revents != 0, let dev = udev_monitor_receive_device(mon) else { continue }
             defer { udev_device_unref(dev) }
             let action = str(udev_device_get_action(dev)) ?? "change"
+            if str(udev_device_get_devtype(dev)) != "usb_device" {
+                // An interface or a node of a device: refresh the device, if it is still there.
+                guard let parent = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device"),
+                      let psys = str(udev_device_get_syspath(parent)), access(psys, F_OK) == 0 else { continue }
+                if let snap = lock.withLock({ _ in ids[psys] != nil ? snapshotLocked(parent) : nil }), publish(snap) {
+                    continuation.yield(.changed(snap.device))
+                }
+                continue
+            }
             guard let syspath = str(udev_device_get_syspath(dev)) else { continue }
             // umockdev has been seen to deliver a removal as "add": trust sysfs, not the action word.
             let gone = action == "remove" || access(syspath, F_OK) != 0
             if gone {
-                let id = lock.withLock { _ in ids.removeValue(forKey: syspath) }
+                let id = lock.withLock { _ -> DeviceID? in
+                    published.removeValue(forKey: syspath)
+                    return ids.removeValue(forKey: syspath)
+                }
                 if let id { continuation.yield(.removed(id)) }
                 continue
             }
@@ -142,7 +169,12 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
                 defer { ids[syspath] = snap.device.id }
                 return ids[syspath] != nil
             }
-            continuation.yield(known ? .changed(snap.device) : .added(snap.device))
+            if !known {
+                _ = publish(snap)
+                continuation.yield(.added(snap.device))
+            } else if publish(snap) {
+                continuation.yield(.changed(snap.device))
+            }
         }
         continuation.finish()
     }
@@ -161,6 +193,7 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
             // Gone without a remove uevent reaching us (netlink overflow; umockdev has been seen
             // to send a removal as "add"): report the removal ourselves.
             ids.removeValue(forKey: syspath)
+            published.removeValue(forKey: syspath)
             continuation?.yield(.removed(id))
             return .failed("not on the bus: plug it back in", .notFound)
         }
