@@ -76,6 +76,7 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
             udev_enumerate_add_match_subsystem(e, "usb")
             udev_enumerate_add_match_property(e, "DEVTYPE", "usb_device")
             udev_enumerate_scan_devices(e)
+            return withUSBList { () -> [DeviceSnapshot] in
             var entry = udev_enumerate_get_list_entry(e)
             while let en = entry {
                 if let path = udev_list_entry_get_name(en), let dev = udev_device_new_from_syspath(udev, path) {
@@ -89,6 +90,7 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
                 entry = udev_list_entry_get_next(en)
             }
             return out.sorted { $0.id < $1.id }
+            }
         }
     }
 
@@ -334,14 +336,32 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
                         missingDriver: missing.map { (ProbeChecks.className($0.cls), ProbeChecks.expectedDriver(forClass: $0.cls)!) })
     }
 
-    /// Descriptors through libusb: interface classes and the best speed the device declares.
-    private func describe(_ dev: OpaquePointer, bus: Int, address: Int) -> (interfaces: [UInt8], maxSpeed: USBSpeed?, problem: String?) {
-        guard let usb else { return ([], nil, nil) }
+    /// libusb's device list, fetched once per enumeration (it reads every device's descriptors).
+    private var usbList: (list: UnsafeMutablePointer<OpaquePointer?>, count: Int)?
+
+    private func withUSBList<T>(_ body: () -> T) -> T {
+        guard let usb, usbList == nil else { return body() }
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let n = libusb_get_device_list(usb, &list)
-        guard n >= 0, let list else { return ([], nil, nil) }
-        defer { libusb_free_device_list(list, 1) }
-        for i in 0..<Int(n) {
+        if n >= 0, let list { usbList = (list, Int(n)) }
+        defer {
+            if let l = usbList { libusb_free_device_list(l.list, 1) }
+            usbList = nil
+        }
+        return body()
+    }
+
+    /// Descriptors through libusb: interface classes and the best speed the device declares.
+    private func describe(_ dev: OpaquePointer, bus: Int, address: Int) -> (interfaces: [UInt8], maxSpeed: USBSpeed?, problem: String?) {
+        guard usb != nil else { return ([], nil, nil) }
+        return withUSBList {
+            guard let (list, n) = usbList else { return ([], nil, nil) }
+            return describe(in: list, count: n, bus: bus, address: address)
+        }
+    }
+
+    private func describe(in list: UnsafeMutablePointer<OpaquePointer?>, count n: Int, bus: Int, address: Int) -> (interfaces: [UInt8], maxSpeed: USBSpeed?, problem: String?) {
+        for i in 0..<n {
             guard let d = list[i], Int(libusb_get_bus_number(d)) == bus, Int(libusb_get_device_address(d)) == address else { continue }
             var desc = libusb_device_descriptor()
             guard libusb_get_device_descriptor(d, &desc) == 0, desc.bLength == 18, desc.bDescriptorType == 1 else {
