@@ -221,7 +221,10 @@ control:
         "How each is measured:",
         "- status: `subprocess.run` of the release binary against the running daemon, wall clock around",
         "  the whole process (spawn, dynamic linking, connect, request, JSON decode, print, exit).",
-        "- idle: /proc/PID/stat utime+stime and /proc/PID/status VmRSS, sampled each second.",
+        "- idle: /proc/PID/stat utime+stime and /proc/PID/status VmRSS, sampled each second. CPU time",
+        "  counts in clock ticks (10 ms): one tick in 60 s is 0.017 %, so 0.000 % means less than one tick.",
+        "  RSS is measured after the status and hotplug runs above (the daemon has served ~400 requests);",
+        "  right after start it is about 14.4 MB.",
         "- hotplug: `POST /v1/simulated/faults` (unplug or replug) then `GET /v1/devices/ID` in a loop",
         "  until the health shows the change; includes the request round trips.",
     ]
