@@ -67,6 +67,7 @@ backend:
   station: sintang-01
 control:
   socket: {sock}
+state_directory: {work}/state
 """)
     # The demo kit's timeline unplugs at 60 s; the benchmark runs its own faults, so use a copy without it.
     with open(os.path.join(ROOT, "scenarios/demo-kit.yaml")) as f:
@@ -261,7 +262,8 @@ def real_backend(ektpd):
     with open(cfg, "w") as f:
         f.write("station: {id: bench, site: {province: P, regency: R, district: D}}\n"
                 "backend: {type: real, device_group: root}\n"
-                "probes: {interval: 1s, retry_interval: 200ms, timeout: 200ms}\n" f"control: {{socket: {sock}}}\n")
+                "probes: {interval: 1s, retry_interval: 200ms, timeout: 200ms}\n" f"control: {{socket: {sock}}}\n"
+                f"state_directory: {work}/state\n")
     p = subprocess.Popen(["umockdev-wrapper", helper, "--", ektpd, "run", "--config", cfg],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
 

@@ -33,8 +33,13 @@ public enum StationDaemon {
             }
         }
 
+        // Sequence numbers continue from the last run's reservation: never reused.
+        let sequences = try SequenceFile(directory: config.stateDirectory)
+        let firstSequence = try sequences.start()
+        let reserved = try sequences.reserve(after: firstSequence, current: firstSequence)
         let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,
-                                   profile: config.kit, policy: config.policy, now: now())
+                                   profile: config.kit, policy: config.policy, now: now(), lastSequence: firstSequence)
+        let reservation = Mutex<Int64>(reserved)
         let waker = Waker()
         let notifier = SystemdNotifier(environment: environment)
         let api = ControlAPI(engine: engine, simulated: simulated, waker: waker, now: now)
@@ -67,7 +72,16 @@ public enum StationDaemon {
                           },
                           maxSleep: watchdog ?? .seconds(3600)),
             ControlService(server: server),
-            EventReporter(engine: engine, notifier: notifier, logger: logger),
+            EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: { e in
+                let current = reservation.withLock { $0 }
+                guard e.sequence >= current else { return }
+                do {
+                    let next = try sequences.reserve(after: e.sequence, current: current)
+                    reservation.withLock { $0 = next }
+                } catch {
+                    logger.error("\(error)")
+                }
+            }),
         ]
         if let simulated { services.append(ScenarioPlayer(backend: simulated, logger: logger)) }
         if let server = config.server {

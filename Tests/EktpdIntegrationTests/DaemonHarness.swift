@@ -61,12 +61,15 @@ final class RunningDaemon {
     let process = Process()
     let stderrPipe = Pipe()
     private let notifyFD: Int32
+    /// Set on a daemon that reuses another's folder: that one removes it.
+    private let keep: Bool
     private(set) var notifications: [String] = []
 
     init(scenario: String, config extra: String = "", environment: [String: String] = [:],
          backend: String = "{type: simulated, scenario: kit.yaml}", launcher: [String] = [],
-         stdin: Pipe? = nil, stdout: Pipe? = nil) throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektpd-it-\(UUID().uuidString.prefix(8))").path
+         stdin: Pipe? = nil, stdout: Pipe? = nil, reuse: String? = nil) throws {
+        dir = reuse ?? FileManager.default.temporaryDirectory.appendingPathComponent("ektpd-it-\(UUID().uuidString.prefix(8))").path
+        keep = reuse == nil ? false : true
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         socket = dir + "/control.sock"
         try scenario.write(toFile: dir + "/kit.yaml", atomically: true, encoding: .utf8)
@@ -77,6 +80,7 @@ final class RunningDaemon {
         backend: \(backend)
         control:
           socket: \(socket)
+        state_directory: \(dir)/state
         \(extra)
         """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
 
@@ -85,6 +89,7 @@ final class RunningDaemon {
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let notifyPath = dir + "/notify"
+        unlink(notifyPath)
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in notifyPath.utf8.enumerated() { raw[i] = b } }
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(notifyFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
 
@@ -112,7 +117,7 @@ final class RunningDaemon {
             process.waitUntilExit()
         }
         close(notifyFD)
-        try? FileManager.default.removeItem(atPath: dir)
+        if !keep { try? FileManager.default.removeItem(atPath: dir) }
     }
 
     /// Waits for the next sd_notify datagram (up to `seconds`).

@@ -210,3 +210,22 @@ func freeLoopbackPort() -> UInt16 {
     _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
     return UInt16(bigEndian: addr.sin_port)
 }
+
+@Suite(.serialized) struct SequenceContinuityTests {
+    /// Event sequence numbers are never reused: a restarted daemon continues past the last run's.
+    @Test func aRestartedDaemonNeverReusesSequenceNumbers() throws {
+        let first = try RunningDaemon(scenario: standardKit)
+        try first.waitReady()
+        let ev1 = try JSONStyle.decode([Event].self, from: Array(try ektpd(["events", "--json", "--socket", first.socket]).stdout.utf8))
+        let last1 = try #require(ev1.last?.sequence)
+        #expect(first.terminate() == 0)
+        // the same state directory, a new process
+        let second = try RunningDaemon(scenario: standardKit, reuse: first.dir)
+        try second.waitReady()
+        let ev2 = try JSONStyle.decode([Event].self, from: Array(try ektpd(["events", "--json", "--socket", second.socket]).stdout.utf8))
+        let first2 = try #require(ev2.first?.sequence)
+        #expect(first2 > last1 + 1)  // the stop event took last1 + 1 at most
+        #expect(ev2.map(\.sequence) == Array(first2..<(first2 + Int64(ev2.count))))
+        #expect(second.terminate() == 0)
+    }
+}

@@ -1,3 +1,4 @@
+import EKTPModel
 import Logging
 import ServiceLifecycle
 
@@ -20,17 +21,20 @@ public struct EventReporter: Service {
     let engine: StationEngine
     let notifier: SystemdNotifier
     let logger: Logger
+    let onEvent: @Sendable (Event) -> Void
 
-    public init(engine: StationEngine, notifier: SystemdNotifier, logger: Logger) {
+    public init(engine: StationEngine, notifier: SystemdNotifier, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void = { _ in }) {
         self.engine = engine
         self.notifier = notifier
         self.logger = logger
+        self.onEvent = onEvent
     }
 
     public func run() async throws {
         let events = engine.subscribe()
         try await cancelOnShutdown {
             for await e in events {
+                onEvent(e)
                 var meta: Logger.Metadata = ["seq": "\(e.sequence)", "event": "\(e.type.rawValue)", "subject": "\(e.subject)"]
                 if let k = e.kind { meta["kind"] = "\(k.rawValue)" }
                 let text = [e.deviceName, e.from.map { "\($0) -> \(e.to ?? "")" } ?? e.to, e.reason].compactMap { $0 }.joined(separator: ": ")
