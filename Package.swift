@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CUdev", pkgConfig: "libudev",
                        providers: [.apt(["libudev-dev"])]),
 
+        // SQLite for the station's durable outbox (the C library: small, no Foundation).
+        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Linux calls hidden from Swift's Glibc module (accept4, pipe2).
         .target(name: "CEKTPSys"),
 
@@ -35,7 +37,7 @@ let package = Package(
         // The station daemon's services.
         .target(name: "EKTPStation",
                 dependencies: [
-                    "EKTPModel", "EKTPHardware", "EKTPYAML", "CEKTPSys",
+                    "EKTPModel", "EKTPHardware", "EKTPYAML", "CEKTPSys", "CSQLite3",
                     .product(name: "Logging", package: "swift-log"),
                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 ]),
@@ -61,7 +63,7 @@ let package = Package(
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",
-                    dependencies: ["EKTPModel"],
+                    dependencies: ["EKTPModel", "EKTPStation"],
                     exclude: ["umockdev"]),  // device descriptions and the testbed helper, used by path
     ]
 )

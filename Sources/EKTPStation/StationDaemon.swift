@@ -33,13 +33,24 @@ public enum StationDaemon {
             }
         }
 
-        // Sequence numbers continue from the last run's reservation: never reused.
-        let sequences = try SequenceFile(directory: config.stateDirectory)
-        let firstSequence = try sequences.start()
-        let reserved = try sequences.reserve(after: firstSequence, current: firstSequence)
+        // The outbox owns the station's sequence: a restart continues from its highest number.
+        try ControlServer.prepareDirectoryOrFail(config.stateDirectory)
+        let outbox: Outbox
+        do { outbox = try Outbox(path: config.stateDirectory + "/outbox.sqlite3") } catch { throw StartupError(error.description) }
         let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,
-                                   profile: config.kit, policy: config.policy, now: now(), lastSequence: firstSequence)
-        let reservation = Mutex<Int64>(reserved)
+                                   profile: config.kit, policy: config.policy, now: now(), lastSequence: outbox.lastSequence)
+        let overLimit = Mutex<Bool>(false)
+        let store: @Sendable (Event) -> Void = { e in
+            do {
+                let over = try outbox.append(e)
+                let was = overLimit.withLock { o -> Bool in defer { o = over }; return o }
+                if over && !was {
+                    logger.critical("outbox over its size bound (\(outbox.sizeBytes / 1_048_576) MB at \(outbox.path)): superseded snapshots are being coalesced; events are kept; is the registry unreachable?")
+                }
+            } catch {
+                logger.error("cannot store event \(e.sequence) in the outbox: \(error)")
+            }
+        }
         let waker = Waker()
         let notifier = SystemdNotifier(environment: environment)
         let api = ControlAPI(engine: engine, simulated: simulated, waker: waker, now: now)
@@ -72,16 +83,7 @@ public enum StationDaemon {
                           },
                           maxSleep: watchdog ?? .seconds(3600)),
             ControlService(server: server),
-            EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: { e in
-                let current = reservation.withLock { $0 }
-                guard e.sequence >= current else { return }
-                do {
-                    let next = try sequences.reserve(after: e.sequence, current: current)
-                    reservation.withLock { $0 = next }
-                } catch {
-                    logger.error("\(error)")
-                }
-            }),
+            EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: store),
         ]
         if let simulated { services.append(ScenarioPlayer(backend: simulated, logger: logger)) }
         if let server = config.server {
@@ -109,11 +111,14 @@ public enum StationDaemon {
         } catch {
             server.stop()
             engine.stop(now: now(), reason: "stopped on error: \(error)")
+            for e in engine.events(sinceSequence: outbox.lastSequence) { store(e) }
             notifier.notify(["STOPPING": "1", "STATUS": "stopped on error"])
             throw error
         }
         notifier.notify(["STOPPING": "1"])
         engine.stop(now: now(), reason: "stopped by signal")
+        // Whatever the reporter had not stored yet, and the stop event itself.
+        for e in engine.events(sinceSequence: outbox.lastSequence) { store(e) }
         simulated?.finish()
         logger.notice("stopped")
     }

@@ -229,3 +229,49 @@ func freeLoopbackPort() -> UInt16 {
         #expect(second.terminate() == 0)
     }
 }
+
+import EKTPStation
+
+@Suite(.serialized) struct OutboxDurabilityTests {
+    /// kill -9 while events are being written: the outbox opens clean, its events are a gap-free run,
+    /// and the restarted daemon continues the sequence after them.
+    @Test func killNineLeavesAConsistentOutboxAndTheSequenceContinues() throws {
+        let flapping = standardKit + """
+
+            timeline:
+              - {at: 0s, device: signature, fault: intermittent, fail_ratio: 0.5}
+        """
+        let fast = "probes: {interval: 100ms, retry_interval: 50ms, timeout: 20ms, fail_after: 1, recover_after: 1}"
+        let first = try RunningDaemon(scenario: flapping, config: fast)
+        try first.waitReady()
+        let path = first.dir + "/state/outbox.sqlite3"
+        // wait until a good number of events are durable (WAL lets us read while it writes)
+        let deadline = Date().addingTimeInterval(20)
+        var stored = 0
+        while Date() < deadline {
+            stored = (try? Outbox(path: path).pending(limit: 100_000).count) ?? 0
+            if stored >= 20 { break }
+            usleep(200_000)
+        }
+        #expect(stored >= 20)
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        #expect(first.process.terminationReason == .uncaughtSignal)
+
+        let outbox = try Outbox(path: path)  // quick_check runs on open
+        let seqs = try outbox.pending(limit: 100_000).map(\.sequence)
+        #expect(seqs.count >= stored)
+        #expect(seqs == Array(1...Int64(seqs.count)), "events form a gap-free run")
+        let last = outbox.lastSequence
+
+        let second = try RunningDaemon(scenario: standardKit, reuse: first.dir)
+        try second.waitReady()
+        let ev = try JSONStyle.decode([Event].self, from: Array(try ektpd(["events", "--json", "--socket", second.socket]).stdout.utf8))
+        #expect(ev.first?.sequence == last + 1)
+        #expect(second.terminate() == 0)
+        // a clean stop stores everything, the stop event included
+        let after = try Outbox(path: path)
+        #expect(after.lastSequence == (ev.last?.sequence ?? 0) + 1)
+        #expect(try after.pending(limit: 100_000).last.map { try JSONStyle.decode(Event.self, from: $0.body).to } == "stopped")
+    }
+}

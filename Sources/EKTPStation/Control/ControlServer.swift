@@ -172,6 +172,15 @@ public final class ControlServer: Sendable {
         writeAll(fd, Array(head.utf8) + r.body)
     }
 
+    /// Creates a directory (not its parents) when missing, for the daemon's state.
+    static func prepareDirectoryOrFail(_ dir: String) throws(StartupError) {
+        var st = stat()
+        if stat(dir, &st) == 0 { return }
+        if mkdir(dir, 0o750) != 0 && errno != EEXIST {
+            throw StartupError("cannot create the state directory \(dir): \(errnoText()) (set state_directory, or run under systemd's StateDirectory=)")
+        }
+    }
+
     static func prepareDirectory(of path: String) throws(ControlSocketError) {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
         let dir = String(path[..<slash])

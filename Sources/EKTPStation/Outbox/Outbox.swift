@@ -1,0 +1,216 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSQLite3
+import EKTPModel
+import Synchronization
+
+/// A problem with the outbox file, saying what to do.
+public struct OutboxError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// The station's durable queue of reports for the registry: every event (and status snapshot) with
+/// the station's sequence number, kept until the registry acknowledges it.
+///
+/// SQLite in WAL mode with `synchronous=FULL`: an append has reached the disk when it returns, so a
+/// power cut or `kill -9` loses nothing that was appended, and the file is never left torn (SQLite's
+/// journal). The outbox owns the sequence: a restarted daemon continues from its highest number.
+///
+/// Size policy, when the file grows past `maxBytes` (a full disk, a week without network):
+/// 1. raise the alarm (`overLimit` and a log line from the caller);
+/// 2. coalesce: snapshots superseded by a newer snapshot are deleted (the newest always stays);
+/// 3. events are never dropped: appending continues past the limit until the disk itself refuses,
+///    and then the append fails loudly (the caller logs it and keeps the event in memory).
+///
+/// `@unchecked Sendable`: the sqlite3 connection is used only while holding `lock`.
+public final class Outbox: @unchecked Sendable {
+    public enum Kind: String, Sendable { case event, snapshot }
+
+    public struct Report: Equatable, Sendable {
+        public var sequence: Int64
+        public var kind: Kind
+        public var time: Timestamp
+        /// The report as JSON (the project's JSON style).
+        public var body: [UInt8]
+    }
+
+    public let path: String
+    public let maxBytes: Int64
+    private let lock = Mutex<Void>(())
+    private let db: OpaquePointer
+
+    public init(path: String, maxBytes: Int64 = 256 << 20) throws(OutboxError) {
+        self.path = path
+        self.maxBytes = maxBytes
+        var handle: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let why = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let handle { sqlite3_close(handle) }
+            throw OutboxError("cannot open the outbox \(path): \(why)")
+        }
+        db = handle
+        do throws(OutboxError) {
+            try exec("PRAGMA journal_mode=WAL")
+            try exec("PRAGMA synchronous=FULL")
+            try exec("PRAGMA busy_timeout=5000")
+            let check = try scalarText("PRAGMA quick_check")
+            guard check == "ok" else { throw OutboxError("the outbox \(path) is damaged (\(check)): move it aside; ektpd starts a new one") }
+            try migrate()
+        } catch {
+            sqlite3_close(db)
+            throw error
+        }
+    }
+
+    deinit { sqlite3_close(db) }
+
+    /// Versioned schema: `PRAGMA user_version` says which migrations have run.
+    private func migrate() throws(OutboxError) {
+        let version = try scalarInt("PRAGMA user_version")
+        if version < 1 {
+            try exec("""
+                BEGIN;
+                CREATE TABLE IF NOT EXISTS reports (
+                    seq  INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('event', 'snapshot')),
+                    time INTEGER NOT NULL,
+                    body BLOB NOT NULL
+                );
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                INSERT OR IGNORE INTO meta (key, value) VALUES ('acked', 0), ('last', 0);
+                PRAGMA user_version = 1;
+                COMMIT;
+                """)
+        }
+    }
+
+    /// The highest sequence number ever appended (acknowledged ones included).
+    public var lastSequence: Int64 {
+        (try? lock.withLock { _ throws(OutboxError) in try scalarInt("SELECT value FROM meta WHERE key = 'last'") }) ?? 0
+    }
+
+    /// The highest sequence number the registry has acknowledged.
+    public var acknowledged: Int64 {
+        (try? lock.withLock { _ throws(OutboxError) in try scalarInt("SELECT value FROM meta WHERE key = 'acked'") }) ?? 0
+    }
+
+    /// Appends a report durably. Returns true when the file is over its size bound (the alarm).
+    @discardableResult
+    public func append(sequence: Int64, kind: Kind, time: Timestamp, body: [UInt8]) throws(OutboxError) -> Bool {
+        try lock.withLock { _ throws(OutboxError) -> Bool in
+            try exec("BEGIN IMMEDIATE")
+            do throws(OutboxError) {
+                try run("INSERT INTO reports (seq, kind, time, body) VALUES (?1, ?2, ?3, ?4)",
+                        [.int(sequence), .text(kind.rawValue), .int(time.millis), .blob(body)])
+                try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'last'", [.int(sequence)])
+                try exec("COMMIT")
+            } catch {
+                try? exec("ROLLBACK")
+                throw error
+            }
+            guard try sizeLocked() > maxBytes else { return false }
+            // Over the bound: coalesce superseded snapshots; events stay.
+            try run("DELETE FROM reports WHERE kind = 'snapshot' AND seq < (SELECT max(seq) FROM reports WHERE kind = 'snapshot')", [])
+            return try sizeLocked() > maxBytes
+        }
+    }
+
+    /// Appends an event (its own sequence number).
+    @discardableResult
+    public func append(_ event: Event) throws(OutboxError) -> Bool {
+        let body: [UInt8]
+        do { body = try JSONStyle.encode(event) } catch { throw OutboxError("cannot encode event \(event.sequence): \(error)") }
+        return try append(sequence: event.sequence, kind: .event, time: event.time, body: body)
+    }
+
+    /// Reports not yet acknowledged, oldest first.
+    public func pending(limit: Int = 500) throws(OutboxError) -> [Report] {
+        try lock.withLock { _ throws(OutboxError) -> [Report] in
+            var out: [Report] = []
+            try query("SELECT seq, kind, time, body FROM reports WHERE seq > (SELECT value FROM meta WHERE key = 'acked') ORDER BY seq LIMIT ?1",
+                      [.int(Int64(limit))]) { stmt in
+                let bytes = Int(sqlite3_column_bytes(stmt, 3))
+                let body = sqlite3_column_blob(stmt, 3).map { Array(UnsafeRawBufferPointer(start: $0, count: bytes)) } ?? []
+                out.append(Report(sequence: sqlite3_column_int64(stmt, 0),
+                                  kind: Kind(rawValue: String(cString: sqlite3_column_text(stmt, 1))) ?? .event,
+                                  time: Timestamp(millis: sqlite3_column_int64(stmt, 2)), body: body))
+            }
+            return out
+        }
+    }
+
+    /// The registry stored everything up to `sequence`: forget it (a lower number changes nothing).
+    public func acknowledge(through sequence: Int64) throws(OutboxError) {
+        try lock.withLock { _ throws(OutboxError) in
+            try exec("BEGIN IMMEDIATE")
+            do throws(OutboxError) {
+                try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'acked'", [.int(sequence)])
+                try run("DELETE FROM reports WHERE seq <= (SELECT value FROM meta WHERE key = 'acked')", [])
+                try exec("COMMIT")
+            } catch {
+                try? exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Bytes the file uses (pages in use).
+    public var sizeBytes: Int64 { (try? lock.withLock { _ throws(OutboxError) in try sizeLocked() }) ?? 0 }
+
+    private func sizeLocked() throws(OutboxError) -> Int64 {
+        try scalarInt("SELECT (SELECT page_count FROM pragma_page_count) * (SELECT page_size FROM pragma_page_size)")
+            - scalarInt("SELECT (SELECT freelist_count FROM pragma_freelist_count) * (SELECT page_size FROM pragma_page_size)")
+    }
+
+    // MARK: sqlite3 helpers
+
+    enum Value { case int(Int64), text(String), blob([UInt8]) }
+
+    private func failure(_ what: String) -> OutboxError {
+        OutboxError("outbox \(path): \(what): \(String(cString: sqlite3_errmsg(db)))")
+    }
+
+    private func exec(_ sql: String) throws(OutboxError) {
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw failure("'\(sql.prefix(40))' failed") }
+    }
+
+    private func run(_ sql: String, _ values: [Value]) throws(OutboxError) {
+        try query(sql, values) { _ in }
+    }
+
+    private func query(_ sql: String, _ values: [Value], row: (OpaquePointer) -> Void) throws(OutboxError) {
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else { throw failure("cannot prepare '\(sql.prefix(40))'") }
+        defer { sqlite3_finalize(stmt) }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (i, v) in values.enumerated() {
+            let idx = Int32(i + 1)
+            switch v {
+            case .int(let n): sqlite3_bind_int64(stmt, idx, n)
+            case .text(let s): sqlite3_bind_text(stmt, idx, s, -1, transient)
+            case .blob(let b): _ = b.withUnsafeBytes { sqlite3_bind_blob(stmt, idx, $0.baseAddress, Int32($0.count), transient) }
+            }
+        }
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_ROW { row(stmt); continue }
+            if rc == SQLITE_DONE { return }
+            throw failure("'\(sql.prefix(40))' failed")
+        }
+    }
+
+    private func scalarInt(_ sql: String) throws(OutboxError) -> Int64 {
+        var v: Int64 = 0
+        try query(sql, []) { v = sqlite3_column_int64($0, 0) }
+        return v
+    }
+
+    private func scalarText(_ sql: String) throws(OutboxError) -> String {
+        var v = ""
+        try query(sql, []) { v = String(cString: sqlite3_column_text($0, 0)) }
+        return v
+    }
+}
