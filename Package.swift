@@ -23,7 +23,7 @@ let package = Package(
                        providers: [.apt(["libudev-dev"])]),
 
         // SQLite for the station's durable outbox (the C library: small, no Foundation).
-        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CSQLite3", providers: [.apt(["libsqlite3-dev"])]),  // static: see its module.modulemap
         // Linux calls hidden from Swift's Glibc module (accept4, pipe2).
         .target(name: "CEKTPSys"),
 

@@ -56,6 +56,7 @@ public final class Outbox: @unchecked Sendable {
             try exec("PRAGMA journal_mode=WAL")
             try exec("PRAGMA synchronous=FULL")
             try exec("PRAGMA busy_timeout=5000")
+            try exec("PRAGMA cache_size=-256")  // 256 KiB: the outbox is small and append-mostly
             let check = try scalarText("PRAGMA quick_check")
             guard check == "ok" else { throw OutboxError("the outbox \(path) is damaged (\(check)): move it aside; ektpd starts a new one") }
             try migrate()
