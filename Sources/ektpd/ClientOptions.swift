@@ -14,6 +14,21 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON (the stable interface for scripts).")
     var json = false
 
+    /// The parsed values as a plain value (ArgumentParser's wrappers trap if read unparsed).
+    var settings: ClientSettings { ClientSettings(socket: socket, json: json) }
+
+    func get(_ target: String) throws -> [UInt8] { try settings.get(target) }
+
+    func call(_ method: String, _ target: String, body: [UInt8] = []) throws -> [UInt8] {
+        try settings.call(method, target, body: body)
+    }
+}
+
+/// Where the daemon is and how to print: what every client command needs.
+struct ClientSettings {
+    var socket: String?
+    var json = false
+
     var socketPath: String {
         socket ?? environment()["EKTPD_SOCKET"] ?? StationConfig.defaultSocketPath(environment: [:])
     }

@@ -1,6 +1,5 @@
 import ArgumentParser
 
-@main
 struct Ektpd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ektpd",

@@ -10,14 +10,7 @@ struct Status: ParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func run() throws {
-        let body = try options.get("/v1/status")
-        let status: StationStatus
-        do { status = try JSONStyle.decode(StationStatus.self, from: body) } catch {
-            printError("ektpd: the daemon's answer is not a status: \(error)")
-            throw ExitCode(4)
-        }
-        if options.json { writeOut(body) } else { writeOut(Array(StatusText.render(status).utf8)) }
-        throw ExitCode(status.kit.state.exitCode)
+        throw ExitCode(try ClientCommands.status(options.settings))
     }
 }
 
@@ -27,14 +20,7 @@ struct Devices: ParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func run() throws {
-        let body = try options.get("/v1/status")
-        let status = try JSONStyle.decode(StationStatus.self, from: body)
-        if options.json {
-            writeOut(try JSONStyle.encode(status.devices, pretty: true) + [10])
-        } else {
-            writeOut(Array(StatusText.renderDevices(status).utf8))
-        }
-        throw ExitCode(status.kit.state.exitCode)
+        throw ExitCode(try ClientCommands.devices(options.settings))
     }
 }
 
@@ -50,12 +36,7 @@ struct Events: ParsableCommand {
     var limit: Int = 500
 
     func run() throws {
-        var target = "/v1/events?limit=\(limit)"
-        if let since { target += "&since=\(percentEncode(since))" }
-        let body = try options.get(target)
-        if options.json { writeOut(body); return }
-        let events = try JSONStyle.decode([Event].self, from: body)
-        writeOut(Array(StatusText.renderEvents(events).utf8))
+        try ClientCommands.events(options.settings, since: since, limit: limit)
     }
 }
 
@@ -98,4 +79,38 @@ func percentEncode(_ s: String) -> String {
         }
     }
     return out
+}
+
+/// The client commands' work, shared by the ArgumentParser commands and the fast path in main.swift.
+enum ClientCommands {
+    static func status(_ options: ClientSettings) throws -> Int32 {
+        let body = try options.get("/v1/status")
+        let status: StationStatus
+        do { status = try JSONStyle.decode(StationStatus.self, from: body) } catch {
+            printError("ektpd: the daemon's answer is not a status: \(error)")
+            throw ExitCode(4)
+        }
+        if options.json { writeOut(body) } else { writeOut(Array(StatusText.render(status).utf8)) }
+        return status.kit.state.exitCode
+    }
+
+    static func devices(_ options: ClientSettings) throws -> Int32 {
+        let body = try options.get("/v1/status")
+        let status = try JSONStyle.decode(StationStatus.self, from: body)
+        if options.json {
+            writeOut(try JSONStyle.encode(status.devices, pretty: true) + [10])
+        } else {
+            writeOut(Array(StatusText.renderDevices(status).utf8))
+        }
+        return status.kit.state.exitCode
+    }
+
+    static func events(_ options: ClientSettings, since: String?, limit: Int) throws {
+        var target = "/v1/events?limit=\(limit)"
+        if let since { target += "&since=\(percentEncode(since))" }
+        let body = try options.get(target)
+        if options.json { writeOut(body); return }
+        let events = try JSONStyle.decode([Event].self, from: body)
+        writeOut(Array(StatusText.renderEvents(events).utf8))
+    }
 }

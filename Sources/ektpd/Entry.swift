@@ -1,0 +1,60 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The entry point. `ektpd status`, `devices` and `events` are what operators and scripts run most,
+/// and ArgumentParser's set-up is most of their start-up time: plain invocations of them are parsed
+/// here, exactly; anything else (help, a typo, other commands) goes to ArgumentParser, which owns
+/// the documentation and the error messages.
+@main
+struct Entry {
+    static func main() async {
+        if let code = FastPath.run(Array(CommandLine.arguments.dropFirst())) {
+            exit(code)
+        }
+        await Ektpd.main()
+    }
+}
+
+enum FastPath {
+    /// The exit code, or nil when the arguments are not a plain client invocation.
+    static func run(_ args: [String]) -> Int32? {
+        guard let command = args.first, ["status", "devices", "events"].contains(command) else { return nil }
+        var options = ClientSettings()
+        var since: String?
+        var limit = 500
+        var i = 1
+        while i < args.count {
+            let a = args[i]
+            func value() -> String? {
+                if let eq = a.firstIndex(of: "=") { return String(a[a.index(after: eq)...]) }
+                i += 1
+                return i < args.count ? args[i] : nil
+            }
+            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+            switch name {
+            case "--json" where !a.contains("="): options.json = true
+            case "--socket": guard let v = value(), !v.isEmpty else { return nil }; options.socket = v
+            case "--since" where command == "events": guard let v = value() else { return nil }; since = v
+            case "--limit" where command == "events": guard let v = value(), let n = Int(v) else { return nil }; limit = n
+            default: return nil
+            }
+            i += 1
+        }
+        do {
+            switch command {
+            case "status": return try ClientCommands.status(options)
+            case "devices": return try ClientCommands.devices(options)
+            default:
+                try ClientCommands.events(options, since: since, limit: limit)
+                return 0
+            }
+        } catch let e as ExitCode {
+            return e.rawValue
+        } catch {
+            printError("ektpd: \(error)")
+            return 4
+        }
+    }
+}
