@@ -17,7 +17,12 @@ echo "==> starting: ektpd run --config examples/ektpd-demo.yaml (log: $LOG)"
 "$B" run --config examples/ektpd-demo.yaml 2>"$LOG" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -S "$SOCK" ] && "$B" status --socket "$SOCK" >/dev/null 2>&1; rc=$?; [ $rc -ne 3 ] && break; sleep 0.1; done
+for _ in $(seq 100); do
+  if ! kill -0 $PID 2>/dev/null; then echo "ektpd did not start; its log:"; cat "$LOG"; exit 1; fi
+  rc=3; [ -S "$SOCK" ] && { "$B" status --socket "$SOCK" >/dev/null 2>&1; rc=$?; }
+  [ $rc -ne 3 ] && break
+  sleep 0.1
+done
 show() { echo; echo "\$ ektpd $*"; "$B" "$@" --socket "$SOCK" || echo "(exit code $?)"; }
 show status
 echo; echo "==> unplugging the fingerprint scanner (ektpd inject fingerprint unplug)"

@@ -80,7 +80,7 @@ final class RunningDaemon {
         backend: \(backend)
         control:
           socket: \(socket)
-        state_directory: \(dir)/state
+        \(extra.contains("state_directory:") ? "" : "state_directory: \(dir)/state")
         \(extra)
         """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
 

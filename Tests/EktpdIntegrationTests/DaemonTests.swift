@@ -80,6 +80,15 @@ import Testing
         #expect(daemon.terminate() == 0)
     }
 
+    /// Regression: on a new machine the demo's state directory had no parent and the daemon did not start.
+    @Test func stateDirectoryAndItsParentsAreCreated() throws {
+        let daemon = try RunningDaemon(scenario: standardKit, config: "state_directory: /tmp/ektpd-parents-\(getpid())/a/b/state")
+        defer { try? FileManager.default.removeItem(atPath: "/tmp/ektpd-parents-\(getpid())") }
+        try daemon.waitReady()
+        #expect(FileManager.default.fileExists(atPath: "/tmp/ektpd-parents-\(getpid())/a/b/state/outbox.sqlite3"))
+        #expect(daemon.terminate() == 0)
+    }
+
     @Test func statusWithoutADaemonExits3AndNamesTheSocket() throws {
         let r = try ektpd(["status", "--socket", "/tmp/nowhere-\(getpid())/control.sock"])
         #expect(r.status == 3)

@@ -172,23 +172,31 @@ public final class ControlServer: Sendable {
         writeAll(fd, Array(head.utf8) + r.body)
     }
 
-    /// Creates a directory (not its parents) when missing, for the daemon's state.
+    /// Creates a directory and its missing parents (`mkdir -p`), for the daemon's state.
     static func prepareDirectoryOrFail(_ dir: String) throws(StartupError) {
-        var st = stat()
-        if stat(dir, &st) == 0 { return }
-        if mkdir(dir, 0o750) != 0 && errno != EEXIST {
-            throw StartupError("cannot create the state directory \(dir): \(errnoText()) (set state_directory, or run under systemd's StateDirectory=)")
+        if let why = makeDirectories(dir, mode: 0o750) {
+            throw StartupError("cannot create the state directory \(dir): \(why) (set state_directory, or run under systemd's StateDirectory=)")
         }
     }
 
     static func prepareDirectory(of path: String) throws(ControlSocketError) {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
         let dir = String(path[..<slash])
-        var st = stat()
-        if stat(dir, &st) == 0 { return }
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
-            throw ControlSocketError("cannot create \(dir) for the control socket: \(errnoText())")
+        if let why = makeDirectories(dir, mode: 0o755) {
+            throw ControlSocketError("cannot create \(dir) for the control socket: \(why)")
         }
+    }
+
+    /// `mkdir -p`: nil on success, else why not.
+    static func makeDirectories(_ dir: String, mode: mode_t) -> String? {
+        var st = stat()
+        if stat(dir, &st) == 0 { return (st.st_mode & S_IFMT) == S_IFDIR ? nil : "it exists and is not a directory" }
+        var path = ""
+        for part in dir.split(separator: "/", omittingEmptySubsequences: true) {
+            path += "/" + part
+            if mkdir(path, mode) != 0 && errno != EEXIST { return errnoText() }
+        }
+        return nil
     }
 
     static func removeStale(_ path: String) throws(ControlSocketError) {
