@@ -12,8 +12,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.millis < b.millis }
 
     public func adding(_ d: Duration) -> Timestamp {
-        let (s, atto) = d.components
-        return Timestamp(millis: millis + s * 1000 + atto / 1_000_000_000_000_000)
+        Timestamp(millis: millis + d.wholeMilliseconds)
     }
 
     public static func - (a: Timestamp, b: Timestamp) -> Duration { .milliseconds(a.millis - b.millis) }

@@ -76,7 +76,7 @@ public enum StationDaemon {
                               guard let w = watchdog else { return }
                               let t = now().millis
                               let due = lastPing.withLock { last in
-                                  if t - last >= w.milliseconds { last = t; return true }
+                                  if t - last >= w.wholeMilliseconds { last = t; return true }
                                   return false
                               }
                               if due { notifier.notify(["WATCHDOG": "1"]) }
@@ -126,9 +126,3 @@ public enum StationDaemon {
 
 import Synchronization
 
-extension Duration {
-    var milliseconds: Int64 {
-        let (s, atto) = components
-        return s * 1000 + atto / 1_000_000_000_000_000
-    }
-}

@@ -215,7 +215,7 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
         }
         // The standard GET_STATUS request every USB device must answer.
         if let usb {
-            let ms = UInt32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let ms = UInt32(clamping: timeout.wholeMilliseconds)
             switch USBControl.controlIn(usb, bus: snap.device.busNumber, address: snap.device.deviceNumber, requestType: 0x80,
                                         request: 0x00, value: 0, index: 0, length: 2, timeoutMillis: max(ms, 10)) {
             case .data(let d) where d.count == 2: break

@@ -190,7 +190,7 @@ public final class SimulatedBackend: HardwareBackend {
         if latency > .zero {
             if realTimeLatency { try? await Task.sleep(for: min(latency, timeout)) }
             if latency >= timeout {
-                return .failed("no answer within \(formatSeconds(timeout)): the device is hanging; replug it", .probeTimeout)
+                return .failed("no answer within \(spokenDuration(timeout)): the device is hanging; replug it", .probeTimeout)
             }
         }
         return result
@@ -230,11 +230,6 @@ private func pad3(_ n: Int) -> String {
     return String(repeating: "0", count: max(0, 3 - s.count)) + s
 }
 
-func formatSeconds(_ d: Duration) -> String {
-    let (s, atto) = d.components
-    let ms = s * 1000 + atto / 1_000_000_000_000_000
-    return ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
-}
 
 /// A simulation problem a person can fix (unknown device, unknown station).
 public struct SimulationError: Error, CustomStringConvertible, Sendable {

@@ -256,6 +256,13 @@ func unixAddress(_ path: String) -> sockaddr_un {
     return addr
 }
 
+/// Monotonic time in milliseconds, with the fraction (for latency figures).
+func monotonicMillisPrecise() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
+}
+
 func monotonicMillis() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPModel
 import Synchronization
 
 /// A child process started with posix_spawn: its own process group, default signal dispositions
@@ -151,7 +152,7 @@ public func runCommand(_ argv: [String], timeout: Duration, environment: [String
     killer.cancel()
     let text = String(decoding: output, as: UTF8.self)
     if let code = ChildProcess.exitCode(status) { return (code, text, nil) }
-    return (nil, text, "\(argv[0]) did not finish within \(formatSeconds(timeout)) (\(ChildProcess.describe(status)))")
+    return (nil, text, "\(argv[0]) did not finish within \(spokenDuration(timeout)) (\(ChildProcess.describe(status)))")
 }
 
 private final class ReadBox {

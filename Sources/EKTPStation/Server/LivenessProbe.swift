@@ -64,7 +64,7 @@ public func tcpConnect(host: String, port: UInt16, timeout: Duration) -> Result<
         return .failure(NetError("cannot resolve \(host): \(String(cString: gai_strerror(gai)))"))
     }
     defer { freeaddrinfo(res) }
-    let deadline = monotonicMillis() + timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+    let deadline = monotonicMillis() + timeout.wholeMilliseconds
     var lastError = "no address for \(host)"
     var ai: UnsafeMutablePointer<addrinfo>? = first
     while let a = ai {
@@ -76,7 +76,7 @@ public func tcpConnect(host: String, port: UInt16, timeout: Duration) -> Result<
         var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         let left = max(0, deadline - monotonicMillis())
         let n = poll(&p, 1, Int32(left))
-        if n <= 0 { close(fd); return .failure(NetError("\(host):\(port) did not accept a connection within \(formatSeconds(timeout))")) }
+        if n <= 0 { close(fd); return .failure(NetError("\(host):\(port) did not accept a connection within \(spokenDuration(timeout))")) }
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
@@ -108,7 +108,7 @@ public func httpGet(host: String, port: UInt16, path: String, timeout: Duration)
     var buf: [UInt8] = []
     while buf.count < 65536 && readSome(fd, into: &buf, deadline: deadline) {}
     guard let end = findHeadEnd(buf) ?? (buf.isEmpty ? nil : buf.count) else {
-        return .failure(NetError("http://\(host):\(port)\(path) sent no answer within \(formatSeconds(timeout))"))
+        return .failure(NetError("http://\(host):\(port)\(path) sent no answer within \(spokenDuration(timeout))"))
     }
     let line = String(decoding: buf[0..<end], as: UTF8.self).split(separator: "\r\n").first ?? ""
     let parts = line.split(separator: " ")

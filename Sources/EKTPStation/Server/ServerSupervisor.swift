@@ -110,7 +110,7 @@ public final class ServerSupervisor: Service, Sendable {
                               reason: "\(config.name): \(reason)", now: t)
             case let .restartScheduled(after, attempt):
                 engine.record(type: .serverRestart, subject: "server", to: "scheduled",
-                              reason: "\(config.name): restart \(attempt) in \(formatSeconds(after))", now: now())
+                              reason: "\(config.name): restart \(attempt) in \(spokenDuration(after))", now: now())
             }
         }
         publish()

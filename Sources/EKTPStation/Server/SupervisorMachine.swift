@@ -100,14 +100,14 @@ public struct SupervisorMachine: Sendable {
         recentRestarts.removeAll { now - $0 > policy.crashLoopWindow }
         if recentRestarts.count >= policy.crashLoopRestarts {
             inCrashLoop = true
-            let why = "\(recentRestarts.count) restarts within \(formatSeconds(policy.crashLoopWindow)): \(reason)"
+            let why = "\(recentRestarts.count) restarts within \(spokenDuration(policy.crashLoopWindow)): \(reason)"
             if policy.onCrashLoop == .stop {
                 nextStartAt = nil
                 move(to: .stopped, reason: why + "; not restarting (on_crash_loop: stop): fix it and run `systemctl restart ektpd`", now, &out)
                 return out
             }
             nextStartAt = now.adding(policy.maxBackoff)
-            move(to: .crashLoop, reason: why + "; retrying every \(formatSeconds(policy.maxBackoff))", now, &out)
+            move(to: .crashLoop, reason: why + "; retrying every \(spokenDuration(policy.maxBackoff))", now, &out)
             out.append(.restartScheduled(after: policy.maxBackoff, attempt: restarts + 1))
             return out
         }
@@ -151,9 +151,3 @@ public struct SupervisorMachine: Sendable {
     }
 }
 
-func formatSeconds(_ d: Duration) -> String {
-    let s = d.components.seconds
-    if s % 3600 == 0 && s >= 3600 { return "\(s / 3600) h" }
-    if s % 60 == 0 && s >= 60 { return "\(s / 60) min" }
-    return s > 0 ? "\(s) s" : "\(d.components.attoseconds / 1_000_000_000_000_000) ms"
-}

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPModel
 
 /// sd_notify(3) without libsystemd: one datagram to `$NOTIFY_SOCKET` (a path, or `@` for the
 /// abstract namespace). Does nothing when the daemon is not run by systemd.
@@ -42,8 +43,4 @@ public struct SystemdNotifier: Sendable {
         }
         return sent == payload.count
     }
-}
-
-extension String {
-    func replacingAll(_ a: Character, with b: Character) -> String { String(map { $0 == a ? b : $0 }) }
 }

@@ -82,13 +82,6 @@ public final class PowerMonitor: Sendable {
 /// A sysfs or procfs text file; nil when unreadable.
 func readWholeFileText(_ path: String) -> String? { readWholeFile(path, limit: 1 << 20) }
 
-func closeFD(_ fd: Int32) { close(fd) }
-
-func monotonicMillisPrecise() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
-}
 
 extension String {
     var trimmed: String {

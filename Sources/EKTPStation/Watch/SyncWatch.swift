@@ -74,7 +74,7 @@ public final class SyncWatch: Sendable {
         let age = now - last
         let hours = age.components.seconds / 3600
         if age > limit {
-            return (.stale, "the centre last pulled \(hours) h ago (at \(last.rfc3339); limit \(formatSeconds(limit))): keep the recording server on and the network up")
+            return (.stale, "the centre last pulled \(hours) h ago (at \(last.rfc3339); limit \(spokenDuration(limit))): keep the recording server on and the network up")
         }
         return (.fresh, "pulled at \(last.rfc3339)")
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import EKTPModel
 import Synchronization
 
@@ -65,7 +68,7 @@ public final class UplinkMonitor: Sendable {
             let start = monotonicMillisPrecise()
             switch tcpConnect(host: t.host, port: t.port, timeout: config.timeout) {
             case .success(let fd):
-                closeFD(fd)
+                close(fd)
                 results.append((true, monotonicMillisPrecise() - start, nil))
             case .failure(let e):
                 results.append((false, nil, e.description))
