@@ -9,11 +9,18 @@ let package = Package(
         .library(name: "EKTPModel", targets: ["EKTPModel"]),
         .library(name: "EKTPHardware", targets: ["EKTPHardware"]),
         .library(name: "EKTPStation", targets: ["EKTPStation"]),
+        .executable(name: "ektp-registry", targets: ["ektp-registry"]),
+        .library(name: "EKTPRegistry", targets: ["EKTPRegistry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The registry only: ektpd itself links none of these (its footprint stays small).
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // C libraries, reached only from EKTPHardware.
@@ -29,6 +36,9 @@ let package = Package(
 
         // Value types shared by station and registry. No I/O.
         .target(name: "EKTPModel"),
+        // Logging to journald's format, sd_notify, the wall clock: shared by both daemons.
+        .target(name: "EKTPSupport",
+                dependencies: ["EKTPModel", .product(name: "Logging", package: "swift-log")]),
         // A strict YAML subset reader with line/column marks, for config and scenario files.
         .target(name: "EKTPYAML"),
         // Hardware abstraction: backends, catalogue, scenarios, probes.
@@ -37,13 +47,13 @@ let package = Package(
         // The station daemon's services.
         .target(name: "EKTPStation",
                 dependencies: [
-                    "EKTPModel", "EKTPHardware", "EKTPYAML", "CEKTPSys", "CSQLite3",
+                    "EKTPModel", "EKTPHardware", "EKTPYAML", "EKTPSupport", "CEKTPSys", "CSQLite3",
                     .product(name: "Logging", package: "swift-log"),
                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 ]),
         .executableTarget(name: "ektpd",
                           dependencies: [
-                              "EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML",
+                              "EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                               .product(name: "Logging", package: "swift-log"),
                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -56,10 +66,30 @@ let package = Package(
                               .linkedLibrary("_FoundationCollections", .when(platforms: [.linux])),
                               .linkedLibrary("_FoundationCShims", .when(platforms: [.linux])),
                           ]),
+        // The central registry: storage (SQLite through GRDB, PostgreSQL through postgres-nio), ingest,
+        // fleet queries, HTTP (Hummingbird).
+        .target(name: "EKTPRegistry",
+                dependencies: [
+                    "EKTPModel", "EKTPSupport",
+                    .product(name: "Hummingbird", package: "hummingbird"),
+                    .product(name: "GRDB", package: "GRDB.swift"),
+                    .product(name: "PostgresNIO", package: "postgres-nio"),
+                    .product(name: "Crypto", package: "swift-crypto"),
+                    .product(name: "Logging", package: "swift-log"),
+                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                ],
+                ),
+        .executableTarget(name: "ektp-registry",
+                          dependencies: [
+                              "EKTPRegistry", "EKTPModel", "EKTPSupport",
+                              .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                              .product(name: "Logging", package: "swift-log"),
+                          ]),
 
         .testTarget(name: "EKTPYAMLTests", dependencies: ["EKTPYAML"]),
         .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel", "EKTPYAML"]),
-        .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML"]),
+        .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport"]),
+        .testTarget(name: "EKTPRegistryTests", dependencies: ["EKTPRegistry", "EKTPModel"]),
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",

@@ -26,6 +26,8 @@ public enum EventType: String, Codable, Sendable {
     case powerSource = "power.source"
     /// Battery low or recovered.
     case powerBattery = "power.battery"
+    /// The operator set the count of card blanks, or the stock fell below its low mark.
+    case stockLevel = "stock.level"
 }
 
 /// One transition, numbered in the station's sequence: the unit that is stored, delivered and alerted on.

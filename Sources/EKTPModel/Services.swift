@@ -121,3 +121,31 @@ public struct PowerStatus: Codable, Sendable, Equatable {
         self.since = since
     }
 }
+
+/// Delivery of the outbox to the registry.
+public struct DeliveryStatus: Codable, Sendable, Equatable {
+    public var registry: String
+    /// Reports waiting in the outbox.
+    public var pending: Int
+    /// The highest sequence the registry said it holds.
+    public var storedThrough: Int64
+    public var lastDelivery: Timestamp?
+    public var lastError: String?
+    /// Failed attempts in a row (0: the last one worked).
+    public var failures: Int
+    public var nextAttempt: Timestamp?
+    /// The outbox is over its size bound (superseded snapshots are being coalesced).
+    public var overLimit: Bool
+
+    public init(registry: String, pending: Int, storedThrough: Int64, lastDelivery: Timestamp?, lastError: String?,
+                failures: Int, nextAttempt: Timestamp?, overLimit: Bool) {
+        self.registry = registry
+        self.pending = pending
+        self.storedThrough = storedThrough
+        self.lastDelivery = lastDelivery
+        self.lastError = lastError
+        self.failures = failures
+        self.nextAttempt = nextAttempt
+        self.overLimit = overLimit
+    }
+}

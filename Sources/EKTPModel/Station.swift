@@ -29,10 +29,16 @@ public struct StationStatus: Codable, Sendable, Equatable {
     public var sync: SyncStatus?
     public var uplink: UplinkStatus?
     public var power: PowerStatus?
+    /// Card blanks, for stations with card printers (or whose operator set a count).
+    public var stock: StockStatus?
+    /// Delivery of reports to the registry, when one is configured.
+    public var delivery: DeliveryStatus?
 
     public init(station: String, site: Site, backend: String, kit: KitStatus, devices: [DeviceStatus],
                 lastSequence: Int64, startedAt: Timestamp, now: Timestamp, version: String,
-                server: ServerStatus? = nil, sync: SyncStatus? = nil, uplink: UplinkStatus? = nil, power: PowerStatus? = nil) {
+                server: ServerStatus? = nil, sync: SyncStatus? = nil, uplink: UplinkStatus? = nil, power: PowerStatus? = nil,
+                stock: StockStatus? = nil) {
+        self.stock = stock
         self.server = server
         self.sync = sync
         self.uplink = uplink
@@ -51,3 +57,23 @@ public struct StationStatus: Codable, Sendable, Equatable {
 
 /// The version every binary reports.
 public let ektpVersion = "0.1.0"
+
+/// Where a station's count of card blanks comes from.
+public enum StockSource: String, Codable, Sendable {
+    /// The printers' own counters (their hoppers).
+    case printer
+    /// Set by the operator with `ektpd stock set` (the office's store).
+    case `operator`
+}
+
+/// A printing station's card blanks.
+public struct StockStatus: Codable, Sendable, Equatable {
+    public var blanks: Int
+    public var source: StockSource
+    public var updatedAt: Timestamp
+    public init(blanks: Int, source: StockSource, updatedAt: Timestamp) {
+        self.blanks = blanks
+        self.source = source
+        self.updatedAt = updatedAt
+    }
+}

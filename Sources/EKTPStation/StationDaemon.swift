@@ -1,5 +1,6 @@
 import EKTPHardware
 import EKTPModel
+import EKTPSupport
 import Logging
 import ServiceLifecycle
 
@@ -36,13 +37,15 @@ public enum StationDaemon {
         // The outbox owns the station's sequence: a restart continues from its highest number.
         try ControlServer.prepareDirectoryOrFail(config.stateDirectory)
         let outbox: Outbox
-        do { outbox = try Outbox(path: config.stateDirectory + "/outbox.sqlite3") } catch { throw StartupError(error.description) }
+        do { outbox = try Outbox(path: config.stateDirectory + "/outbox.sqlite3", maxBytes: config.outboxMaxBytes) } catch { throw StartupError(error.description) }
         let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,
                                    profile: config.kit, policy: config.policy, now: now(), lastSequence: outbox.lastSequence)
         let overLimit = Mutex<Bool>(false)
+        let uplinkWaker = Waker()
         let store: @Sendable (Event) -> Void = { e in
             do {
                 let over = try outbox.append(e)
+                uplinkWaker.wake()
                 let was = overLimit.withLock { o -> Bool in defer { o = over }; return o }
                 if over && !was {
                     logger.critical("outbox over its size bound (\(outbox.sizeBytes / 1_048_576) MB at \(outbox.path)): superseded snapshots are being coalesced; events are kept; is the registry unreachable?")
@@ -97,11 +100,20 @@ public enum StationDaemon {
             let monitor = UplinkMonitor(config: uplink, engine: engine, now: now())
             services.append(PeriodicWatcher(interval: uplink.interval) { await monitor.check(now: now) })
         }
+        var uplinkService: RegistryUplinkService?
+        if let registry = config.registry {
+            var rng = SystemRandomNumberGenerator()
+            let seed = rng.next()
+            let uplink = RegistryUplink(config: registry, outbox: outbox, engine: engine, seed: seed)
+            uplinkService = RegistryUplinkService(uplink: uplink, waker: uplinkWaker, logger: logger, now: now)
+        }
         if let power = config.power {
             let monitor = PowerMonitor(config: power, engine: engine)
             services.append(PeriodicWatcher(interval: power.interval) { monitor.check(now: now()) })
         }
 
+        // The stop event stays in the outbox and is delivered after the next start.
+        if let uplinkService { services.append(uplinkService) }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

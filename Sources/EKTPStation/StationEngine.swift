@@ -36,6 +36,12 @@ public final class StationEngine: Sendable {
         var sync: SyncStatus?
         var uplink: UplinkStatus?
         var power: PowerStatus?
+        /// Card blanks as the operator last counted them (`ektpd stock set`).
+        var operatorStock: StockStatus?
+        var delivery: DeliveryStatus?
+        /// The sequence of the last snapshot taken, and of the newest event then.
+        var snapshotAt: Int64 = 0
+        var eventsAtSnapshot: Int64 = -1
     }
 
     private let state: Mutex<State>
@@ -160,11 +166,52 @@ public final class StationEngine: Sendable {
     // MARK: outputs
 
     public func status(now: Timestamp) -> StationStatus {
-        state.withLock { s in
-            StationStatus(station: stationID, site: site, backend: backendName, kit: s.kit, devices: deviceStatuses(s),
-                          lastSequence: s.log.lastSequence, startedAt: startedAt, now: now, version: ektpVersion,
-                          server: s.server, sync: s.sync, uplink: s.uplink, power: s.power)
+        state.withLock { s in status(s, now: now) }
+    }
+
+    private func status(_ s: State, now: Timestamp) -> StationStatus {
+        let devices = deviceStatuses(s)
+        var stock = s.operatorStock
+        if stock == nil {
+            let counted = devices.compactMap(\.blanksRemaining)
+            if !counted.isEmpty {
+                let at = devices.compactMap { $0.blanksRemaining == nil ? nil : $0.lastProbe }.max() ?? now
+                stock = StockStatus(blanks: counted.reduce(0, +), source: .printer, updatedAt: at)
+            }
         }
+        var out = StationStatus(station: stationID, site: site, backend: backendName, kit: s.kit, devices: devices,
+                                lastSequence: s.log.lastSequence, startedAt: startedAt, now: now, version: ektpVersion,
+                                server: s.server, sync: s.sync, uplink: s.uplink, power: s.power, stock: stock)
+        out.delivery = s.delivery
+        return out
+    }
+
+    /// A snapshot of the whole status with its own sequence number, for the outbox.
+    public func snapshot(now: Timestamp) -> (sequence: Int64, status: StationStatus) {
+        state.withLock { s in
+            s.eventsAtSnapshot = s.log.lastSequence
+            let seq = s.log.reserve()
+            s.snapshotAt = seq
+            var st = status(s, now: now)
+            st.lastSequence = seq
+            return (seq, st)
+        }
+    }
+
+    /// Whether something happened since the last snapshot (an event, or none taken yet).
+    public var changedSinceSnapshot: Bool {
+        state.withLock { s in s.log.lastSequence != s.snapshotAt || s.eventsAtSnapshot < 0 }
+    }
+
+    /// The operator's count of card blanks (`ektpd stock set`); an event records it.
+    @discardableResult
+    public func setStock(blanks: Int, now: Timestamp) -> Event {
+        let previous = state.withLock { s -> Int? in
+            defer { s.operatorStock = StockStatus(blanks: blanks, source: .operator, updatedAt: now) }
+            return s.operatorStock?.blanks
+        }
+        return record(type: .stockLevel, subject: "stock", from: previous.map(String.init), to: String(blanks),
+                      reason: "operator set card blanks to \(blanks)", now: now)
     }
 
     public var kit: KitStatus { state.withLock { $0.kit } }
@@ -211,6 +258,7 @@ public final class StationEngine: Sendable {
     public func update(sync: SyncStatus) { state.withLock { $0.sync = sync } }
     public func update(uplink: UplinkStatus) { state.withLock { $0.uplink = uplink } }
     public func update(power: PowerStatus) { state.withLock { $0.power = power } }
+    public func update(delivery: DeliveryStatus) { state.withLock { $0.delivery = delivery } }
 
     /// Records an event from one of the other watchers, in the station's sequence.
     @discardableResult

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EKTPStation
+import EKTPSupport
 import EKTPYAML
 import Logging
 

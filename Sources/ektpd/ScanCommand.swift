@@ -1,6 +1,7 @@
 import ArgumentParser
 import EKTPHardware
 import EKTPModel
+import EKTPSupport
 import EKTPStation
 
 struct Scan: AsyncParsableCommand {

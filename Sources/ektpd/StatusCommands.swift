@@ -114,3 +114,21 @@ enum ClientCommands {
         writeOut(Array(StatusText.renderEvents(events).utf8))
     }
 }
+
+struct Stock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Card blanks: `ektpd stock set N` records the office's count (sent to the registry).",
+        subcommands: [Set.self])
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record how many card blanks the office has.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Blanks in the office's store.") var blanks: Int
+
+        func run() throws {
+            guard blanks >= 0 else { throw ValidationError("blanks must be 0 or more") }
+            _ = try options.call("PUT", "/v1/stock", body: Array("{\"blanks\":\(blanks)}".utf8))
+            print("card blanks set to \(blanks)")
+        }
+    }
+}

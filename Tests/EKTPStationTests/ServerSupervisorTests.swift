@@ -1,4 +1,5 @@
 import EKTPModel
+import EKTPSupport
 import Foundation
 import Glibc
 import Logging

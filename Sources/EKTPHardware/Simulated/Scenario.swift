@@ -62,7 +62,27 @@ public struct SimulatedStationSpec: Sendable, Equatable {
     public var id: String
     public var site: Site
     public var devices: [SimulatedDeviceSpec]
+    /// What the station needs to do its work (`needs: recording` or `needs: printing`).
+    public var profile: KitProfile = .recording
+    /// The hours the recording server is switched on, as minutes of the day [start, end); nil: always.
+    public var serverHours: ClosedRange<Int>?
+    /// Card blanks in the office's store, and how many each working printer uses a day.
+    public var stock: (blanks: Int, perPrinterPerDay: Int)?
+    /// When the station's network goes down or comes back (offset from the start, up).
+    public var network: [(at: Duration, up: Bool)] = []
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.id == b.id && a.site == b.site && a.devices == b.devices && a.profile == b.profile && a.serverHours == b.serverHours
+            && a.stock?.blanks == b.stock?.blanks && a.stock?.perPrinterPerDay == b.stock?.perPrinterPerDay
+            && a.network.map(\.at) == b.network.map(\.at) && a.network.map(\.up) == b.network.map(\.up)
+    }
 }
+
+/// The kit profiles a scenario station can name with `needs:`.
+public let namedKitProfiles: [(String, KitProfile)] = [
+    ("recording", .recording),
+    ("printing", KitProfile(requirements: [.init(kind: .cardPrinter, count: 1)])),
+]
 
 /// A scenario file: stations with simulated kits and a timeline of faults.
 public struct Scenario: Sendable, Equatable {
@@ -70,6 +90,15 @@ public struct Scenario: Sendable, Equatable {
     public var seed: UInt64
     public var stations: [SimulatedStationSpec]
     public var timeline: [TimelineStep]
+    /// The scenario clock's start (`start:`, RFC 3339) and how long `ektpd simulate` runs it.
+    public var start: Timestamp = Timestamp(seconds: 1_767_225_600)  // 2026-01-01T00:00:00Z
+    public var duration: Duration = .seconds(86_400)
+    /// The centre pulls every station's recording server daily at this minute of the day (`centre_pull: {at: "01:00"}`).
+    public var centrePullMinute: Int?
+    /// A pull older than this is stale.
+    public var centrePullLimit: Duration = .seconds(2 * 86_400)
+    /// What the scenario shows, in words, for the report (`description:`).
+    public var summary: String?
 
     public func station(_ id: String?) -> SimulatedStationSpec? {
         guard let id else { return stations.count == 1 ? stations[0] : nil }
@@ -136,14 +165,54 @@ public struct Scenario: Sendable, Equatable {
             for step in s.list("timeline") ?? [] {
                 if let t = parseStep(step, station: id, devices: devices) { timeline.append(t) }
             }
+            var spec = SimulatedStationSpec(id: id, site: site ?? Site(province: "", regency: "", district: ""), devices: devices)
+            spec.profile = s.value("needs")?.word(namedKitProfiles) ?? .recording
+            if let v = s.value("server_hours"), let text = v.string() {
+                if let r = parseHours(text) { spec.serverHours = r } else { v.fail("expected HH:MM-HH:MM, like 07:00-16:00, got '\(text)'") }
+            }
+            if let st = s.map("stock") {
+                let blanks = st.int("blanks", in: 0...10_000_000, required: true)
+                let rate = st.int("per_printer_per_day", in: 0...100_000) ?? 0
+                st.finish()
+                if let blanks { spec.stock = (blanks, rate) }
+            }
+            for step in s.list("network") ?? [] {
+                guard let m = step.map() else { continue }
+                let at = m.duration("at", required: true)
+                let up = m.value("state", required: true)?.word([("up", true), ("down", false)])
+                m.finish()
+                if let at, let up { spec.network.append((at, up)) }
+            }
+            spec.network.sort { $0.at < $1.at }
             s.finish()
-            stations.append(SimulatedStationSpec(id: id, site: site ?? Site(province: "", regency: "", district: ""), devices: devices))
+            stations.append(spec)
         }
+        var start = Timestamp(seconds: 1_767_225_600)
+        if let v = root.value("start"), let text = v.string() {
+            if let t = Timestamp(rfc3339: text) { start = t } else { v.fail("expected an RFC 3339 time, like 2018-03-05T00:00:00Z") }
+        }
+        let duration = root.duration("duration", atLeast: .seconds(60)) ?? .seconds(86_400)
+        var pullMinute: Int?
+        var pullLimit: Duration = .seconds(2 * 86_400)
+        if let c = root.map("centre_pull") {
+            if let v = c.value("at", required: true), let text = v.string() {
+                if let m = parseClock(text) { pullMinute = m } else { v.fail("expected HH:MM, like 01:00") }
+            }
+            pullLimit = c.duration("limit", atLeast: .seconds(60)) ?? pullLimit
+            c.finish()
+        }
+        let summary = root.string("description")
         root.finish()
         try diag.check()
         // Stable order: by time, then file order (the sort is stable).
         let ordered = timeline.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
-        return Scenario(name: name, seed: seed, stations: stations, timeline: ordered)
+        var scenario = Scenario(name: name, seed: seed, stations: stations, timeline: ordered)
+        scenario.start = start
+        scenario.duration = duration
+        scenario.centrePullMinute = pullMinute
+        scenario.centrePullLimit = pullLimit
+        scenario.summary = summary
+        return scenario
     }
 
     static func parseSite(_ s: YAMLMap, required: Bool) -> Site? {
@@ -242,6 +311,20 @@ public struct Scenario: Sendable, Equatable {
         default: return .recover
         }
     }
+}
+
+/// "07:30" as minutes of the day.
+func parseClock(_ s: String) -> Int? {
+    let p = s.split(separator: ":")
+    guard p.count == 2, let h = Int(p[0]), let m = Int(p[1]), (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440 else { return nil }
+    return h * 60 + m
+}
+
+/// "07:00-16:00" as minutes of the day, start...end-1.
+func parseHours(_ s: String) -> ClosedRange<Int>? {
+    let p = s.split(separator: "-")
+    guard p.count == 2, let a = parseClock(String(p[0])), let b = parseClock(String(p[1])), a < b else { return nil }
+    return a...(b - 1)
 }
 
 /// "1-2", "3-1.4.2": bus number, dash, dot-separated port numbers.

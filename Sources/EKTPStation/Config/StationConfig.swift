@@ -33,6 +33,10 @@ public struct StationConfig: Sendable, Equatable {
     public var uplink: UplinkConfig?
     /// Power watch: on by default (a station without /sys/class/power_supply reports nothing).
     public var power: PowerConfig? = PowerConfig()
+    /// The registry the outbox is delivered to, when configured.
+    public var registry: RegistryUplinkConfig?
+    /// The outbox's size bound (its alarm and coalescing policy: Outbox).
+    public var outboxMaxBytes: Int64 = 256 << 20
 
     public static let defaultPath = "/etc/ektpd/ektpd.yaml"
 
@@ -156,6 +160,54 @@ public struct StationConfig: Sendable, Equatable {
         if let v = root.value("power") {
             if case .scalar("false", _) = v.node.value { power = nil } else { power = v.map().map(WatchConfigReader.power) }
         }
+        var registry: RegistryUplinkConfig?
+        var outboxMax: Int64 = 256 << 20
+        if let r = root.map("registry") {
+            var url: PlainHTTPURL?
+            if let v = r.value("url", required: true), let s = v.string() {
+                url = PlainHTTPURL(s)
+                if url == nil { v.fail("expected an http://HOST:PORT URL, like http://registry.example:8470") }
+            }
+            var token: String?
+            switch (r.value("token"), r.value("token_file")) {
+            case (let t?, nil): token = t.string()
+            case (nil, let f?):
+                if let path = f.string() {
+                    // `$CREDENTIALS_DIRECTORY/NAME`: a systemd credential (LoadCredential= in ektpd.service).
+                    let expanded = path.hasPrefix("$CREDENTIALS_DIRECTORY")
+                        ? (environment["CREDENTIALS_DIRECTORY"] ?? "/run/credentials/ektpd.service") + path.dropFirst("$CREDENTIALS_DIRECTORY".count)
+                        : path
+                    let full = resolve(expanded, relativeTo: file)
+                    if let text = readWholeFile(full) {
+                        token = text.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" }).first.map(String.init)
+                        if token == nil { f.fail("\(full) is empty: put the token from `ektp-registry token issue` in it") }
+                    } else {
+                        f.fail("cannot read \(full) (does it exist, and may ektpd read it?)")
+                    }
+                }
+            case (.some, .some): r.value("token_file")?.fail("give either token or token_file, not both")
+            case (nil, nil): r.diag.report(r.node.mark, "registry", "needs token or token_file (from `ektp-registry token issue --station ID`)")
+            }
+            let batch = r.int("batch_size", in: 1...1000)
+            let heartbeat = r.duration("heartbeat", atLeast: .seconds(1))
+            let spacing = r.duration("snapshot_spacing", atLeast: .zero)
+            let base = r.duration("backoff_base", atLeast: .milliseconds(10))
+            let maxBackoff = r.duration("backoff_max", atLeast: .milliseconds(10))
+            let timeout = r.duration("timeout", atLeast: .milliseconds(100))
+            if let mb = r.int("outbox_max_mb", in: 1...1_000_000) { outboxMax = Int64(mb) << 20 }
+            if let url, let token {
+                var c = RegistryUplinkConfig(url: url, token: token)
+                c.batchSize = batch ?? c.batchSize
+                c.heartbeat = heartbeat ?? c.heartbeat
+                c.snapshotSpacing = spacing ?? c.snapshotSpacing
+                c.backoffBase = base ?? c.backoffBase
+                c.backoffMax = maxBackoff ?? c.backoffMax
+                c.timeout = timeout ?? c.timeout
+                if c.backoffMax < c.backoffBase, let v = r.value("backoff_max") { v.fail("must not be shorter than backoff_base") }
+                registry = c
+            }
+            r.finish()
+        }
         let logLevel = root.value("log_level")?.word([("debug", "debug"), ("info", "info"), ("notice", "notice"),
                                                       ("warning", "warning"), ("error", "error")]) ?? "info"
         root.finish()
@@ -167,6 +219,8 @@ public struct StationConfig: Sendable, Equatable {
         config.centrePull = centrePull
         config.uplink = uplink
         config.power = power
+        config.registry = registry
+        config.outboxMaxBytes = outboxMax
         return config
     }
 }

@@ -47,10 +47,19 @@ public struct ControlAPI: Sendable {
             engine.recheckAll(now: now())
             waker.wake()
             return .json(["accepted": true], status: 202)
+        case ("PUT", "stock"):
+            // The operator's count of card blanks: for the office, not only root (group ektp).
+            struct Body: Decodable { var blanks: Int }
+            guard let b = try? JSONStyle.decode(Body.self, from: r.body) else {
+                return .error(400, "body must be {\"blanks\": N}, N a whole number")
+            }
+            guard (0...10_000_000).contains(b.blanks) else { return .error(400, "blanks: \(b.blanks) is not between 0 and 10000000") }
+            let e = engine.setStock(blanks: b.blanks, now: now())
+            return .json(e)
         case ("POST", "simulated"):
             guard parts.count == 3, parts[2] == "faults" else { return .error(404, "no such endpoint: \(r.path)") }
             return inject(r)
-        case (_, "ping"), (_, "status"), (_, "devices"), (_, "events"), (_, "recheck"), (_, "simulated"):
+        case (_, "ping"), (_, "status"), (_, "devices"), (_, "events"), (_, "recheck"), (_, "simulated"), (_, "stock"):
             return .error(405, "\(r.method) is not allowed on \(r.path)")
         default:
             return .error(404, "no such endpoint: \(r.path) (try /v1/status, /v1/devices, /v1/events)")

@@ -23,6 +23,12 @@ public struct EventLog: Sendable {
         return e
     }
 
+    /// Takes the next sequence number for something that is not an event (a status snapshot).
+    public mutating func reserve() -> Int64 {
+        lastSequence += 1
+        return lastSequence
+    }
+
     public func since(sequence: Int64, limit: Int = .max) -> [Event] {
         Array(ring.filter { $0.sequence > sequence }.prefix(limit))
     }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CSQLite3
 import EKTPModel
+import EKTPSupport
 import Synchronization
 
 /// A problem with the outbox file, saying what to do.
@@ -104,7 +105,7 @@ public final class Outbox: @unchecked Sendable {
         try lock.withLock { _ throws(OutboxError) -> Bool in
             try exec("BEGIN IMMEDIATE")
             do throws(OutboxError) {
-                try run("INSERT INTO reports (seq, kind, time, body) VALUES (?1, ?2, ?3, ?4)",
+                try run("INSERT OR IGNORE INTO reports (seq, kind, time, body) VALUES (?1, ?2, ?3, ?4)",
                         [.int(sequence), .text(kind.rawValue), .int(time.millis), .blob(body)])
                 try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'last'", [.int(sequence)])
                 try exec("COMMIT")
@@ -131,7 +132,7 @@ public final class Outbox: @unchecked Sendable {
     public func pending(limit: Int = 500) throws(OutboxError) -> [Report] {
         try lock.withLock { _ throws(OutboxError) -> [Report] in
             var out: [Report] = []
-            try query("SELECT seq, kind, time, body FROM reports WHERE seq > (SELECT value FROM meta WHERE key = 'acked') ORDER BY seq LIMIT ?1",
+            try query("SELECT seq, kind, time, body FROM reports ORDER BY seq LIMIT ?1",
                       [.int(Int64(limit))]) { stmt in
                 let bytes = Int(sqlite3_column_bytes(stmt, 3))
                 let body = sqlite3_column_blob(stmt, 3).map { Array(UnsafeRawBufferPointer(start: $0, count: bytes)) } ?? []
@@ -141,6 +142,28 @@ public final class Outbox: @unchecked Sendable {
             }
             return out
         }
+    }
+
+    /// The registry stored these reports (a batch just sent): forget them. Only what was sent is
+    /// forgotten: an event numbered earlier but appended after the batch was read stays pending.
+    public func acknowledge(_ sequences: [Int64]) throws(OutboxError) {
+        guard let high = sequences.max() else { return }
+        try lock.withLock { _ throws(OutboxError) in
+            try exec("BEGIN IMMEDIATE")
+            do throws(OutboxError) {
+                try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'acked'", [.int(high)])
+                for s in sequences { try run("DELETE FROM reports WHERE seq = ?1", [.int(s)]) }
+                try exec("COMMIT")
+            } catch {
+                try? exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// How many reports wait for the registry.
+    public var pendingCount: Int {
+        (try? lock.withLock { _ throws(OutboxError) in Int(try scalarInt("SELECT count(*) FROM reports")) }) ?? 0
     }
 
     /// The registry stored everything up to `sequence`: forget it (a lower number changes nothing).

@@ -94,27 +94,6 @@ public func httpStatus(host: String, port: UInt16, path: String, timeout: Durati
 
 /// `GET path` over HTTP/1.0 (plain HTTP on the station's own network); status and body (64 kB at most).
 public func httpGet(host: String, port: UInt16, path: String, timeout: Duration) -> Result<(status: Int, body: String), NetError> {
-    let fd: Int32
-    switch tcpConnect(host: host, port: port, timeout: timeout) {
-    case .success(let f): fd = f
-    case .failure(let e): return .failure(e)
-    }
-    defer { close(fd) }
-    let req = Array("GET \(path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: ektpd/\(ektpVersion)\r\nConnection: close\r\n\r\n".utf8)
-    var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-    _ = poll(&p, 1, 1000)
-    writeAll(fd, req)
-    let deadline = monotonicMillis() + max(1, timeout.components.seconds) * 1000
-    var buf: [UInt8] = []
-    while buf.count < 65536 && readSome(fd, into: &buf, deadline: deadline) {}
-    guard let end = findHeadEnd(buf) ?? (buf.isEmpty ? nil : buf.count) else {
-        return .failure(NetError("http://\(host):\(port)\(path) sent no answer within \(spokenDuration(timeout))"))
-    }
-    let line = String(decoding: buf[0..<end], as: UTF8.self).split(separator: "\r\n").first ?? ""
-    let parts = line.split(separator: " ")
-    guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
-        return .failure(NetError("http://\(host):\(port)\(path) did not answer HTTP"))
-    }
-    let body = end + 4 <= buf.count ? String(decoding: buf[(end + 4)...], as: UTF8.self) : ""
-    return .success((status, body))
+    httpRequest(method: "GET", host: host, port: port, path: path, timeout: timeout, maxResponse: 65536)
+        .map { ($0.status, String(decoding: $0.body, as: UTF8.self)) }
 }

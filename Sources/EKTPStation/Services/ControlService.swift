@@ -1,4 +1,5 @@
 import EKTPModel
+import EKTPSupport
 import Logging
 import ServiceLifecycle
 

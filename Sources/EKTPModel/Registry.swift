@@ -1,0 +1,224 @@
+/// What a station reports to the registry, and what the registry answers: the wire format of
+/// `POST /v1/reports` and of the fleet queries (docs/openapi.yaml describes the same in OpenAPI).
+
+/// A report is either one event or one snapshot of the station's whole status.
+public enum ReportKind: String, Codable, Sendable {
+    case event, snapshot
+}
+
+/// One report in a batch, with the station's sequence number.
+public struct WireReport: Codable, Sendable, Equatable {
+    public var sequence: Int64
+    public var kind: ReportKind
+    public var time: Timestamp
+    /// Present when `kind` is `event`.
+    public var event: Event?
+    /// Present when `kind` is `snapshot`.
+    public var status: StationStatus?
+
+    public init(sequence: Int64, kind: ReportKind, time: Timestamp, event: Event? = nil, status: StationStatus? = nil) {
+        self.sequence = sequence
+        self.kind = kind
+        self.time = time
+        self.event = event
+        self.status = status
+    }
+}
+
+/// A batch of one station's reports, oldest first.
+public struct ReportBatch: Codable, Sendable, Equatable {
+    public var station: String
+    /// The station's clock when it sent the batch.
+    public var sentAt: Timestamp
+    public var reports: [WireReport]
+
+    public init(station: String, sentAt: Timestamp, reports: [WireReport]) {
+        self.station = station
+        self.sentAt = sentAt
+        self.reports = reports
+    }
+}
+
+/// The registry's answer to a batch: the highest sequence it holds for the station (the station
+/// forgets everything up to it), and how many reports were new.
+public struct IngestReply: Codable, Sendable, Equatable {
+    public var station: String
+    public var storedThrough: Int64
+    public var stored: Int
+    public var duplicates: Int
+
+    public init(station: String, storedThrough: Int64, stored: Int, duplicates: Int) {
+        self.station = station
+        self.storedThrough = storedThrough
+        self.stored = stored
+        self.duplicates = duplicates
+    }
+}
+
+/// An error body: what was wrong and where.
+public struct ErrorReply: Codable, Sendable, Equatable {
+    public var error: String
+    public init(error: String) { self.error = error }
+}
+
+/// Where a station stands, for the centre.
+public enum SiteCondition: String, Codable, Sendable, CaseIterable {
+    /// The kit is ready.
+    case ready
+    /// The kit works with a warning.
+    case degraded
+    /// The kit cannot enrol.
+    case broken
+    /// No snapshot received yet.
+    case unknown
+}
+
+/// Counts for one level of the fleet (the whole fleet, a province, a regency, a district).
+public struct FleetTally: Codable, Sendable, Equatable {
+    public var stations = 0
+    public var ready = 0
+    public var degraded = 0
+    public var broken = 0
+    public var unknown = 0
+    /// Stations not heard from within the registry's limit.
+    public var silent = 0
+    /// Stations whose data the centre has not pulled within the limit (or ever).
+    public var notPulled = 0
+    /// Card blanks reported by the stations that hold them.
+    public var blanks = 0
+
+    public init() {}
+
+    public mutating func add(_ o: FleetTally) {
+        stations += o.stations; ready += o.ready; degraded += o.degraded; broken += o.broken
+        unknown += o.unknown; silent += o.silent; notPulled += o.notPulled; blanks += o.blanks
+    }
+}
+
+public struct DistrictSummary: Codable, Sendable, Equatable {
+    public var name: String
+    public var tally: FleetTally
+    public init(name: String, tally: FleetTally) { self.name = name; self.tally = tally }
+}
+
+public struct RegencySummary: Codable, Sendable, Equatable {
+    public var name: String
+    public var tally: FleetTally
+    public var districts: [DistrictSummary]
+    public init(name: String, tally: FleetTally, districts: [DistrictSummary]) {
+        self.name = name; self.tally = tally; self.districts = districts
+    }
+}
+
+public struct ProvinceSummary: Codable, Sendable, Equatable {
+    public var name: String
+    public var tally: FleetTally
+    public var regencies: [RegencySummary]
+    public init(name: String, tally: FleetTally, regencies: [RegencySummary]) {
+        self.name = name; self.tally = tally; self.regencies = regencies
+    }
+}
+
+/// `GET /v1/fleet`: the fleet by province, regency and district.
+public struct FleetSummary: Codable, Sendable, Equatable {
+    /// The time the summary is for (silence and staleness are judged at it).
+    public var at: Timestamp
+    public var silentAfterSeconds: Int64
+    public var tally: FleetTally
+    public var provinces: [ProvinceSummary]
+    /// Stations that hold card blanks, with the days left at the recent rate.
+    public var stock: [StockView]
+
+    public init(at: Timestamp, silentAfterSeconds: Int64, tally: FleetTally, provinces: [ProvinceSummary], stock: [StockView]) {
+        self.at = at; self.silentAfterSeconds = silentAfterSeconds; self.tally = tally
+        self.provinces = provinces; self.stock = stock
+    }
+}
+
+/// A station's card blanks, with the rate they are used at.
+public struct StockView: Codable, Sendable, Equatable {
+    public var station: String
+    public var site: Site
+    public var blanks: Int
+    public var source: StockSource
+    public var updatedAt: Timestamp
+    /// Blanks used per day over the recent window (restocks excluded); nil until two readings.
+    public var perDay: Double?
+    /// Days until none are left at that rate; nil when none are being used.
+    public var daysLeft: Double?
+    /// Card printers the station has, and how many of them work.
+    public var printers: Int
+    public var printersWorking: Int
+
+    public init(station: String, site: Site, blanks: Int, source: StockSource, updatedAt: Timestamp,
+                perDay: Double?, daysLeft: Double?, printers: Int, printersWorking: Int) {
+        self.station = station; self.site = site; self.blanks = blanks; self.source = source
+        self.updatedAt = updatedAt; self.perDay = perDay; self.daysLeft = daysLeft
+        self.printers = printers; self.printersWorking = printersWorking
+    }
+}
+
+/// One station as the centre sees it: `GET /v1/sites` lists these.
+public struct SiteView: Codable, Sendable, Equatable {
+    public var station: String
+    public var site: Site
+    public var condition: SiteCondition
+    /// Why the kit is not ready, one line per problem ("no fingerprint scanner connected").
+    public var reasons: [String]
+    public var conditionSince: Timestamp?
+    public var lastHeard: Timestamp?
+    public var silent: Bool
+    public var sync: SyncState?
+    public var lastPull: Timestamp?
+    public var notPulled: Bool
+    public var server: ServerState?
+    public var availability24h: Double?
+    public var onMains: Bool?
+    public var blanks: Int?
+    /// The highest sequence the registry holds for the station.
+    public var storedThrough: Int64
+
+    public init(station: String, site: Site, condition: SiteCondition, reasons: [String], conditionSince: Timestamp?,
+                lastHeard: Timestamp?, silent: Bool, sync: SyncState?, lastPull: Timestamp?, notPulled: Bool,
+                server: ServerState?, availability24h: Double?, onMains: Bool?, blanks: Int?, storedThrough: Int64) {
+        self.station = station; self.site = site; self.condition = condition; self.reasons = reasons
+        self.conditionSince = conditionSince; self.lastHeard = lastHeard; self.silent = silent; self.sync = sync
+        self.lastPull = lastPull; self.notPulled = notPulled; self.server = server
+        self.availability24h = availability24h; self.onMains = onMains; self.blanks = blanks
+        self.storedThrough = storedThrough
+    }
+}
+
+/// `GET /v1/sites?status=...`.
+public struct SitesReply: Codable, Sendable, Equatable {
+    public var at: Timestamp
+    public var status: String
+    public var sites: [SiteView]
+    public init(at: Timestamp, status: String, sites: [SiteView]) { self.at = at; self.status = status; self.sites = sites }
+}
+
+/// `GET /v1/stations/{id}`: the site view, the latest snapshot (devices and all) and recent events.
+public struct StationDetail: Codable, Sendable, Equatable {
+    public var view: SiteView
+    public var status: StationStatus?
+    public var recentEvents: [Event]
+    public init(view: SiteView, status: StationStatus?, recentEvents: [Event]) {
+        self.view = view; self.status = status; self.recentEvents = recentEvents
+    }
+}
+
+/// One event as the registry holds it: its place in the registry's own order, and when it arrived.
+public struct RegistryEvent: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var receivedAt: Timestamp
+    public var event: Event
+    public init(id: Int64, receivedAt: Timestamp, event: Event) { self.id = id; self.receivedAt = receivedAt; self.event = event }
+}
+
+/// `GET /v1/events?since=ID`: events after `since` in the order the registry stored them; ask again
+/// with `next` for more.
+public struct EventsReply: Codable, Sendable, Equatable {
+    public var events: [RegistryEvent]
+    public var next: Int64
+    public init(events: [RegistryEvent], next: Int64) { self.events = events; self.next = next }
+}

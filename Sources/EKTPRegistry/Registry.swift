@@ -1,0 +1,429 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Crypto
+import EKTPModel
+
+/// A request the registry refuses, with the HTTP status it maps to and a message naming the problem.
+public struct RegistryError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var status: Int
+    public var description: String
+    public init(_ status: Int, _ description: String) {
+        self.status = status
+        self.description = description
+    }
+    static func bad(_ m: String) -> RegistryError { RegistryError(400, m) }
+}
+
+/// The registry's logic, written once over `RegistryStore`: ingest, tokens and the fleet queries.
+///
+/// Ingest is idempotent: a report is stored once per (station, sequence), whatever order batches
+/// arrive in and however often they are re-sent. Gaps in a station's sequence are normal (snapshots
+/// coalesced in its outbox, numbers a crash left unused) and are not errors; the reply's
+/// `stored_through` is the highest sequence held for the station, which the station acknowledges.
+public final class Registry: Sendable {
+    public let store: any RegistryStore
+    /// A station not heard from for this long counts as silent.
+    public let silentAfter: Duration
+    /// Reports in one batch, at most.
+    public static let maxBatch = 1000
+    /// How many days of stock readings the rate is taken over.
+    public static let stockWindowDays: Int64 = 7
+
+    public init(store: any RegistryStore, silentAfter: Duration = .seconds(3600)) {
+        self.store = store
+        self.silentAfter = silentAfter
+    }
+
+    // MARK: schema
+
+    public func schemaVersion() async throws -> Int {
+        _ = try await store.transaction([SQLStatement("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")])
+        let rows = try await store.query(SQLStatement("SELECT MAX(version) FROM schema_migrations"))
+        return Int(rows.first?.first?.int ?? 0)
+    }
+
+    /// Runs the migrations not yet run, each in its own transaction; returns their names.
+    @discardableResult
+    public func migrate(now: Timestamp, progress: (String) -> Void = { _ in }) async throws -> [String] {
+        let current = try await schemaVersion()
+        guard current <= Schema.latest else {
+            throw StoreError("the database is at schema version \(current), newer than this ektp-registry knows (\(Schema.latest)): upgrade ektp-registry")
+        }
+        var applied: [String] = []
+        for m in Schema.migrations(store.dialect) where m.version > current {
+            progress("migration \(m.version): \(m.name)")
+            var statements = m.statements.map { SQLStatement($0) }
+            statements.append(SQLStatement("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                                           [.int(Int64(m.version)), .text(m.name), .int(now.millis)]))
+            _ = try await store.transaction(statements)
+            applied.append("\(m.version) \(m.name)")
+        }
+        return applied
+    }
+
+    /// Refuses to serve a database whose schema is not this binary's.
+    public func requireCurrentSchema() async throws {
+        let v = try await schemaVersion()
+        if v < Schema.latest { throw StoreError("the database is at schema version \(v), this ektp-registry needs \(Schema.latest): run `ektp-registry migrate`") }
+        if v > Schema.latest { throw StoreError("the database is at schema version \(v), newer than this ektp-registry knows (\(Schema.latest)): upgrade ektp-registry") }
+    }
+
+    // MARK: tokens
+
+    /// Makes a token for a station and stores only its hash; the token is shown once.
+    public func issueToken(station: String, now: Timestamp) async throws -> String {
+        try Self.checkStationID(station)
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = UInt8.random(in: .min ... .max, using: &rng) }
+        let token = "ektp_" + Base64URL.encode(bytes)
+        _ = try await store.transaction([SQLStatement("INSERT INTO tokens (hash, station, issued_at) VALUES (?, ?, ?)",
+                                                      [.text(Self.hash(token)), .text(station), .int(now.millis)])])
+        return token
+    }
+
+    /// Revokes every live token of a station; returns how many.
+    public func revokeTokens(station: String, now: Timestamp) async throws -> Int {
+        let r = try await store.transaction([SQLStatement("UPDATE tokens SET revoked_at = ? WHERE station = ? AND revoked_at IS NULL RETURNING hash",
+                                                          [.int(now.millis), .text(station)])])
+        return r[0].count
+    }
+
+    /// The station a bearer token belongs to, or a 401 naming what is wrong.
+    public func authenticate(authorization: String?) async throws -> String {
+        guard let authorization, !authorization.isEmpty else {
+            throw RegistryError(401, "no Authorization header: send \"Authorization: Bearer TOKEN\" (ektp-registry token issue --station ID)")
+        }
+        guard authorization.hasPrefix("Bearer ") else { throw RegistryError(401, "Authorization is not a Bearer token") }
+        let token = String(authorization.dropFirst("Bearer ".count)).trimmingSpaces
+        let rows = try await store.query(SQLStatement("SELECT station FROM tokens WHERE hash = ? AND revoked_at IS NULL", [.text(Self.hash(token))]))
+        guard let station = rows.first?.first?.text else { throw RegistryError(401, "unknown or revoked token") }
+        return station
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { b in
+            let h = "0123456789abcdef".utf8
+            return String(decoding: [h[h.index(h.startIndex, offsetBy: Int(b >> 4))], h[h.index(h.startIndex, offsetBy: Int(b & 15))]], as: UTF8.self)
+        }.joined()
+    }
+
+    static func checkStationID(_ id: String) throws {
+        guard !id.isEmpty, id.utf8.count <= 128,
+              id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e })
+        else { throw RegistryError.bad("station ID \"\(id)\": use 1 to 128 letters, digits, '-', '_' or '.'") }
+    }
+
+    // MARK: ingest
+
+    /// Checks a batch against the station that sent it; throws 400 or 403 before anything is stored.
+    public static func validate(_ batch: ReportBatch, from station: String) throws {
+        guard batch.station == station else {
+            throw RegistryError(403, "this token belongs to station \(station); it may not write records of station \(batch.station)")
+        }
+        guard !batch.reports.isEmpty else { throw RegistryError.bad("reports: empty batch") }
+        guard batch.reports.count <= maxBatch else { throw RegistryError.bad("reports: \(batch.reports.count) reports in one batch; at most \(maxBatch)") }
+        var previous: Int64 = 0
+        for (i, r) in batch.reports.enumerated() {
+            let at = "reports[\(i)]"
+            guard r.sequence > 0 else { throw RegistryError.bad("\(at).sequence: \(r.sequence) is not positive") }
+            guard r.sequence > previous else {
+                throw RegistryError.bad("\(at).sequence: \(r.sequence) does not follow \(previous); a batch is in increasing sequence order")
+            }
+            previous = r.sequence
+            switch r.kind {
+            case .event:
+                guard let e = r.event else { throw RegistryError.bad("\(at).event: missing for a report of kind event") }
+                guard r.status == nil else { throw RegistryError.bad("\(at).status: not allowed in a report of kind event") }
+                guard e.station == station else { throw RegistryError(403, "\(at).event.station: \(e.station) is not this token's station \(station)") }
+                guard e.sequence == r.sequence else { throw RegistryError.bad("\(at).event.sequence: \(e.sequence) differs from the report's \(r.sequence)") }
+            case .snapshot:
+                guard let s = r.status else { throw RegistryError.bad("\(at).status: missing for a report of kind snapshot") }
+                guard r.event == nil else { throw RegistryError.bad("\(at).event: not allowed in a report of kind snapshot") }
+                guard s.station == station else { throw RegistryError(403, "\(at).status.station: \(s.station) is not this token's station \(station)") }
+            }
+        }
+    }
+
+    /// Stores a checked batch once; the reply says how far the station may forget.
+    public func ingest(_ batch: ReportBatch, from station: String, receivedAt: Timestamp) async throws -> IngestReply {
+        try Self.validate(batch, from: station)
+        var statements: [SQLStatement] = [
+            SQLStatement("""
+                INSERT INTO stations (id, first_heard, last_heard) VALUES (?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET last_heard = CASE WHEN stations.last_heard < excluded.last_heard
+                    THEN excluded.last_heard ELSE stations.last_heard END
+                """, [.text(station), .int(receivedAt.millis), .int(receivedAt.millis)]),
+        ]
+        // The reports themselves, many rows to a statement.
+        let encoder = JSONStyle.encoder()
+        var insertStatements = 0
+        for chunk in stride(from: 0, to: batch.reports.count, by: 250) {
+            let part = batch.reports[chunk..<min(chunk + 250, batch.reports.count)]
+            var sql = "INSERT INTO reports (station, seq, kind, time, received_at, type, body) VALUES "
+            var args: [SQLValue] = []
+            args.reserveCapacity(part.count * 7)
+            for (i, r) in part.enumerated() {
+                sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)"
+                var type: SQLValue = .null
+                var body: SQLValue = .null
+                if let e = r.event {
+                    type = .text(e.type.rawValue)
+                    body = .text(String(decoding: try encoder.encode(e), as: UTF8.self))
+                }
+                args += [.text(station), .int(r.sequence), .text(r.kind.rawValue), .int(r.time.millis), .int(receivedAt.millis), type, body]
+            }
+            sql += " ON CONFLICT (station, seq) DO NOTHING RETURNING seq"
+            statements.append(SQLStatement(sql, args))
+            insertStatements += 1
+        }
+        // The newest snapshot sets the station's current state (never an older one over a newer).
+        if let newest = batch.reports.last(where: { $0.kind == .snapshot }), let s = newest.status {
+            statements.append(Self.applySnapshot(s, sequence: newest.sequence, station: station, encoder: encoder))
+        }
+        // Every snapshot with blanks is a stock reading (the last of each day is kept).
+        for r in batch.reports where r.kind == .snapshot {
+            guard let stock = r.status?.stock else { continue }
+            let day = stock.updatedAt.millis / 86_400_000
+            statements.append(SQLStatement("""
+                INSERT INTO stock_days (station, day, time, blanks) VALUES (?, ?, ?, ?)
+                ON CONFLICT (station, day) DO UPDATE SET time = excluded.time, blanks = excluded.blanks
+                WHERE excluded.time > stock_days.time
+                """, [.text(station), .int(day), .int(stock.updatedAt.millis), .int(Int64(stock.blanks))]))
+        }
+        let last = batch.reports[batch.reports.count - 1].sequence
+        statements.append(SQLStatement("""
+            UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END WHERE id = ? RETURNING high_seq
+            """, [.int(last), .int(last), .text(station)]))
+        let results = try await store.transaction(statements)
+        let stored = results[1...insertStatements].reduce(0) { $0 + $1.count }
+        let through = results[results.count - 1].first?.first?.int ?? last
+        return IngestReply(station: station, storedThrough: through, stored: stored, duplicates: batch.reports.count - stored)
+    }
+
+    private static func applySnapshot(_ s: StationStatus, sequence: Int64, station: String, encoder: JSONEncoderLike) -> SQLStatement {
+        let condition: SiteCondition = switch s.kit.state {
+        case .ready: .ready
+        case .degraded: .degraded
+        case .broken: .broken
+        }
+        let reasons = s.kit.problems.map(\.reason).joined(separator: "\n")
+        let notPulled = s.sync.map { $0.state == .stale || $0.state == .never } ?? false
+        let printers = s.devices.filter { $0.device.kind == .cardPrinter }
+        let working = printers.filter { $0.health == .ok || $0.health == .degraded }.count
+        let body = (try? encoder.encode(s)).map { String(decoding: $0, as: UTF8.self) }
+        return SQLStatement("""
+            UPDATE stations SET snap_seq = ?, snapshot = ?, province = ?, regency = ?, district = ?,
+                condition = ?, condition_since = ?, reasons = ?, sync_state = ?, last_pull = ?, not_pulled = ?,
+                server_state = ?, avail_24h = ?, on_mains = ?, blanks = ?, blanks_source = ?, blanks_at = ?,
+                printers = ?, printers_working = ?
+            WHERE id = ? AND snap_seq < ?
+            """, [
+                .int(sequence), body.map { .text($0) } ?? .null, .text(s.site.province), .text(s.site.regency), .text(s.site.district),
+                .text(condition.rawValue), .int(s.kit.since.millis), .text(reasons),
+                s.sync.map { .text($0.state.rawValue) } ?? .null, s.sync?.lastPull.map { .int($0.millis) } ?? .null,
+                .int(notPulled ? 1 : 0),
+                s.server.map { .text($0.state.rawValue) } ?? .null, s.server.map { .double($0.availability.last24h) } ?? .null,
+                s.power?.onMains.map { .int($0 ? 1 : 0) } ?? .null,
+                s.stock.map { .int(Int64($0.blanks)) } ?? .null, s.stock.map { .text($0.source.rawValue) } ?? .null,
+                s.stock.map { .int($0.updatedAt.millis) } ?? .null,
+                .int(Int64(printers.count)), .int(Int64(working)),
+                .text(station), .int(sequence),
+            ])
+    }
+
+    // MARK: queries
+
+    /// The fleet by province, regency and district, judged at `at`.
+    public func fleet(at: Timestamp) async throws -> FleetSummary {
+        let cutoff = at.millis - silentAfter.wholeMilliseconds
+        let rows = try await store.query(SQLStatement("""
+            SELECT province, regency, district, COUNT(*),
+                CAST(SUM(CASE WHEN condition = 'ready' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN condition = 'degraded' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN condition = 'broken' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN condition = 'unknown' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN last_heard < ? THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(not_pulled) AS BIGINT),
+                CAST(COALESCE(SUM(blanks), 0) AS BIGINT)
+            FROM stations GROUP BY province, regency, district
+            """, [.int(cutoff)]))
+        // Sorted here, by bytes: SQLite and PostgreSQL collate differently.
+        let sorted = rows.sorted { a, b in
+            let x = (a[0].text ?? "", a[1].text ?? "", a[2].text ?? "")
+            let y = (b[0].text ?? "", b[1].text ?? "", b[2].text ?? "")
+            return x.0.utf8.lexicographicallyPrecedes(y.0.utf8) || (x.0 == y.0 && (x.1.utf8.lexicographicallyPrecedes(y.1.utf8) || (x.1 == y.1 && x.2.utf8.lexicographicallyPrecedes(y.2.utf8))))
+        }
+        var total = FleetTally()
+        var provinces: [ProvinceSummary] = []
+        for r in sorted {
+            var t = FleetTally()
+            t.stations = Int(r[3].int ?? 0); t.ready = Int(r[4].int ?? 0); t.degraded = Int(r[5].int ?? 0)
+            t.broken = Int(r[6].int ?? 0); t.unknown = Int(r[7].int ?? 0); t.silent = Int(r[8].int ?? 0)
+            t.notPulled = Int(r[9].int ?? 0); t.blanks = Int(r[10].int ?? 0)
+            let (p, g, d) = (r[0].text ?? "", r[1].text ?? "", r[2].text ?? "")
+            total.add(t)
+            if provinces.last?.name != p { provinces.append(ProvinceSummary(name: p, tally: FleetTally(), regencies: [])) }
+            provinces[provinces.count - 1].tally.add(t)
+            if provinces[provinces.count - 1].regencies.last?.name != g {
+                provinces[provinces.count - 1].regencies.append(RegencySummary(name: g, tally: FleetTally(), districts: []))
+            }
+            let ri = provinces[provinces.count - 1].regencies.count - 1
+            provinces[provinces.count - 1].regencies[ri].tally.add(t)
+            provinces[provinces.count - 1].regencies[ri].districts.append(DistrictSummary(name: d, tally: t))
+        }
+        return FleetSummary(at: at, silentAfterSeconds: silentAfter.wholeMilliseconds / 1000, tally: total,
+                            provinces: provinces, stock: try await stock(at: at))
+    }
+
+    /// Stations with card blanks, the rate they use them at, and the days left.
+    public func stock(at: Timestamp) async throws -> [StockView] {
+        let stations = try await store.query(SQLStatement("""
+            SELECT id, province, regency, district, blanks, blanks_source, blanks_at, printers, printers_working
+            FROM stations WHERE blanks IS NOT NULL
+            """))
+        guard !stations.isEmpty else { return [] }
+        let from = at.millis - Self.stockWindowDays * 86_400_000
+        let samples = try await store.query(SQLStatement(
+            "SELECT station, time, blanks FROM stock_days WHERE time >= ? AND time <= ? ORDER BY station, time",
+            [.int(from), .int(at.millis)]))
+        var byStation: [String: [(Int64, Int64)]] = [:]
+        for s in samples { byStation[s[0].text ?? "", default: []].append((s[1].int ?? 0, s[2].int ?? 0)) }
+        var out: [StockView] = []
+        for r in stations {
+            let id = r[0].text ?? ""
+            let blanks = Int(r[4].int ?? 0)
+            let rate = Self.dailyRate(byStation[id] ?? [])
+            out.append(StockView(station: id, site: Site(province: r[1].text ?? "", regency: r[2].text ?? "", district: r[3].text ?? ""),
+                                 blanks: blanks, source: StockSource(rawValue: r[5].text ?? "") ?? .printer,
+                                 updatedAt: Timestamp(millis: r[6].int ?? 0), perDay: rate,
+                                 daysLeft: rate.flatMap { $0 > 0 ? Double(blanks) / $0 : nil },
+                                 printers: Int(r[7].int ?? 0), printersWorking: Int(r[8].int ?? 0)))
+        }
+        return out.sorted { $0.station.utf8.lexicographicallyPrecedes($1.station.utf8) }
+    }
+
+    /// Blanks used per day from (time, blanks) readings, oldest first: the decreases over the time
+    /// they span. An interval with a restock (the count rose) is left out, use and time both: what
+    /// was used that day cannot be told. nil with under an hour of usable readings.
+    static func dailyRate(_ readings: [(Int64, Int64)]) -> Double? {
+        guard readings.count >= 2 else { return nil }
+        var used: Int64 = 0
+        var span: Int64 = 0
+        for i in 1..<readings.count where readings[i].1 <= readings[i - 1].1 {
+            used += readings[i - 1].1 - readings[i].1
+            span += readings[i].0 - readings[i - 1].0
+        }
+        guard span >= 3_600_000 else { return nil }
+        return Double(used) / (Double(span) / 86_400_000)
+    }
+
+    static let siteColumns = """
+        id, province, regency, district, condition, reasons, condition_since, last_heard, sync_state, last_pull,
+        not_pulled, server_state, avail_24h, on_mains, blanks, high_seq
+        """
+
+    func siteView(_ r: [SQLValue], at: Timestamp) -> SiteView {
+        let cutoff = at.millis - silentAfter.wholeMilliseconds
+        let reasons = (r[5].text ?? "").split(separator: "\n").map(String.init)
+        return SiteView(station: r[0].text ?? "", site: Site(province: r[1].text ?? "", regency: r[2].text ?? "", district: r[3].text ?? ""),
+                        condition: SiteCondition(rawValue: r[4].text ?? "") ?? .unknown, reasons: reasons,
+                        conditionSince: r[6].int.map { Timestamp(millis: $0) },
+                        lastHeard: r[7].int.map { Timestamp(millis: $0) }, silent: (r[7].int ?? 0) < cutoff,
+                        sync: r[8].text.flatMap { SyncState(rawValue: $0) }, lastPull: r[9].int.map { Timestamp(millis: $0) },
+                        notPulled: (r[10].int ?? 0) != 0, server: r[11].text.flatMap { ServerState(rawValue: $0) },
+                        availability24h: r[12].double, onMains: r[13].int.map { $0 != 0 }, blanks: r[14].int.map { Int($0) },
+                        storedThrough: r[15].int ?? 0)
+    }
+
+    /// The statuses `GET /v1/sites?status=` accepts.
+    public static let siteFilters = ["all", "ready", "degraded", "broken", "unknown", "silent", "unpulled"]
+
+    /// Stations in a condition, each with its reasons.
+    public func sites(status: String, at: Timestamp) async throws -> SitesReply {
+        let cutoff = at.millis - silentAfter.wholeMilliseconds
+        let (condition, args): (String, [SQLValue]) = switch status {
+        case "all": ("1 = 1", [])
+        case "ready", "degraded", "broken", "unknown": ("condition = ?", [.text(status)])
+        case "silent": ("last_heard < ?", [.int(cutoff)])
+        case "unpulled": ("not_pulled = 1", [])
+        default:
+            throw RegistryError.bad("status \"\(status)\": expected one of \(Self.siteFilters.joined(separator: ", "))")
+        }
+        let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns) FROM stations WHERE \(condition)", args))
+        let sites = rows.map { siteView($0, at: at) }.sorted { a, b in
+            let x = [a.site.province, a.site.regency, a.site.district, a.station]
+            let y = [b.site.province, b.site.regency, b.site.district, b.station]
+            return x.lexicographicallyPrecedes(y) { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
+        return SitesReply(at: at, status: status, sites: sites)
+    }
+
+    /// One station: its view, the latest snapshot, and its newest events (newest last).
+    public func station(_ id: String, at: Timestamp, events limit: Int = 50) async throws -> StationDetail {
+        let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns), snapshot FROM stations WHERE id = ?", [.text(id)]))
+        guard let r = rows.first else { throw RegistryError(404, "no station \(id) has reported to this registry") }
+        let decoder = JSONStyle.decoder()
+        let status = r[16].text.flatMap { try? decoder.decode(StationStatus.self, from: Data($0.utf8)) }
+        let events = try await store.query(SQLStatement(
+            "SELECT body FROM reports WHERE station = ? AND kind = 'event' ORDER BY seq DESC LIMIT ?", [.text(id), .int(Int64(limit))]))
+        let decoded = events.reversed().compactMap { $0[0].text.flatMap { try? decoder.decode(Event.self, from: Data($0.utf8)) } }
+        return StationDetail(view: siteView(r, at: at), status: status, recentEvents: decoded)
+    }
+
+    /// Events in the order the registry stored them, after `since` (a registry event ID).
+    public func events(since: Int64, station: String?, limit: Int) async throws -> EventsReply {
+        var sql = "SELECT id, received_at, body FROM reports WHERE kind = 'event' AND id > ?"
+        var args: [SQLValue] = [.int(since)]
+        if let station { sql += " AND station = ?"; args.append(.text(station)) }
+        sql += " ORDER BY id LIMIT ?"
+        args.append(.int(Int64(min(max(limit, 1), 5000))))
+        let rows = try await store.query(SQLStatement(sql, args))
+        let decoder = JSONStyle.decoder()
+        var out: [RegistryEvent] = []
+        for r in rows {
+            guard let body = r[2].text, let e = try? decoder.decode(Event.self, from: Data(body.utf8)) else { continue }
+            out.append(RegistryEvent(id: r[0].int ?? 0, receivedAt: Timestamp(millis: r[1].int ?? 0), event: e))
+        }
+        return EventsReply(events: out, next: rows.last?[0].int ?? since)
+    }
+}
+
+/// What `applySnapshot` needs of an encoder (Foundation's JSONEncoder).
+protocol JSONEncoderLike { func encode<T: Encodable>(_ value: T) throws -> Data }
+extension JSONEncoder: JSONEncoderLike {}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// base64url without padding (RFC 4648 §5), for tokens.
+enum Base64URL {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i + 2 < bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [table[Int(n >> 18 & 63)], table[Int(n >> 12 & 63)], table[Int(n >> 6 & 63)], table[Int(n & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out += [table[Int(n >> 18 & 63)], table[Int(n >> 12 & 63)]]
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [table[Int(n >> 18 & 63)], table[Int(n >> 12 & 63)], table[Int(n >> 6 & 63)]]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,191 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import EKTPModel
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// The registry's request context: batches of up to 1,000 reports fit in 8 MiB.
+public struct RegistryContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: Source) { coreContext = .init(source: source) }
+    public var maxUploadSize: Int { RegistryHTTP.maxBody }
+}
+
+/// The HTTP API (docs/openapi.yaml): stations POST their reports; the centre reads the fleet.
+public enum RegistryHTTP {
+    public static let maxBody = 8 << 20
+
+    /// The clock requests are judged by. `trustStationClock` (for `ektpd simulate`, whose stations
+    /// live on a scenario's clock) takes a batch's `sent_at` as its arrival time.
+    public struct Clock: Sendable {
+        public var now: @Sendable () -> Timestamp
+        public var trustStationClock: Bool
+        public init(now: @escaping @Sendable () -> Timestamp, trustStationClock: Bool = false) {
+            self.now = now
+            self.trustStationClock = trustStationClock
+        }
+    }
+
+    public static func router(registry: Registry, clock: Clock, logger: Logger) -> Router<RegistryContext> {
+        let router = Router(context: RegistryContext.self)
+        let latest = LatestClock()
+
+        router.post("/v1/reports") { request, context -> Response in
+            await respond(logger) {
+                let station = try await registry.authenticate(authorization: request.headers[.authorization])
+                if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBody {
+                    throw RegistryError(413, "body of \(length) bytes is over the limit of \(maxBody) bytes: send smaller batches")
+                }
+                let buffer: ByteBuffer
+                do { buffer = try await request.body.collect(upTo: maxBody) } catch {
+                    throw RegistryError(413, "body over the limit of \(maxBody) bytes: send smaller batches")
+                }
+                let batch = try decode(ReportBatch.self, buffer)
+                var receivedAt = clock.now()
+                if clock.trustStationClock {
+                    receivedAt = batch.sentAt
+                    latest.advance(to: batch.sentAt)
+                }
+                let reply = try await registry.ingest(batch, from: station, receivedAt: receivedAt)
+                logger.debug("ingest", metadata: ["station": "\(station)", "stored": "\(reply.stored)", "through": "\(reply.storedThrough)"])
+                return try json(reply)
+            }
+        }
+        router.get("/v1/fleet") { request, _ -> Response in
+            await respond(logger) {
+                try json(try await registry.fleet(at: try at(request, clock, latest)))
+            }
+        }
+        router.get("/v1/sites") { request, _ -> Response in
+            await respond(logger) {
+                let status = request.uri.queryParameters.get("status") ?? "all"
+                return try json(try await registry.sites(status: status, at: try at(request, clock, latest)))
+            }
+        }
+        router.get("/v1/stations/:id") { request, context -> Response in
+            await respond(logger) {
+                let id = context.parameters.get("id") ?? ""
+                return try json(try await registry.station(id, at: try at(request, clock, latest)))
+            }
+        }
+        router.get("/v1/events") { request, _ -> Response in
+            await respond(logger) {
+                let q = request.uri.queryParameters
+                let since = try integer(q.get("since"), name: "since", default: 0)
+                let limit = try integer(q.get("limit"), name: "limit", default: 500)
+                return try json(try await registry.events(since: since, station: q.get("station"), limit: Int(limit)))
+            }
+        }
+        router.get("/openapi.yaml") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/yaml"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+        }
+        router.get("/healthz") { _, _ -> Response in
+            await respond(logger) {
+                _ = try await registry.schemaVersion()
+                return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            }
+        }
+        return router
+    }
+
+    /// The time a query is judged at: `?at=` (RFC 3339), else the registry's clock (with a trusted
+    /// station clock: the newest `sent_at` seen).
+    static func at(_ request: Request, _ clock: Clock, _ latest: LatestClock) throws -> Timestamp {
+        if let s = request.uri.queryParameters.get("at") {
+            guard let t = Timestamp(rfc3339: s) else { throw RegistryError.bad("at=\(s): not an RFC 3339 time (2026-11-23T08:00:00Z)") }
+            return t
+        }
+        if clock.trustStationClock, let t = latest.value { return t }
+        return clock.now()
+    }
+
+    static func integer(_ s: String?, name: String, default d: Int64) throws -> Int64 {
+        guard let s else { return d }
+        guard let v = Int64(s), v >= 0 else { throw RegistryError.bad("\(name)=\(s): expected a whole number >= 0") }
+        return v
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ buffer: ByteBuffer) throws -> T {
+        let bytes = buffer.readableBytesView
+        do {
+            return try JSONStyle.decoder().decode(T.self, from: Data(bytes))
+        } catch let e as DecodingError {
+            throw RegistryError.bad(describe(e))
+        } catch {
+            throw RegistryError.bad("body is not valid JSON: \(error)")
+        }
+    }
+
+    /// A decoding error as "reports[2].kind: ..." so the sender finds the field.
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            var out = ""
+            for k in keys {
+                if let i = k.intValue { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + snake(k.stringValue) }
+            }
+            return out.isEmpty ? "body" : out
+        }
+        switch e {
+        case .dataCorrupted(let c):
+            if c.codingPath.isEmpty { return "body is not valid JSON" }
+            return "\(path(c.codingPath)): \(c.debugDescription)"
+        case .keyNotFound(let k, let c):
+            return "\(path(c.codingPath + [k])): missing"
+        case .typeMismatch(let t, let c):
+            return "\(path(c.codingPath)): expected \(typeWord(t))"
+        case .valueNotFound(let t, let c):
+            return "\(path(c.codingPath)): expected \(typeWord(t)), found null"
+        @unknown default:
+            return "body: \(e)"
+        }
+    }
+
+    static func typeWord(_ t: Any.Type) -> String {
+        switch t {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: "a whole number"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "\(t)".hasPrefix("Array") ? "an array" : "an object"
+        }
+    }
+
+    static func snake(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
+        }
+        return out
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        var bytes = try JSONStyle.encode(value)
+        bytes.append(0x0a)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// Runs a handler; a refusal becomes its status with `{"error": "..."}`, anything else a 500 that is logged.
+    static func respond(_ logger: Logger, _ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let e as RegistryError {
+            return (try? json(ErrorReply(error: e.description), status: .init(code: e.status))) ?? Response(status: .init(code: e.status))
+        } catch {
+            logger.error("request failed: \(error)")
+            return (try? json(ErrorReply(error: "registry error: \(error)"), status: .internalServerError)) ?? Response(status: .internalServerError)
+        }
+    }
+}
+
+/// The newest station clock seen (for a registry that trusts station clocks).
+final class LatestClock: Sendable {
+    private let state = Mutex<Timestamp?>(nil)
+    var value: Timestamp? { state.withLock { $0 } }
+    func advance(to t: Timestamp) { state.withLock { v in if v == nil || v! < t { v = t } } }
+}

@@ -1,0 +1,160 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The store for a national fleet: PostgreSQL through postgres-nio's connection pool.
+///
+/// URL: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`. TLS is not offered yet: run the registry
+/// beside its database or over a private network.
+public final class PostgresStore: RegistryStore {
+    public let dialect = SQLDialect.postgres
+    public let label: String
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let logger: Logger
+
+    public init(url: String) throws {
+        let parsed = try Self.parse(url)
+        var config = PostgresClient.Configuration(host: parsed.host, port: parsed.port, username: parsed.user,
+                                                  password: parsed.password, database: parsed.database, tls: .disable)
+        config.options.maximumConnections = 8
+        config.options.minimumConnections = 0
+        client = PostgresClient(configuration: config)
+        var logger = Logger(label: "ektp-registry.postgres")
+        logger.logLevel = .warning
+        self.logger = logger
+        let client = self.client
+        runner = Task { await client.run() }
+        label = "postgres \(parsed.user)@\(parsed.host):\(parsed.port)/\(parsed.database ?? parsed.user)"
+    }
+
+    public func transaction(_ statements: [SQLStatement]) async throws -> [[[SQLValue]]] {
+        do {
+            return try await client.withTransaction(logger: logger) { conn in
+                var out: [[[SQLValue]]] = []
+                for s in statements { out.append(try await Self.run(s, conn, logger)) }
+                return out
+            }
+        } catch {
+            throw StoreError(Self.describe(error))
+        }
+    }
+
+    public func query(_ statement: SQLStatement) async throws -> [[SQLValue]] {
+        do {
+            return try await client.withConnection { conn in try await Self.run(statement, conn, self.logger) }
+        } catch {
+            throw StoreError(Self.describe(error))
+        }
+    }
+
+    public func close() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    private static func run(_ s: SQLStatement, _ conn: PostgresConnection, _ logger: Logger) async throws -> [[SQLValue]] {
+        var binds = PostgresBindings(capacity: s.arguments.count)
+        for a in s.arguments {
+            switch a {
+            case .int(let i): binds.append(i)
+            case .double(let d): binds.append(d)
+            case .text(let t): binds.append(t)
+            case .null: binds.appendNull()
+            }
+        }
+        let rows = try await conn.query(PostgresQuery(unsafeSQL: s.postgresSQL, binds: binds), logger: logger)
+        var out: [[SQLValue]] = []
+        for try await row in rows {
+            var values: [SQLValue] = []
+            for cell in row {
+                values.append(try value(of: cell))
+            }
+            out.append(values)
+        }
+        return out
+    }
+
+    private static func value(of cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int8: return .int(try cell.decode(Int64.self))
+        case .int4: return .int(Int64(try cell.decode(Int32.self)))
+        case .int2: return .int(Int64(try cell.decode(Int16.self)))
+        case .float8: return .double(try cell.decode(Double.self))
+        case .float4: return .double(Double(try cell.decode(Float.self)))
+        case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
+        case .numeric:
+            let text = try cell.decode(String.self)
+            if let i = Int64(text) { return .int(i) }
+            return .double(Double(text) ?? 0)
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? PSQLError {
+            if let m = e.serverInfo?[.message] { return "PostgreSQL: \(m)" }
+            return "PostgreSQL: \(e.code)"
+        }
+        return "PostgreSQL: \(String(reflecting: error))"
+    }
+
+    struct Parsed { var user: String; var password: String?; var host: String; var port: Int; var database: String? }
+
+    static func parse(_ url: String) throws -> Parsed {
+        var rest = Substring(url)
+        if rest.hasPrefix("postgresql://") { rest = rest.dropFirst("postgresql://".count) }
+        else if rest.hasPrefix("postgres://") { rest = rest.dropFirst("postgres://".count) }
+        if let q = rest.firstIndex(of: "?") { rest = rest[..<q] }
+        guard let at = rest.lastIndex(of: "@") else {
+            throw StoreError("database URL: no user (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)")
+        }
+        let userinfo = rest[..<at]
+        let hostpart = rest[rest.index(after: at)...]
+        let user: String
+        var password: String?
+        if let c = userinfo.firstIndex(of: ":") {
+            user = String(userinfo[..<c])
+            password = String(userinfo[userinfo.index(after: c)...]).removingPercentEncodingSimple
+        } else {
+            user = String(userinfo)
+        }
+        guard !user.isEmpty else { throw StoreError("database URL: empty user name") }
+        var hostport = hostpart
+        var database: String?
+        if let slash = hostpart.firstIndex(of: "/") {
+            hostport = hostpart[..<slash]
+            let db = hostpart[hostpart.index(after: slash)...]
+            database = db.isEmpty ? nil : String(db)
+        }
+        var host = String(hostport)
+        var port = 5432
+        if let c = hostport.lastIndex(of: ":") {
+            host = String(hostport[..<c])
+            guard let p = Int(hostport[hostport.index(after: c)...]), (1...65535).contains(p) else {
+                throw StoreError("database URL: port \"\(hostport[hostport.index(after: c)...])\" is not a port number")
+            }
+            port = p
+        }
+        guard !host.isEmpty else { throw StoreError("database URL: no host") }
+        return Parsed(user: user, password: password, host: host, port: port, database: database)
+    }
+}
+
+extension String {
+    /// %XX decoding for passwords in URLs (no Foundation).
+    var removingPercentEncodingSimple: String {
+        var bytes: [UInt8] = []
+        var it = Array(utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,194 @@
+import EKTPHardware
+import EKTPModel
+
+/// Runs every station of a scenario on the scenario's clock: each with its own health engine,
+/// outbox and registry uplink, delivering over HTTP to a registry. Network outages, the recording
+/// server's hours, the centre's nightly pull and card printing are simulated per station.
+///
+/// Deterministic for a scenario and seed: stations advance in a fixed order in fixed ticks, and
+/// every random choice comes from the scenario's seed.
+public final class FleetSimulator {
+    public struct Options: Sendable {
+        public var tick: Duration = .seconds(300)
+        public var heartbeat: Duration = .seconds(3600)
+        public var snapshotSpacing: Duration = .seconds(300)
+        public var batchSize = 200
+        public init() {}
+    }
+
+    final class Station {
+        let spec: SimulatedStationSpec
+        let sim: StationSimulator
+        let outbox: Outbox
+        let uplink: RegistryUplink
+        var storedEvents: Int64 = 0
+        var networkUp = true
+        var lastPull: Timestamp?
+        var syncState: SyncState = .unknown
+        var blanks: Int?
+        var lastStockDay: Int64 = -1
+        init(spec: SimulatedStationSpec, sim: StationSimulator, outbox: Outbox, uplink: RegistryUplink) {
+            self.spec = spec
+            self.sim = sim
+            self.outbox = outbox
+            self.uplink = uplink
+        }
+    }
+
+    public let scenario: Scenario
+    public let options: Options
+    let stations: [Station]
+    public private(set) var now: Timestamp
+    public private(set) var delivered = 0
+    public private(set) var failedRounds = 0
+
+    /// - Parameters:
+    ///   - workDirectory: where each station's outbox file lives.
+    ///   - tokens: each station's registry token.
+    public init(scenario: Scenario, registry: PlainHTTPURL, tokens: [String: String], workDirectory: String,
+                options: Options = Options()) throws {
+        self.scenario = scenario
+        self.options = options
+        self.now = scenario.start
+        var stations: [Station] = []
+        for spec in scenario.stations {
+            guard let token = tokens[spec.id] else { throw SimulationError("no registry token for station \(spec.id)") }
+            let backend = try SimulatedBackend(scenario: scenario, station: spec.id, catalogue: Catalogue.builtIn(),
+                                               label: "simulated: \(scenario.name)", realTimeLatency: false)
+            let outbox = try Outbox(path: "\(workDirectory)/\(spec.id).outbox.sqlite3")
+            let engine = StationEngine(stationID: spec.id, site: spec.site, backendName: backend.name, profile: spec.profile,
+                                       policy: HealthPolicy(), now: scenario.start, lastSequence: outbox.lastSequence)
+            var config = RegistryUplinkConfig(url: registry, token: token)
+            config.heartbeat = options.heartbeat
+            config.snapshotSpacing = options.snapshotSpacing
+            config.batchSize = options.batchSize
+            config.backoffBase = .seconds(60)
+            config.backoffMax = .seconds(3600)
+            config.timeout = .seconds(30)
+            let uplink = RegistryUplink(config: config, outbox: outbox, engine: engine, seed: scenario.seed ^ fnv1a("uplink/" + spec.id))
+            let station = Station(spec: spec, sim: StationSimulator(backend: backend, engine: engine, start: scenario.start),
+                                  outbox: outbox, uplink: uplink)
+            station.blanks = spec.stock?.blanks
+            stations.append(station)
+        }
+        self.stations = stations
+    }
+
+    public var end: Timestamp { scenario.start.adding(scenario.duration) }
+
+    /// Boots every station at the scenario's start.
+    public func boot() async throws {
+        for s in stations {
+            try await s.sim.boot()
+            step(s, at: now)
+        }
+    }
+
+    /// Advances the whole fleet to `until` in ticks; `progress` after every tick.
+    public func run(until: Timestamp, progress: (Timestamp) -> Void = { _ in }) async {
+        while now < until {
+            let t = min(until, now.adding(options.tick))
+            for s in stations {
+                await s.sim.run(until: t)
+                step(s, at: t)
+            }
+            now = t
+            progress(now)
+        }
+    }
+
+    /// Delivers what is left, for stations whose network is up (a last round at the end).
+    public func flush() {
+        for s in stations where s.networkUp { deliver(s, at: now, force: true) }
+    }
+
+    /// What every station's outbox still holds.
+    public var pendingReports: Int { stations.reduce(0) { $0 + $1.outbox.pendingCount } }
+
+    /// One station's status now (tests).
+    public func status(of id: String) -> StationStatus? {
+        stations.first { $0.spec.id == id }.map { $0.sim.engine.status(now: now) }
+    }
+
+    /// Applies a fault to a station's device now (tests, interactive tools).
+    public func inject(_ fault: SimulatedFault, station: String, device: String) throws {
+        guard let s = stations.first(where: { $0.spec.id == station }) else { throw SimulationError("no station \(station)") }
+        try s.sim.inject(fault, into: device)
+    }
+
+    // MARK: one station, one tick
+
+    private func step(_ s: Station, at t: Timestamp) {
+        let engine = s.sim.engine
+        let offset = t - scenario.start
+        // The network, from the scenario's steps (the last one due).
+        if let change = s.spec.network.last(where: { $0.at <= offset }) {
+            if change.up != s.networkUp {
+                s.networkUp = change.up
+                engine.record(type: .uplinkReachability, subject: "registry", from: change.up ? "unreachable" : "reachable",
+                              to: change.up ? "reachable" : "unreachable", reason: change.up ? "network back" : "network down", now: t)
+            }
+        }
+        // The centre's nightly pull: it works when the server is on and the station reachable.
+        if let minute = scenario.centrePullMinute {
+            let dayMillis: Int64 = 86_400_000
+            let minuteOfDay = Int((t.millis % dayMillis) / 60_000)
+            let previousMinute = minuteOfDay - Int(options.tick.wholeMilliseconds / 60_000)
+            if minute > previousMinute && minute <= minuteOfDay && serverOn(s, minuteOfDay: minute) && s.networkUp {
+                s.lastPull = t
+            }
+            let limit = scenario.centrePullLimit
+            let state: SyncState
+            let reason: String
+            if let last = s.lastPull {
+                state = t - last > limit ? .stale : .fresh
+                reason = state == .fresh ? "pulled \(spokenDuration(t - last)) ago" : "last pulled \(spokenDuration(t - last)) ago, over the limit of \(spokenDuration(limit))"
+            } else if offset >= limit {
+                state = .never
+                reason = "the centre has never pulled this station's data"
+            } else {
+                state = .unknown
+                reason = "not pulled yet"
+            }
+            if state != s.syncState {
+                if state != .unknown {
+                    engine.record(type: .syncState, subject: "centre_pull", from: s.syncState.rawValue, to: state.rawValue, reason: reason, now: t)
+                }
+                s.syncState = state
+            }
+            engine.update(sync: SyncStatus(state: state, lastPull: s.lastPull, limitSeconds: limit.wholeMilliseconds / 1000, reason: reason))
+        }
+        // Card blanks used by the working printers; the operator counts them once a day.
+        if let stock = s.spec.stock, var blanks = s.blanks {
+            let status = engine.status(now: t)
+            let working = status.devices.filter { $0.device.kind == .cardPrinter && ($0.health == .ok || $0.health == .degraded) }.count
+            let used = Int((Int64(working * stock.perPrinterPerDay) * options.tick.wholeMilliseconds) / 86_400_000)
+            blanks = max(0, blanks - used)
+            s.blanks = blanks
+            let day = (t.millis - scenario.start.millis) / 86_400_000
+            if day != s.lastStockDay {
+                s.lastStockDay = day
+                engine.setStock(blanks: blanks, now: t)
+            }
+        }
+        // Events into the outbox (the daemon's EventReporter does this), then a snapshot if due.
+        for e in engine.events(sinceSequence: s.storedEvents) {
+            _ = try? s.outbox.append(e)
+            s.storedEvents = max(s.storedEvents, e.sequence)
+        }
+        _ = try? s.uplink.snapshotIfDue(now: t)
+        s.storedEvents = max(s.storedEvents, engine.status(now: t).lastSequence)
+        if s.networkUp { deliver(s, at: t, force: false) }
+    }
+
+    private func deliver(_ s: Station, at t: Timestamp, force: Bool) {
+        let r = s.uplink.round(now: { t }, force: force)
+        delivered += r.delivered
+        if r.error != nil { failedRounds += 1 }
+    }
+
+    private func serverOn(_ s: Station, minuteOfDay: Int) -> Bool {
+        guard let hours = s.spec.serverHours else { return true }
+        return hours.contains(minuteOfDay)
+    }
+}

@@ -1,0 +1,221 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EKTPHardware
+import EKTPModel
+import Synchronization
+
+/// Where and how the station delivers its outbox (the `registry` section of ektpd.yaml).
+public struct RegistryUplinkConfig: Sendable, Equatable {
+    public var url: PlainHTTPURL
+    public var token: String
+    /// Reports in one POST.
+    public var batchSize: Int = 200
+    /// A snapshot at least this often, even when nothing changes (the registry's "heard from").
+    public var heartbeat: Duration = .seconds(300)
+    /// After a change, a new snapshot once this much time has passed since the last one.
+    public var snapshotSpacing: Duration = .seconds(30)
+    /// Exponential backoff after a failure: base, doubled per failure, capped; full jitter in [d/2, d].
+    public var backoffBase: Duration = .seconds(2)
+    public var backoffMax: Duration = .seconds(600)
+    public var timeout: Duration = .seconds(20)
+
+    public init(url: PlainHTTPURL, token: String) {
+        self.url = url
+        self.token = token
+    }
+}
+
+/// Delivers the outbox to the registry: in sequence order, in batches, with exponential backoff
+/// and jitter after a failure. Delivery is at least once (a lost reply means a re-send); the
+/// registry stores each (station, sequence) once, so it sees every report exactly once.
+///
+/// Synchronous and driven by the caller's clock: the daemon runs `round` on its own thread with
+/// the wall clock, `ektpd simulate` on a scenario's clock. The jitter comes from a seeded generator,
+/// so a simulation replays exactly.
+public final class RegistryUplink: Sendable {
+    public let config: RegistryUplinkConfig
+    public let outbox: Outbox
+    public let engine: StationEngine
+
+    struct State {
+        var failures = 0
+        var nextAttempt: Timestamp?
+        var lastDelivery: Timestamp?
+        var lastError: String?
+        var storedThrough: Int64 = 0
+        var lastSnapshot: Timestamp?
+        var overLimit = false
+        var rng: SplitMix64
+    }
+    private let state: Mutex<State>
+
+    public init(config: RegistryUplinkConfig, outbox: Outbox, engine: StationEngine, seed: UInt64) {
+        self.config = config
+        self.outbox = outbox
+        self.engine = engine
+        self.state = Mutex(State(storedThrough: outbox.acknowledged, rng: SplitMix64(seed: seed)))
+    }
+
+    /// What one round did.
+    public struct Round: Sendable, Equatable {
+        public var delivered = 0
+        public var batches = 0
+        public var error: String?
+        /// When the next round is due (a retry after a failure, or the next heartbeat).
+        public var next: Timestamp
+    }
+
+    /// Takes a snapshot into the outbox when one is due: something changed and the last one is
+    /// `snapshotSpacing` old, or the heartbeat is due. Returns whether it took one.
+    @discardableResult
+    public func snapshotIfDue(now: Timestamp) throws(OutboxError) -> Bool {
+        let last = state.withLock { $0.lastSnapshot }
+        let due: Bool
+        if let last {
+            due = now >= last.adding(config.heartbeat) || (engine.changedSinceSnapshot && now >= last.adding(config.snapshotSpacing))
+        } else {
+            due = true
+        }
+        guard due else { return false }
+        let (seq, status) = engine.snapshot(now: now)
+        let body: [UInt8]
+        do { body = try JSONStyle.encode(status) } catch { throw OutboxError("cannot encode snapshot \(seq): \(error)") }
+        let over = try outbox.append(sequence: seq, kind: .snapshot, time: now, body: body)
+        state.withLock { s in
+            s.lastSnapshot = now
+            s.overLimit = over
+        }
+        return true
+    }
+
+    /// Delivers what is pending, batch after batch, unless a retry is not yet due. Blocks on the
+    /// network: call it off the async pool.
+    public func round(now: @Sendable () -> Timestamp, force: Bool = false) -> Round {
+        var result = Round(next: now().adding(config.heartbeat))
+        if !force, let due = state.withLock({ $0.nextAttempt }), now() < due {
+            result.next = due
+            return result
+        }
+        while true {
+            let reports: [Outbox.Report]
+            do { reports = try outbox.pending(limit: config.batchSize) } catch {
+                result.error = error.description
+                break
+            }
+            guard !reports.isEmpty else { break }
+            switch send(reports, sentAt: now()) {
+            case .success(let reply):
+                let sent = reports.map(\.sequence).filter { $0 <= reply.storedThrough }
+                do { try outbox.acknowledge(sent) } catch {
+                    result.error = error.description
+                    break
+                }
+                result.delivered += sent.count
+                result.batches += 1
+                state.withLock { s in
+                    s.failures = 0
+                    s.nextAttempt = nil
+                    s.lastError = nil
+                    s.lastDelivery = now()
+                    s.storedThrough = max(s.storedThrough, reply.storedThrough)
+                }
+                if sent.count < reports.count {
+                    result.error = "the registry holds only through \(reply.storedThrough), below this batch's \(reports.last!.sequence)"
+                }
+            case .failure(let e):
+                result.error = e.description
+            }
+            if result.error != nil { break }
+        }
+        if let error = result.error {
+            let t = now()
+            let retry = state.withLock { s -> Timestamp in
+                s.failures += 1
+                s.lastError = error
+                let exp = min(config.backoffMax.wholeMilliseconds,
+                              config.backoffBase.wholeMilliseconds << min(Int64(s.failures - 1), 30))
+                let jittered = exp / 2 + Int64(s.rng.next() % UInt64(max(1, exp / 2 + 1)))
+                let at = t.adding(.milliseconds(jittered))
+                s.nextAttempt = at
+                return at
+            }
+            result.next = retry
+        }
+        publish(now: now())
+        return result
+    }
+
+    /// The delivery status into the engine (for `ektpd status` and the next snapshot).
+    public func publish(now: Timestamp) {
+        let pending = outbox.pendingCount
+        let s = state.withLock { $0 }
+        engine.update(delivery: DeliveryStatus(registry: config.url.description, pending: pending, storedThrough: s.storedThrough,
+                                               lastDelivery: s.lastDelivery, lastError: s.lastError, failures: s.failures,
+                                               nextAttempt: s.nextAttempt, overLimit: s.overLimit))
+    }
+
+    public var failures: Int { state.withLock { $0.failures } }
+
+    /// One POST of a batch; the registry's reply, or why it failed.
+    func send(_ reports: [Outbox.Report], sentAt: Timestamp) -> Result<IngestReply, NetError> {
+        let body = Self.batchBody(station: engine.stationID, sentAt: sentAt, reports: reports)
+        let url = config.url
+        let r = httpRequest(method: "POST", host: url.host, port: url.port, path: url.prefix + "/v1/reports",
+                            headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json")],
+                            body: body, timeout: config.timeout)
+        switch r {
+        case .failure(let e): return .failure(e)
+        case .success(let x):
+            guard x.status == 200 else {
+                let message = (try? JSONStyle.decode(ErrorReply.self, from: x.body))?.error ?? String(decoding: x.body.prefix(200), as: UTF8.self)
+                return .failure(NetError("registry \(url) answered \(x.status): \(message)"))
+            }
+            do { return .success(try JSONStyle.decode(IngestReply.self, from: x.body)) } catch {
+                return .failure(NetError("registry \(url) answered 200 with a body that is not an ingest reply"))
+            }
+        }
+    }
+
+    /// The batch as JSON, made from the outbox's stored bodies without decoding them again.
+    static func batchBody(station: String, sentAt: Timestamp, reports: [Outbox.Report]) -> [UInt8] {
+        let quotedStation = (try? JSONStyle.encode(station)) ?? Array("\"\"".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(reports.reduce(64) { $0 + $1.body.count + 96 })
+        out += Array(#"{"reports":["#.utf8)
+        for (i, r) in reports.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            let key = r.kind == .event ? "event" : "status"
+            out += Array(#"{"kind":"\#(r.kind.rawValue)","sequence":\#(r.sequence),"time":"\#(r.time.rfc3339)","\#(key)":"#.utf8)
+            out += r.body
+            out.append(UInt8(ascii: "}"))
+        }
+        out += Array(#"],"sent_at":"\#(sentAt.rfc3339)","station":"#.utf8)
+        out += quotedStation
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
+
+/// Runs blocking work (network I/O) on a thread of its own, never on the async pool.
+func offloaded<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
+        let job = Unmanaged.passRetained(OffloadedJob { c.resume(returning: body()) })
+        var tid = pthread_t()
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        let rc = pthread_create(&tid, &attr, { arg in
+            let job = Unmanaged<OffloadedJob>.fromOpaque(arg!).takeRetainedValue()
+            job.run()
+            return nil
+        }, job.toOpaque())
+        pthread_attr_destroy(&attr)
+        if rc != 0 { job.takeRetainedValue().run() }
+    }
+}
+
+final class OffloadedJob: @unchecked Sendable {
+    let run: () -> Void
+    init(_ r: @escaping () -> Void) { run = r }
+}

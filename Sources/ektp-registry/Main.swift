@@ -1,0 +1,187 @@
+import ArgumentParser
+import EKTPModel
+import EKTPRegistry
+import EKTPSupport
+import Hummingbird
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct EktpRegistry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ektp-registry",
+        abstract: "The central registry that e-KTP enrolment stations report to.",
+        discussion: """
+            DATABASE is sqlite:PATH (the default, one file, no set-up) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+            Without --database: $EKTP_REGISTRY_DATABASE, else sqlite:$STATE_DIRECTORY/registry.sqlite3,
+            else sqlite:/var/lib/ektp-registry/registry.sqlite3.
+            """,
+        version: ektpVersion,
+        subcommands: [Serve.self, Migrate.self, Token.self, OpenAPI.self])
+}
+
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: "The database URL (see ektp-registry --help).")
+    var database: String?
+
+    func url(_ env: [String: String]) -> String {
+        if let database { return database }
+        if let d = env["EKTP_REGISTRY_DATABASE"], !d.isEmpty { return d }
+        let dir = env["STATE_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) } ?? "/var/lib/ektp-registry"
+        return "sqlite:\(dir)/registry.sqlite3"
+    }
+
+    func open(_ env: [String: String]) async throws -> Registry {
+        let store = try await StoreURL.open(url(env))
+        return Registry(store: store)
+    }
+}
+
+func environment() -> [String: String] {
+    var out: [String: String] = [:]
+    var p = environ
+    while let c = p.pointee {
+        let s = String(cString: c)
+        if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return out
+}
+
+/// Runs a command body, printing a store or request problem as one line and exiting 1.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as StoreError {
+        FileHandleStderr.write("ektp-registry: \(e.description)\n")
+        throw ExitCode(1)
+    } catch let e as RegistryError {
+        FileHandleStderr.write("ektp-registry: \(e.description)\n")
+        throw ExitCode(1)
+    }
+}
+
+enum FileHandleStderr {
+    static func write(_ s: String) { let b = Array(s.utf8); _ = b.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) } }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the registry's HTTP API (under systemd: ektp-registry.service).")
+
+    @OptionGroup var db: DatabaseOption
+    @Option(name: .long, help: "Address to listen on, HOST:PORT (port 0: any free port).")
+    var listen: String = "127.0.0.1:8470"
+    @Option(name: .long, help: "Write the bound port to this file once listening (for scripts and tests).")
+    var portFile: String?
+    @Option(name: .long, help: "A station not heard from for this many seconds counts as silent.")
+    var silentAfter: Int = 3600
+    @Flag(name: .long, help: "Take each batch's sent_at as its arrival time (ektpd simulate: stations on a scenario clock).")
+    var trustStationClock = false
+    @Option(name: .long, help: "Log level: debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let env = environment()
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, environment: env) }
+        let logger = Logger(label: "ektp-registry")
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            FileHandleStderr.write("ektp-registry: --listen \(listen): expected HOST:PORT (127.0.0.1:8470)\n")
+            throw ExitCode(2)
+        }
+        let host = String(listen[..<colon])
+        try await reportingErrors {
+            let store = try await StoreURL.open(db.url(env))
+            let registry = Registry(store: store, silentAfter: .seconds(silentAfter))
+            let applied = try await registry.migrate(now: wallClockNow()) { logger.notice("\($0)") }
+            if !applied.isEmpty { logger.notice("database migrated: \(applied.count) migration(s)") }
+            let router = RegistryHTTP.router(registry: registry,
+                                             clock: .init(now: wallClockNow, trustStationClock: trustStationClock),
+                                             logger: logger)
+            let notifier = SystemdNotifier(environment: env)
+            let portFile = self.portFile
+            let app = Application(
+                router: router,
+                configuration: .init(address: .hostname(host, port: port), serverName: "ektp-registry"),
+                onServerRunning: { channel in
+                    let bound = channel.localAddress?.port ?? port
+                    if let portFile {
+                        let tmp = portFile + ".tmp"
+                        if let f = fopen(tmp, "w") { fputs("\(bound)\n", f); fclose(f); rename(tmp, portFile) }
+                    }
+                    logger.notice("listening on http://\(host):\(bound) (\(store.label))")
+                    notifier.notify(["READY": "1", "STATUS": "listening on \(host):\(bound)"])
+                },
+                logger: logger)
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+            await store.close()
+            logger.notice("stopped")
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bring the database's schema up to this version (serve also does it).")
+    @OptionGroup var db: DatabaseOption
+    @Flag(name: .long, help: "Only say which version the database is at.")
+    var status = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let registry = try await db.open(environment())
+            defer { Task { await registry.store.close() } }
+            if status {
+                let v = try await registry.schemaVersion()
+                print("\(registry.store.label): schema version \(v) of \(Schema.latest)\(v == Schema.latest ? " (current)" : "")")
+            } else {
+                let applied = try await registry.migrate(now: wallClockNow()) { print($0) }
+                print(applied.isEmpty ? "\(registry.store.label): already at schema version \(Schema.latest)" : "\(registry.store.label): now at schema version \(Schema.latest)")
+            }
+            await registry.store.close()
+        }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Issue or revoke a station's tokens.", subcommands: [Issue.self, Revoke.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a token for a station; it is printed once and only its hash is kept.")
+        @OptionGroup var db: DatabaseOption
+        @Option(name: .long, help: "The station's ID (as in its ektpd.yaml).") var station: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let registry = try await db.open(environment())
+                try await registry.migrate(now: wallClockNow())
+                let token = try await registry.issueToken(station: station, now: wallClockNow())
+                await registry.store.close()
+                print(token)
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke every token of a station.")
+        @OptionGroup var db: DatabaseOption
+        @Option(name: .long, help: "The station's ID.") var station: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let registry = try await db.open(environment())
+                try await registry.migrate(now: wallClockNow())
+                let n = try await registry.revokeTokens(station: station, now: wallClockNow())
+                await registry.store.close()
+                print("revoked \(n) token(s) of \(station)")
+                if n == 0 { throw ExitCode(1) }
+            }
+        }
+    }
+}
+
+struct OpenAPI: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "openapi", abstract: "Print the API's OpenAPI document.")
+    func run() { print(OpenAPIDocument.yaml, terminator: "") }
+}

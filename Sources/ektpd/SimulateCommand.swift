@@ -1,0 +1,349 @@
+import ArgumentParser
+import EKTPHardware
+import EKTPModel
+import EKTPStation
+import EKTPYAML
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ektpd simulate`: a scenario's whole fleet against a registry, and what the centre then sees.
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scenario's fleet against a registry and print what the centre sees.",
+        discussion: """
+            Every station runs its own health engine, outbox and registry uplink on the scenario's clock.
+            Without --registry, an embedded registry (ektp-registry, SQLite in a temp folder) is started and
+            stopped. With --registry URL, --tokens FILE gives each station's token ("STATION TOKEN" lines).
+            The same scenario and seed give the same report.
+            """)
+
+    @Argument(help: "The scenario file (scenarios/*.yaml).") var scenario: String
+    @Flag(name: .long, help: "Print JSON (the stable interface for scripts).") var json = false
+    @Option(name: .long, help: "Override the scenario's seed.") var seed: UInt64?
+    @Option(name: .long, help: "Override the scenario's duration (7d, 36h).") var duration: String?
+    @Option(name: .long, help: "Deliver to this registry (http://HOST:PORT) instead of an embedded one.") var registry: String?
+    @Option(name: .long, help: "With --registry: a file of \"STATION TOKEN\" lines.") var tokens: String?
+    @Option(name: .long, help: "The embedded registry's database (default: SQLite in the temp folder; or postgres://...).") var registryDatabase: String?
+    @Flag(name: .long, help: "Keep the temp folder (outboxes, registry database) and say where it is.") var keep = false
+
+    func run() async throws {
+        var sc: Scenario
+        do { sc = try Scenario.load(path: scenario) } catch {
+            FileOut.err(error.description + "\n")
+            throw ExitCode(4)
+        }
+        if let seed { sc.seed = seed }
+        if let duration {
+            guard let d = parseDuration(duration), d >= .seconds(60) else {
+                FileOut.err("ektpd: --duration \(duration): expected a duration of a minute or more, like 7d or 36h\n")
+                throw ExitCode(4)
+            }
+            sc.duration = d
+        }
+        var template = Array("\(ProcessEnv.get("TMPDIR") ?? "/tmp")/ektpd-simulate-XXXXXX".utf8CString)
+        guard let dirPtr = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            FileOut.err("ektpd: cannot make a temp folder: \(String(cString: strerror(errno)))\n")
+            throw ExitCode(1)
+        }
+        let work = String(cString: dirPtr)
+        defer { if keep { FileOut.err("kept: \(work)\n") } else { removeTree(work) } }
+
+        let progress = Progress(enabled: !json || isatty(2) != 0)
+        var embedded: EmbeddedRegistry?
+        let url: PlainHTTPURL
+        var tokenMap: [String: String] = [:]
+        if let registry {
+            guard let u = PlainHTTPURL(registry) else {
+                FileOut.err("ektpd: --registry \(registry): expected http://HOST:PORT\n")
+                throw ExitCode(4)
+            }
+            guard let tokens else {
+                FileOut.err("ektpd: --registry needs --tokens FILE (\"STATION TOKEN\" lines, from ektp-registry token issue)\n")
+                throw ExitCode(4)
+            }
+            tokenMap = try readTokens(tokens)
+            url = u
+        } else {
+            progress.line("starting the embedded registry")
+            do {
+                let e = try await EmbeddedRegistry.start(work: work, database: registryDatabase, stations: sc.stations.map(\.id)) {
+                    progress.line("issuing registry tokens: \($0) of \(sc.stations.count)")
+                }
+                embedded = e
+                url = e.url
+                tokenMap = e.tokens
+            } catch {
+                FileOut.err("ektpd: \(error)\n")
+                throw ExitCode(1)
+            }
+        }
+        defer { embedded?.stop() }
+        EmbeddedRegistry.current = embedded?.pid ?? 0
+        signal(SIGINT) { _ in
+            if EmbeddedRegistry.current > 0 { kill(EmbeddedRegistry.current, SIGTERM) }
+            _exit(130)
+        }
+
+        let fleet: FleetSimulator
+        do {
+            fleet = try FleetSimulator(scenario: sc, registry: url, tokens: tokenMap, workDirectory: work)
+            try await fleet.boot()
+        } catch {
+            FileOut.err("ektpd: \(error)\n")
+            throw ExitCode(1)
+        }
+        let days = max(1, Int((sc.duration.wholeMilliseconds + 86_399_999) / 86_400_000))
+        var lastShown: Int64 = -1
+        await fleet.run(until: fleet.end) { t in
+            let hour = (t.millis - sc.start.millis) / 3_600_000
+            guard hour != lastShown else { return }
+            lastShown = hour
+            let day = Int(hour / 24) + 1
+            progress.update("simulating \(sc.stations.count) stations: day \(min(day, days)) of \(days), \(t.rfc3339.prefix(16))Z, \(fleet.delivered) reports delivered")
+        }
+        fleet.flush()
+        progress.done("simulated \(sc.stations.count) stations for \(spokenDuration(sc.duration)): \(fleet.delivered) reports delivered, \(fleet.pendingReports) still in outboxes")
+
+        let at = fleet.end.rfc3339
+        do {
+            let summary = try fetch(FleetSummary.self, url, "/v1/fleet?at=\(at)")
+            let broken = try fetch(SitesReply.self, url, "/v1/sites?status=broken&at=\(at)")
+            let unpulled = try fetch(SitesReply.self, url, "/v1/sites?status=unpulled&at=\(at)")
+            let silent = try fetch(SitesReply.self, url, "/v1/sites?status=silent&at=\(at)")
+            let report = SimulationReport(scenario: sc.name, description: sc.summary, seed: sc.seed, start: sc.start, end: fleet.end,
+                                          stations: sc.stations.count, delivered: fleet.delivered, pending: fleet.pendingReports,
+                                          registry: embedded == nil ? url.description : "embedded (\(embedded!.label))",
+                                          fleet: summary, unableToEnrol: broken.sites, notPulled: unpulled.sites, silent: silent.sites)
+            if json {
+                print(String(decoding: try JSONStyle.encode(report, pretty: true), as: UTF8.self))
+            } else {
+                print(report.text, terminator: "")
+            }
+        } catch {
+            FileOut.err("ektpd: reading the registry's view: \(error)\n")
+            throw ExitCode(1)
+        }
+    }
+
+    func fetch<T: Decodable>(_ type: T.Type, _ url: PlainHTTPURL, _ path: String) throws -> T {
+        switch httpRequest(method: "GET", host: url.host, port: url.port, path: url.prefix + path, timeout: .seconds(30), maxResponse: 64 << 20) {
+        case .failure(let e): throw e
+        case .success(let x):
+            guard x.status == 200 else { throw SimulationError("GET \(path): \(x.status) \(String(decoding: x.body.prefix(300), as: UTF8.self))") }
+            return try JSONStyle.decode(T.self, from: x.body)
+        }
+    }
+
+    func readTokens(_ path: String) throws -> [String: String] {
+        guard let text = readWholeFile(path) else {
+            FileOut.err("ektpd: cannot read --tokens \(path)\n")
+            throw ExitCode(4)
+        }
+        var out: [String: String] = [:]
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.isEmpty || parts[0].hasPrefix("#") { continue }
+            guard parts.count == 2 else {
+                FileOut.err("\(path):\(n + 1): expected \"STATION TOKEN\"\n")
+                throw ExitCode(4)
+            }
+            out[String(parts[0])] = String(parts[1])
+        }
+        return out
+    }
+}
+
+/// What `ektpd simulate` prints: the registry's view at the scenario's end.
+struct SimulationReport: Codable {
+    var scenario: String
+    var description: String?
+    var seed: UInt64
+    var start: Timestamp
+    var end: Timestamp
+    var stations: Int
+    var delivered: Int
+    var pending: Int
+    var registry: String
+    var fleet: FleetSummary
+    var unableToEnrol: [SiteView]
+    var notPulled: [SiteView]
+    var silent: [SiteView]
+
+    var text: String {
+        var o = ""
+        o += "\(scenario)\n"
+        if let description { o += description.split(separator: "\n").map { "  \($0)\n" }.joined() }
+        o += "  \(stations) stations, \(start.rfc3339) to \(end.rfc3339), seed \(seed); registry: \(registry)\n"
+        o += "  \(delivered) reports delivered, \(pending) still waiting in station outboxes\n\n"
+        let t = fleet.tally
+        o += "THE REGISTRY'S VIEW at \(fleet.at.rfc3339)\n"
+        o += "  \(t.stations) stations: \(t.ready) ready, \(t.degraded) degraded, \(t.broken) cannot enrol, \(t.unknown) unknown; "
+        o += "\(t.silent) not heard from; \(t.notPulled) not pulled by the centre\n"
+        for p in fleet.provinces {
+            o += "  \(p.name)\n"
+            for r in p.regencies {
+                o += "    \(r.name): \(tallyLine(r.tally))\n"
+                for d in r.districts { o += "      \(pad(d.name, 32)) \(tallyLine(d.tally))\n" }
+            }
+        }
+        o += "\nUNABLE TO ENROL (\(unableToEnrol.count))\n"
+        if unableToEnrol.isEmpty { o += "  none\n" }
+        for s in unableToEnrol {
+            o += "  \(s.site.district) (\(s.station)): \(s.reasons.isEmpty ? "kit broken" : s.reasons.joined(separator: "; "))\n"
+        }
+        o += "\nNOT PULLED BY THE CENTRE (\(notPulled.count))\n"
+        if notPulled.isEmpty { o += "  none\n" }
+        for s in notPulled {
+            let when = s.lastPull.map { "last pulled \($0.rfc3339)" } ?? "never pulled"
+            o += "  \(s.site.district) (\(s.station)): \(when)\n"
+        }
+        o += "\nNOT HEARD FROM in \(spokenDuration(.seconds(fleet.silentAfterSeconds))) (\(silent.count))\n"
+        if silent.isEmpty { o += "  none\n" }
+        for s in silent { o += "  \(s.site.district) (\(s.station)): last heard \(s.lastHeard?.rfc3339 ?? "never")\n" }
+        if !fleet.stock.isEmpty {
+            o += "\nCARD BLANKS\n"
+            for s in fleet.stock {
+                var line = "  \(s.site.district) (\(s.station)): \(s.blanks) left"
+                if let r = s.perDay { line += ", using \(Int(r.rounded())) a day" }
+                if let d = s.daysLeft { line += ", \(d < 10 ? String(Double(Int(d * 10)) / 10) : String(Int(d))) days left" }
+                line += "; card printers: \(s.printersWorking) of \(s.printers) working"
+                o += line + "\n"
+            }
+        }
+        return o
+    }
+
+    func tallyLine(_ t: FleetTally) -> String {
+        var parts = ["\(t.stations) station\(t.stations == 1 ? "" : "s")"]
+        if t.ready > 0 { parts.append("\(t.ready) ready") }
+        if t.degraded > 0 { parts.append("\(t.degraded) degraded") }
+        if t.broken > 0 { parts.append("\(t.broken) CANNOT ENROL") }
+        if t.unknown > 0 { parts.append("\(t.unknown) unknown") }
+        if t.silent > 0 { parts.append("\(t.silent) silent") }
+        if t.notPulled > 0 { parts.append("\(t.notPulled) NOT PULLED") }
+        return parts.joined(separator: ", ")
+    }
+
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+}
+
+/// `ektp-registry serve` as a child on a free loopback port, its database in the temp folder.
+final class EmbeddedRegistry {
+    nonisolated(unsafe) static var current: pid_t = 0
+    let process: ChildProcess
+    let url: PlainHTTPURL
+    let tokens: [String: String]
+    let label: String
+    var pid: pid_t { process.pid }
+
+    init(process: ChildProcess, url: PlainHTTPURL, tokens: [String: String], label: String) {
+        self.process = process
+        self.url = url
+        self.tokens = tokens
+        self.label = label
+    }
+
+    static func start(work: String, database: String?, stations: [String], progress: (Int) -> Void) async throws -> EmbeddedRegistry {
+        let binary = try findRegistryBinary()
+        let db = database ?? "sqlite:\(work)/registry.sqlite3"
+        var tokens: [String: String] = [:]
+        for (i, id) in stations.enumerated() {
+            let r = await runCommand([binary, "token", "issue", "--database", db, "--station", id], timeout: .seconds(60))
+            guard r.code == 0, let token = r.output.split(separator: "\n").first else {
+                throw SimulationError("ektp-registry token issue --station \(id) failed: \(r.error ?? r.output)")
+            }
+            tokens[id] = String(token)
+            progress(i + 1)
+        }
+        let portFile = "\(work)/registry.port"
+        let child = try ChildProcess(argv: [binary, "serve", "--database", db, "--listen", "127.0.0.1:0", "--port-file", portFile,
+                                            "--trust-station-clock", "--silent-after", "7200", "--log-level", "warning"])
+        // Wait for it to listen (it writes the port file), or to die.
+        for _ in 0..<3000 {
+            if let text = readWholeFile(portFile), let port = UInt16(text.split(separator: "\n").first ?? "") {
+                let label = db.hasPrefix("postgres") ? "PostgreSQL" : "SQLite in \(work)"
+                return EmbeddedRegistry(process: child, url: PlainHTTPURL("http://127.0.0.1:\(port)")!, tokens: tokens, label: label)
+            }
+            var status: Int32 = 0
+            if waitpid(child.pid, &status, WNOHANG) == child.pid {
+                throw SimulationError("the embedded registry exited: \(ChildProcess.describe(status))")
+            }
+            usleep(10_000)
+        }
+        child.signal(SIGTERM)
+        throw SimulationError("the embedded registry did not start listening within 30 seconds")
+    }
+
+    func stop() {
+        process.signal(SIGTERM)
+        _ = process.waitBlocking()
+        EmbeddedRegistry.current = 0
+    }
+
+    /// `ektp-registry` beside this ektpd, else on PATH.
+    static func findRegistryBinary() throws -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        if n > 0 {
+            let me = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let slash = me.lastIndex(of: "/") {
+                let sibling = String(me[...slash]) + "ektp-registry"
+                if access(sibling, X_OK) == 0 { return sibling }
+            }
+        }
+        for dir in (ProcessEnv.get("PATH") ?? "/usr/local/bin:/usr/bin").split(separator: ":") {
+            let p = "\(dir)/ektp-registry"
+            if access(p, X_OK) == 0 { return p }
+        }
+        throw SimulationError("ektp-registry not found beside ektpd or on PATH (swift build builds both; make install installs both)")
+    }
+}
+
+/// A progress line on stderr: rewritten in place on a terminal, a line per update otherwise (journald, CI).
+final class Progress {
+    let enabled: Bool
+    let tty = isatty(2) != 0
+    var last = ""
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func line(_ s: String) {
+        guard enabled else { return }
+        if tty { FileOut.err("\r\u{1B}[K\(s)") } else { FileOut.err(s + "\n") }
+    }
+
+    func update(_ s: String) {
+        guard enabled else { return }
+        if tty { FileOut.err("\r\u{1B}[K\(s)") } else {
+            // Off a terminal: one line per simulated day is plenty.
+            let day = s.split(separator: ",").first.map(String.init) ?? s
+            if day != last { FileOut.err(s + "\n"); last = day }
+        }
+    }
+
+    func done(_ s: String) {
+        guard enabled else { return }
+        FileOut.err(tty ? "\r\u{1B}[K\(s)\n" : s + "\n")
+    }
+}
+
+enum FileOut {
+    static func err(_ s: String) { let b = Array(s.utf8); _ = b.withUnsafeBytes { write(2, $0.baseAddress, $0.count) } }
+}
+
+enum ProcessEnv {
+    static func get(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+}
+
+func removeTree(_ path: String) {
+    guard let d = opendir(path) else { unlink(path); return }
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        if name == "." || name == ".." { continue }
+        let full = path + "/" + name
+        var st = stat()
+        if lstat(full, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { removeTree(full) } else { unlink(full) }
+    }
+    closedir(d)
+    rmdir(path)
+}

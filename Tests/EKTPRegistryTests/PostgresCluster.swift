@@ -1,0 +1,84 @@
+import Foundation
+
+/// A throwaway PostgreSQL for the store suite: initdb in a temp dir, started on a free port on
+/// 127.0.0.1, stopped when the test process exits. nil (with a loud line) when the binaries are absent.
+final class PostgresCluster: @unchecked Sendable {
+    let port: Int
+    let dir: String
+    let bin: String
+    private let lock = NSLock()
+    private var databases = 0
+
+    nonisolated(unsafe) static var stopCommand: String?
+
+    static let shared: PostgresCluster? = {
+        do { return try PostgresCluster() } catch {
+            let line = "\n*** PostgreSQL half SKIPPED: \(error) ***\n*** install postgresql (scripts/install-deps.sh does) to run it ***\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            return nil
+        }
+    }()
+
+    struct Unavailable: Error, CustomStringConvertible { var description: String }
+
+    private init() throws {
+        let fm = FileManager.default
+        let versions = (try? fm.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted() ?? []
+        guard let v = versions.last(where: { fm.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/initdb") }) else {
+            throw Unavailable(description: "no /usr/lib/postgresql/*/bin/initdb")
+        }
+        bin = "/usr/lib/postgresql/\(v)/bin"
+        dir = NSTemporaryDirectory() + "ektp-pg-\(getpid())"
+        try? fm.removeItem(atPath: dir)
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        port = Self.freePort()
+        let asRoot = getuid() == 0
+        if asRoot {
+            guard getpwnam("postgres") != nil else { throw Unavailable(description: "running as root and there is no postgres user for initdb") }
+            _ = try Self.sh("chown postgres \(dir)")
+        }
+        func pg(_ cmd: String) throws -> String {
+            asRoot ? try Self.sh("su postgres -s /bin/sh -c \"\(cmd)\"") : try Self.sh(cmd)
+        }
+        _ = try pg("\(bin)/initdb -D \(dir)/data -A trust -U postgres --no-sync")
+        _ = try pg("\(bin)/pg_ctl -D \(dir)/data -l \(dir)/log -w start -o '-p \(port) -k \(dir) -c listen_addresses=127.0.0.1 -c fsync=off'")
+        let stop = "\(bin)/pg_ctl -D \(dir)/data -m immediate stop"
+        Self.stopCommand = (asRoot ? "su postgres -s /bin/sh -c \"\(stop)\"" : stop) + " >/dev/null 2>&1; rm -rf \(dir)"
+        atexit {
+            if let c = PostgresCluster.stopCommand { _ = try? PostgresCluster.sh(c) }
+        }
+    }
+
+    /// A URL to a new, empty database.
+    func newDatabase() throws -> String {
+        let n: Int = lock.withLock { databases += 1; return databases }
+        let name = "t\(n)"
+        _ = try Self.sh("psql -h 127.0.0.1 -p \(port) -U postgres -q -c 'CREATE DATABASE \(name)'")
+        return "postgres://postgres@127.0.0.1:\(port)/\(name)"
+    }
+
+    @discardableResult
+    static func sh(_ command: String) throws -> String {
+        // Output to a file, not a pipe: a server that pg_ctl starts would hold a pipe open for ever.
+        let outFile = NSTemporaryDirectory() + "ektp-sh-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).out"
+        defer { unlink(outFile) }
+        // system(3), not Foundation's Process: Process waits for descendants that inherit its fds.
+        let status = system("(\(command)) </dev/null >\(outFile) 2>&1")
+        let text = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw Unavailable(description: "`\(command)` failed: \(text)") }
+        return text
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}

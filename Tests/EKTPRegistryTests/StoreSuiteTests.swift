@@ -1,0 +1,184 @@
+import EKTPModel
+import Foundation
+import Testing
+@testable import EKTPRegistry
+
+/// The one store suite, run against SQLite and against a real PostgreSQL.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
+
+struct Opened {
+    let registry: Registry
+    let dir: URL
+}
+
+func openRegistry(_ backend: Backend, silentAfter: Duration = .seconds(3600)) async throws -> Opened? {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-reg-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url: String
+    switch backend {
+    case .sqlite: url = "sqlite:" + dir.path + "/registry.sqlite3"
+    case .postgres:
+        guard let cluster = PostgresCluster.shared else { return nil }
+        url = try cluster.newDatabase()
+    }
+    let store = try await StoreURL.open(url)
+    let r = Registry(store: store, silentAfter: silentAfter)
+    try await r.migrate(now: T0)
+    return Opened(registry: r, dir: dir)
+}
+
+let T0 = Timestamp(seconds: 1_790_000_000)
+
+func event(_ station: String, _ seq: Int64, at t: Timestamp = T0, type: EventType = .deviceHealth) -> WireReport {
+    WireReport(sequence: seq, kind: .event, time: t,
+               event: Event(sequence: seq, time: t, station: station, type: type, subject: "1-1:05ba:000a",
+                            kind: .fingerprint, from: "ok", to: "failed", reason: "no response to GET_STATUS"))
+}
+
+func snapshot(_ station: String, _ seq: Int64, at t: Timestamp = T0, site: Site, kit: KitState = .ready,
+              reasons: [String] = [], sync: SyncState? = nil, stock: Int? = nil, printers: [Health] = []) -> WireReport {
+    let problems = reasons.map { KitProblem(kind: .fingerprint, severity: kit, reason: $0) }
+    var devices: [DeviceStatus] = []
+    for (i, h) in printers.enumerated() {
+        let d = DeviceSnapshot(id: DeviceID(portPath: "1-\(i + 1)", vendorID: 0x0f49, productID: 0x0a00), kind: .cardPrinter,
+                               kindSource: "test", vendorID: 0x0f49, productID: 0x0a00, name: "printer \(i + 1)",
+                               portPath: "1-\(i + 1)", busNumber: 1, deviceNumber: i + 2)
+        devices.append(DeviceStatus(device: d, health: h, flapping: false, since: t, reason: nil, code: nil, lastProbe: t))
+    }
+    let status = StationStatus(station: station, site: site, backend: "simulated", kit: KitStatus(state: kit, problems: problems, since: t),
+                               devices: devices, lastSequence: seq, startedAt: T0, now: t, version: ektpVersion,
+                               sync: sync.map { SyncStatus(state: $0, lastPull: nil, limitSeconds: 86400, reason: nil) },
+                               stock: stock.map { StockStatus(blanks: $0, source: .operator, updatedAt: t) })
+    return WireReport(sequence: seq, kind: .snapshot, time: t, status: status)
+}
+
+let sintang = Site(province: "Kalimantan Barat", regency: "Sintang", district: "Sintang")
+let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "Dedai")
+
+@Suite(.serialized) struct StoreSuiteTests {
+    @Test(arguments: Backend.allCases) func migrationsRunOnceAndRecordTheirVersion(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        #expect(try await o.registry.schemaVersion() == Schema.latest)
+        #expect(try await o.registry.migrate(now: T0).isEmpty)
+        try await o.registry.requireCurrentSchema()
+        await o.registry.store.close()
+    }
+
+    @Test(arguments: Backend.allCases) func ingestIsIdempotent(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        let batch = ReportBatch(station: "s1", sentAt: T0, reports: [event("s1", 1), event("s1", 2), snapshot("s1", 3, site: sintang)])
+        let first = try await r.ingest(batch, from: "s1", receivedAt: T0)
+        #expect(first == IngestReply(station: "s1", storedThrough: 3, stored: 3, duplicates: 0))
+        let again = try await r.ingest(batch, from: "s1", receivedAt: T0.adding(.seconds(5)))
+        #expect(again == IngestReply(station: "s1", storedThrough: 3, stored: 0, duplicates: 3))
+        let events = try await r.events(since: 0, station: nil, limit: 100)
+        #expect(events.events.map(\.event.sequence) == [1, 2])
+        await r.store.close()
+    }
+
+    @Test(arguments: Backend.allCases) func outOfOrderBatchesAndGapsAreStoredBySequence(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        // A later batch first (the station re-sent after a lost reply), a gap (4: a coalesced snapshot).
+        let late = try await r.ingest(ReportBatch(station: "s1", sentAt: T0, reports: [event("s1", 5), event("s1", 6)]), from: "s1", receivedAt: T0)
+        #expect(late.storedThrough == 6)
+        let early = try await r.ingest(ReportBatch(station: "s1", sentAt: T0, reports: [event("s1", 1), event("s1", 2), event("s1", 3)]), from: "s1", receivedAt: T0)
+        #expect(early.storedThrough == 6)
+        #expect(early.stored == 3)
+        let detail = try await r.station("s1", at: T0)
+        #expect(detail.recentEvents.map(\.sequence) == [1, 2, 3, 5, 6])
+        #expect(detail.view.storedThrough == 6)
+        // An older snapshot never replaces a newer one.
+        _ = try await r.ingest(ReportBatch(station: "s1", sentAt: T0, reports: [snapshot("s1", 10, site: sintang, kit: .broken, reasons: ["no fingerprint scanner connected"])]), from: "s1", receivedAt: T0)
+        _ = try await r.ingest(ReportBatch(station: "s1", sentAt: T0, reports: [snapshot("s1", 8, site: sintang, kit: .ready)]), from: "s1", receivedAt: T0)
+        let view = try await r.station("s1", at: T0).view
+        #expect(view.condition == .broken)
+        #expect(view.reasons == ["no fingerprint scanner connected"])
+        await r.store.close()
+    }
+
+    @Test(arguments: Backend.allCases) func anotherStationsRecordsAreRefusedAndNothingStored(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        await #expect(throws: RegistryError.self) {
+            _ = try await r.ingest(ReportBatch(station: "s2", sentAt: T0, reports: [event("s2", 1)]), from: "s1", receivedAt: T0)
+        }
+        await #expect(throws: RegistryError.self) {
+            _ = try await r.ingest(ReportBatch(station: "s1", sentAt: T0, reports: [event("s1", 1), event("s2", 2)]), from: "s1", receivedAt: T0)
+        }
+        await #expect(throws: RegistryError.self) {
+            _ = try await r.ingest(ReportBatch(station: "s1", sentAt: T0, reports: [event("s1", 2), event("s1", 2)]), from: "s1", receivedAt: T0)
+        }
+        #expect(try await r.events(since: 0, station: nil, limit: 10).events.isEmpty)
+        #expect(try await r.sites(status: "all", at: T0).sites.isEmpty)
+        await r.store.close()
+    }
+
+    @Test(arguments: Backend.allCases) func tokensAreStoredHashedAndRevocable(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        let token = try await r.issueToken(station: "s1", now: T0)
+        #expect(token.hasPrefix("ektp_") && token.count > 40)
+        #expect(try await r.authenticate(authorization: "Bearer \(token)") == "s1")
+        let raw = try await r.store.query(SQLStatement("SELECT hash FROM tokens"))
+        #expect(raw.count == 1 && raw[0][0].text != token && raw[0][0].text == Registry.hash(token))
+        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer ektp_wrong") }
+        #expect(try await r.revokeTokens(station: "s1", now: T0) == 1)
+        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer \(token)") }
+        await r.store.close()
+    }
+
+    @Test(arguments: Backend.allCases) func fleetSummaryCountsByProvinceRegencyDistrict(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b, silentAfter: .seconds(3600)) else { return }
+        let r = o.registry
+        let late = T0.adding(.seconds(7200))
+        _ = try await r.ingest(ReportBatch(station: "a", sentAt: T0, reports: [snapshot("a", 1, site: sintang, kit: .ready, sync: .fresh)]), from: "a", receivedAt: late)
+        _ = try await r.ingest(ReportBatch(station: "b", sentAt: T0, reports: [snapshot("b", 1, site: dedai, kit: .broken, reasons: ["no iris scanner connected"], sync: .never)]), from: "b", receivedAt: T0)
+        _ = try await r.ingest(ReportBatch(station: "c", sentAt: T0, reports: [snapshot("c", 1, site: dedai, kit: .degraded, sync: .stale)]), from: "c", receivedAt: late)
+        _ = try await r.ingest(ReportBatch(station: "d", sentAt: T0, reports: [event("d", 1)]), from: "d", receivedAt: late)
+        let f = try await r.fleet(at: late)
+        #expect(f.tally.stations == 4 && f.tally.ready == 1 && f.tally.broken == 1 && f.tally.degraded == 1 && f.tally.unknown == 1)
+        #expect(f.tally.silent == 1)  // b: heard at T0, two hours before
+        #expect(f.tally.notPulled == 2)
+        let kalbar = try #require(f.provinces.first { $0.name == "Kalimantan Barat" })
+        #expect(kalbar.regencies.map(\.name) == ["Sintang"])
+        #expect(kalbar.regencies[0].districts.map(\.name) == ["Dedai", "Sintang"])
+        #expect(kalbar.regencies[0].districts[0].tally.broken == 1)
+        let broken = try await r.sites(status: "broken", at: late)
+        #expect(broken.sites.map(\.station) == ["b"])
+        #expect(broken.sites[0].reasons == ["no iris scanner connected"])
+        #expect(broken.sites[0].silent)
+        #expect(try await r.sites(status: "unpulled", at: late).sites.map(\.station) == ["b", "c"])
+        #expect(try await r.sites(status: "silent", at: late).sites.map(\.station) == ["b"])
+        await #expect(throws: RegistryError.self) { _ = try await r.sites(status: "borken", at: late) }
+        await r.store.close()
+    }
+
+    @Test(arguments: Backend.allCases) func blankStockRateAndDaysLeft(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        let office = Site(province: "Sulawesi Utara", regency: "Bolaang Mongondow Timur", district: "Kantor Dukcapil")
+        // 7,000 blanks, 300 a day for five days, a restock of 1,000 on day 3 (not use).
+        var blanks = 7000
+        for day in 0...5 {
+            if day == 3 { blanks += 1000 }
+            let t = T0.adding(.seconds(Int64(day) * 86400))
+            _ = try await r.ingest(ReportBatch(station: "p", sentAt: t, reports: [snapshot("p", Int64(day + 1), at: t, site: office, stock: blanks, printers: [.ok, .ok, .ok, .failed])]), from: "p", receivedAt: t)
+            blanks -= 300
+        }
+        let at = T0.adding(.seconds(5 * 86400))
+        let stock = try await r.stock(at: at)
+        #expect(stock.count == 1)
+        let s = stock[0]
+        #expect(s.blanks == 6500)
+        #expect(s.printers == 4 && s.printersWorking == 3)
+        #expect(abs((s.perDay ?? 0) - 300) < 0.01)
+        #expect(abs((s.daysLeft ?? 0) - 6500.0 / 300) < 0.01)
+        #expect(try await r.fleet(at: at).tally.blanks == 6500)
+        await r.store.close()
+    }
+}
