@@ -13,6 +13,10 @@ public final class FleetSimulator {
         public var heartbeat: Duration = .seconds(3600)
         public var snapshotSpacing: Duration = .seconds(300)
         public var batchSize = 200
+        /// Probes every 5 minutes, retries a minute apart: faults in a scenario are hours apart, and a
+        /// week of 10-second probes for a whole fleet would be millions of probes.
+        public var probeInterval: Duration = .seconds(300)
+        public var retryInterval: Duration = .seconds(60)
         public init() {}
     }
 
@@ -27,6 +31,7 @@ public final class FleetSimulator {
         var syncState: SyncState = .unknown
         var blanks: Int?
         var lastStockDay: Int64 = -1
+        var printedFraction = 0.0
         init(spec: SimulatedStationSpec, sim: StationSimulator, outbox: Outbox, uplink: RegistryUplink) {
             self.spec = spec
             self.sim = sim
@@ -51,13 +56,16 @@ public final class FleetSimulator {
         self.options = options
         self.now = scenario.start
         var stations: [Station] = []
+        var policy = HealthPolicy()
+        policy.interval = options.probeInterval
+        policy.retryInterval = options.retryInterval
         for spec in scenario.stations {
             guard let token = tokens[spec.id] else { throw SimulationError("no registry token for station \(spec.id)") }
             let backend = try SimulatedBackend(scenario: scenario, station: spec.id, catalogue: Catalogue.builtIn(),
                                                label: "simulated: \(scenario.name)", realTimeLatency: false)
             let outbox = try Outbox(path: "\(workDirectory)/\(spec.id).outbox.sqlite3")
             let engine = StationEngine(stationID: spec.id, site: spec.site, backendName: backend.name, profile: spec.profile,
-                                       policy: HealthPolicy(), now: scenario.start, lastSequence: outbox.lastSequence)
+                                       policy: policy, now: scenario.start, lastSequence: outbox.lastSequence)
             var config = RegistryUplinkConfig(url: registry, token: token)
             config.heartbeat = options.heartbeat
             config.snapshotSpacing = options.snapshotSpacing
@@ -162,7 +170,9 @@ public final class FleetSimulator {
         if let stock = s.spec.stock, var blanks = s.blanks {
             let status = engine.status(now: t)
             let working = status.devices.filter { $0.device.kind == .cardPrinter && ($0.health == .ok || $0.health == .degraded) }.count
-            let used = Int((Int64(working * stock.perPrinterPerDay) * options.tick.wholeMilliseconds) / 86_400_000)
+            s.printedFraction += Double(working * stock.perPrinterPerDay) * Double(options.tick.wholeMilliseconds) / 86_400_000
+            let used = Int(s.printedFraction)
+            s.printedFraction -= Double(used)
             blanks = max(0, blanks - used)
             s.blanks = blanks
             let day = (t.millis - scenario.start.millis) / 86_400_000
