@@ -202,8 +202,10 @@ public struct StationDetail: Codable, Sendable, Equatable {
     public var view: SiteView
     public var status: StationStatus?
     public var recentEvents: [Event]
-    public init(view: SiteView, status: StationStatus?, recentEvents: [Event]) {
-        self.view = view; self.status = status; self.recentEvents = recentEvents
+    /// Reports (events and snapshots) the registry holds for the station.
+    public var reportsStored: Int64
+    public init(view: SiteView, status: StationStatus?, recentEvents: [Event], reportsStored: Int64) {
+        self.view = view; self.status = status; self.recentEvents = recentEvents; self.reportsStored = reportsStored
     }
 }
 

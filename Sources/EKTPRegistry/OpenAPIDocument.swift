@@ -291,8 +291,9 @@ components:
         sites: {type: array, items: {$ref: '#/components/schemas/SiteView'}}
     StationDetail:
       type: object
-      required: [view, recent_events]
+      required: [view, recent_events, reports_stored]
       properties:
+        reports_stored: {type: integer, description: reports (events and snapshots) held for the station}
         view: {$ref: '#/components/schemas/SiteView'}
         status: {$ref: '#/components/schemas/StationStatus'}
         recent_events: {type: array, items: {$ref: '#/components/schemas/Event'}}

@@ -371,7 +371,8 @@ public final class Registry: Sendable {
         let events = try await store.query(SQLStatement(
             "SELECT body FROM reports WHERE station = ? AND kind = 'event' ORDER BY seq DESC LIMIT ?", [.text(id), .int(Int64(limit))]))
         let decoded = events.reversed().compactMap { $0[0].text.flatMap { try? decoder.decode(Event.self, from: Data($0.utf8)) } }
-        return StationDetail(view: siteView(r, at: at), status: status, recentEvents: decoded)
+        let count = try await store.query(SQLStatement("SELECT COUNT(*) FROM reports WHERE station = ?", [.text(id)]))
+        return StationDetail(view: siteView(r, at: at), status: status, recentEvents: decoded, reportsStored: count.first?.first?.int ?? 0)
     }
 
     /// Events in the order the registry stored them, after `since` (a registry event ID).

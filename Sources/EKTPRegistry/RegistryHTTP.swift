@@ -38,9 +38,6 @@ public enum RegistryHTTP {
         router.post("/v1/reports") { request, context -> Response in
             await respond(logger) {
                 let station = try await registry.authenticate(authorization: request.headers[.authorization])
-                if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBody {
-                    throw RegistryError(413, "body of \(length) bytes is over the limit of \(maxBody) bytes: send smaller batches")
-                }
                 let buffer: ByteBuffer
                 do { buffer = try await request.body.collect(upTo: maxBody) } catch {
                     throw RegistryError(413, "body over the limit of \(maxBody) bytes: send smaller batches")

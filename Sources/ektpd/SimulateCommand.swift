@@ -262,7 +262,7 @@ final class EmbeddedRegistry {
         // Wait for it to listen (it writes the port file), or to die.
         for _ in 0..<3000 {
             if let text = readWholeFile(portFile), let port = UInt16(text.split(separator: "\n").first ?? "") {
-                let label = db.hasPrefix("postgres") ? "PostgreSQL" : "SQLite in \(work)"
+                let label = db.hasPrefix("postgres") ? "PostgreSQL" : "SQLite"
                 return EmbeddedRegistry(process: child, url: PlainHTTPURL("http://127.0.0.1:\(port)")!, tokens: tokens, label: label)
             }
             var status: Int32 = 0

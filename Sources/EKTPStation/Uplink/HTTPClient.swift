@@ -24,11 +24,14 @@ public func httpRequest(method: String, host: String, port: UInt16, path: String
     for (k, v) in headers { head += "\(k): \(v)\r\n" }
     if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
     head += "\r\n"
-    guard sendAll(fd, Array(head.utf8), deadline: deadline), sendAll(fd, body, deadline: deadline) else {
-        return .failure(NetError("\(url): the connection failed while sending (\(String(cString: strerror(errno))))"))
-    }
+    let sent = sendAll(fd, Array(head.utf8), deadline: deadline) && sendAll(fd, body, deadline: deadline)
+    let sendError = sent ? "" : String(cString: strerror(errno))
+    // Read the answer even when sending failed: a server may refuse (413) before taking the whole body.
     var buf: [UInt8] = []
-    while buf.count < maxResponse && readSome(fd, into: &buf, deadline: deadline) {}
+    while buf.count < maxResponse && readSome(fd, into: &buf, deadline: sent ? deadline : min(deadline, monotonicMillis() + 2000)) {}
+    if !sent && findHeadEnd(buf) == nil {
+        return .failure(NetError("\(url): the connection failed while sending (\(sendError))"))
+    }
     guard let end = findHeadEnd(buf) else {
         if monotonicMillis() >= deadline { return .failure(NetError("\(url) sent no answer within \(spokenDuration(timeout))")) }
         return .failure(NetError(buf.isEmpty ? "\(url) closed the connection without answering" : "\(url) did not answer HTTP"))
@@ -41,7 +44,8 @@ public func httpRequest(method: String, host: String, port: UInt16, path: String
     return .success(HTTPExchange(status: status, body: end + 4 <= buf.count ? Array(buf[(end + 4)...]) : []))
 }
 
-/// Writes everything to a non-blocking socket, waiting for room until the deadline.
+/// Writes everything to a non-blocking socket, waiting for room until the deadline. Stops early
+/// (false) when the peer answers before taking everything: a server refusing a body (413).
 func sendAll(_ fd: Int32, _ bytes: [UInt8], deadline: Int64) -> Bool {
     var off = 0
     while off < bytes.count {
@@ -51,8 +55,9 @@ func sendAll(_ fd: Int32, _ bytes: [UInt8], deadline: Int64) -> Bool {
         guard errno == EAGAIN || errno == EWOULDBLOCK else { return false }
         let left = deadline - monotonicMillis()
         if left <= 0 { return false }
-        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        var p = pollfd(fd: fd, events: Int16(POLLOUT | POLLIN), revents: 0)
         _ = poll(&p, 1, Int32(left))
+        if p.revents & Int16(POLLIN) != 0 { errno = EPIPE; return false }
     }
     return true
 }

@@ -1,0 +1,142 @@
+import EKTPModel
+import EKTPStation
+import Foundation
+import Glibc
+import Testing
+
+/// The built `ektp-registry`, beside ektpd.
+let registryBinary: String = {
+    let b = URL(fileURLWithPath: ektpdBinary).deletingLastPathComponent().appendingPathComponent("ektp-registry").path
+    precondition(FileManager.default.isExecutableFile(atPath: b), "no ektp-registry at \(b): run `swift build` first")
+    return b
+}()
+
+/// Runs a command to completion (no pipes left to descendants: output goes to files).
+func run(_ argv: [String]) -> CommandResult {
+    let dir = FileManager.default.temporaryDirectory.path
+    let tag = UUID().uuidString.prefix(8)
+    let out = "\(dir)/cmd-\(tag).out", err = "\(dir)/cmd-\(tag).err"
+    defer { unlink(out); unlink(err) }
+    let quoted = argv.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+    let status = system("timeout 300 \(quoted) >\(out) 2>\(err) </dev/null")
+    return CommandResult(status: (status >> 8) & 0xff, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+}
+
+/// A running `ektp-registry serve` on a free loopback port, SQLite in a temp folder.
+final class RunningRegistry {
+    let dir: String
+    let database: String
+    let process = Process()
+    let port: UInt16
+
+    init(extra: [String] = []) throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-reg-it-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        database = "sqlite:\(dir)/registry.sqlite3"
+        process.executableURL = URL(fileURLWithPath: registryBinary)
+        process.arguments = ["serve", "--database", database, "--listen", "127.0.0.1:0", "--port-file", dir + "/port", "--log-level", "warning"] + extra
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        // Ready when it has written its port (it writes it once listening).
+        let deadline = Date().addingTimeInterval(60)
+        var port: UInt16?
+        while port == nil && Date() < deadline && process.isRunning {
+            port = (try? String(contentsOfFile: dir + "/port", encoding: .utf8)).flatMap { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if port == nil { usleep(20_000) }
+        }
+        guard let port else { throw HarnessError("ektp-registry did not start listening") }
+        self.port = port
+    }
+
+    deinit {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func token(_ station: String) throws -> String {
+        let r = run([registryBinary, "token", "issue", "--database", database, "--station", station])
+        guard r.status == 0 else { throw HarnessError("token issue failed: \(r.stderr)") }
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func request(_ method: String, _ path: String, token: String? = nil, body: [UInt8] = []) -> (status: Int, body: String) {
+        var headers: [(String, String)] = [("Content-Type", "application/json")]
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        switch httpRequest(method: method, host: "127.0.0.1", port: port, path: path, headers: headers, body: body, timeout: .seconds(60), maxResponse: 16 << 20) {
+        case .success(let x): return (x.status, String(decoding: x.body, as: UTF8.self))
+        case .failure(let e): return (0, e.description)
+        }
+    }
+
+    func get<T: Decodable>(_ type: T.Type, _ path: String) throws -> T {
+        let r = request("GET", path)
+        guard r.status == 200 else { throw HarnessError("GET \(path): \(r.status) \(r.body)") }
+        return try JSONStyle.decode(T.self, from: Array(r.body.utf8))
+    }
+}
+
+func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "event") -> [UInt8] {
+    let reports = seqs.map { s in
+        """
+        {"sequence":\(s),"kind":"\(kind)","time":"2026-11-23T08:00:00Z","event":{"sequence":\(s),"time":"2026-11-23T08:00:00Z","station":"\(station)","type":"device.health","subject":"1-1:05ba:000a","from":"ok","to":"failed","reason":"no response"}}
+        """
+    }
+    return Array(#"{"station":"\#(station)","sent_at":"2026-11-23T08:00:01Z","reports":[\#(reports.joined(separator: ","))]}"#.utf8)
+}
+
+@Suite(.serialized) struct RegistryAPITests {
+    @Test func refusesWithoutTheRightTokenAndStoresNothing() throws {
+        let reg = try RunningRegistry()
+        let t1 = try reg.token("s1"), t2 = try reg.token("s2")
+        let body = batchJSON("s1", 1...3)
+        let none = reg.request("POST", "/v1/reports", body: body)
+        #expect(none.status == 401 && none.body.contains("Authorization"))
+        #expect(reg.request("POST", "/v1/reports", token: "ektp_notatoken", body: body).status == 401)
+        let other = reg.request("POST", "/v1/reports", token: t2, body: body)
+        #expect(other.status == 403 && other.body.contains("s2") && other.body.contains("s1"))
+        #expect(try reg.get(SitesReply.self, "/v1/sites").sites.isEmpty)
+        #expect(try reg.get(EventsReply.self, "/v1/events?since=0").events.isEmpty)
+        // The right token: stored once, however often it is sent.
+        let ok = reg.request("POST", "/v1/reports", token: t1, body: body)
+        #expect(ok.status == 200)
+        let reply = try JSONStyle.decode(IngestReply.self, from: Array(ok.body.utf8))
+        #expect(reply == IngestReply(station: "s1", storedThrough: 3, stored: 3, duplicates: 0))
+        let again = try JSONStyle.decode(IngestReply.self, from: Array(reg.request("POST", "/v1/reports", token: t1, body: body).body.utf8))
+        #expect(again.stored == 0 && again.duplicates == 3)
+        #expect(try reg.get(EventsReply.self, "/v1/events?since=0").events.map(\.event.sequence) == [1, 2, 3])
+    }
+
+    @Test func badBodiesGetAMessageAndTheServerGoesOn() throws {
+        let reg = try RunningRegistry()
+        let t = try reg.token("s1")
+        let notJSON = reg.request("POST", "/v1/reports", token: t, body: Array("hello".utf8))
+        #expect(notJSON.status == 400 && notJSON.body.contains("not valid JSON"))
+        let wrongType = reg.request("POST", "/v1/reports", token: t,
+                                    body: Array(#"{"station":"s1","sent_at":"2026-11-23T08:00:01Z","reports":[{"sequence":"one","kind":"event","time":"2026-11-23T08:00:00Z"}]}"#.utf8))
+        #expect(wrongType.status == 400 && wrongType.body.contains("reports[0].sequence"))
+        let unknownKind = reg.request("POST", "/v1/reports", token: t, body: batchJSON("s1", 1...1, kind: "gossip"))
+        #expect(unknownKind.status == 400 && unknownKind.body.contains("reports[0].kind"))
+        let missing = reg.request("POST", "/v1/reports", token: t, body: Array(#"{"station":"s1","reports":[]}"#.utf8))
+        #expect(missing.status == 400 && missing.body.contains("sent_at"))
+        let huge = reg.request("POST", "/v1/reports", token: t, body: [UInt8](repeating: 0x20, count: 50 << 20))
+        #expect(huge.status == 413, "50 MB body: \(huge.body)")
+        let badQuery = reg.request("GET", "/v1/sites?status=borken")
+        #expect(badQuery.status == 400 && badQuery.body.contains("borken"))
+        #expect(reg.request("GET", "/v1/stations/nobody").status == 404)
+        // Nothing was stored, and it still serves.
+        #expect(try reg.get(EventsReply.self, "/v1/events").events.isEmpty)
+        #expect(reg.request("GET", "/healthz").status == 200)
+        #expect(reg.request("POST", "/v1/reports", token: t, body: batchJSON("s1", 1...2)).status == 200)
+    }
+
+    @Test func servesItsOpenAPIDocumentWhichIsTheCommittedOne() throws {
+        let reg = try RunningRegistry()
+        let served = reg.request("GET", "/openapi.yaml")
+        #expect(served.status == 200)
+        let committed = try String(contentsOfFile: repoRoot + "/docs/openapi.yaml", encoding: .utf8)
+        #expect(served.body == committed, "docs/openapi.yaml differs: run `ektp-registry openapi > docs/openapi.yaml`")
+    }
+}
