@@ -170,7 +170,8 @@ public final class FleetSimulator {
         if let stock = s.spec.stock, var blanks = s.blanks {
             let status = engine.status(now: t)
             let working = status.devices.filter { $0.device.kind == .cardPrinter && ($0.health == .ok || $0.health == .degraded) }.count
-            s.printedFraction += Double(working * stock.perPrinterPerDay) * Double(options.tick.wholeMilliseconds) / 86_400_000
+            // Printing during the tick that ends now (none before the start).
+            if t > scenario.start { s.printedFraction += Double(working * stock.perPrinterPerDay) * Double(options.tick.wholeMilliseconds) / 86_400_000 }
             let used = Int(s.printedFraction)
             s.printedFraction -= Double(used)
             blanks = max(0, blanks - used)
