@@ -140,3 +140,75 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
         #expect(served.body == committed, "docs/openapi.yaml differs: run `ektp-registry openapi > docs/openapi.yaml`")
     }
 }
+
+@Suite(.serialized) struct DeliveryTests {
+    /// The real daemon delivers to the real registry; kill -9 in the middle, restart: every report
+    /// the outbox held reaches the registry, once.
+    @Test func killNineDuringDeliveryThenRestartEveryReportArrivesOnce() throws {
+        let reg = try RunningRegistry()
+        let token = try reg.token("it-01")
+        let tokenFile = reg.dir + "/token"
+        try (token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let config = """
+            registry: {url: "\(reg.url)", token_file: \(tokenFile), snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, backoff_max: 500ms, batch_size: 3}
+            """
+        let first = try RunningDaemon(scenario: standardKit, config: config)
+        try first.waitReady()
+        // A burst of events, delivered in small batches; kill -9 while they go.
+        for fault in ["unplug", "replug", "unplug", "replug", "unplug", "replug"] {
+            let r = try ektpd(["inject", "--socket", first.socket, "fingerprint", fault])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+
+        let second = try RunningDaemon(scenario: standardKit, config: config, reuse: first.dir)
+        try second.waitReady()
+        _ = try ektpd(["inject", "--socket", second.socket, "camera", "unplug"])
+        let broken = try second.waitForStatus { $0.kit.state == .broken }
+        // Wait until the registry holds everything the daemon has numbered and the outbox is empty.
+        let deadline = Date().addingTimeInterval(30)
+        var detail: StationDetail?
+        var last = broken.lastSequence
+        while Date() < deadline {
+            let (_, status) = try second.status()
+            last = status?.lastSequence ?? last
+            detail = try? reg.get(StationDetail.self, "/v1/stations/it-01")
+            if let d = detail, d.view.storedThrough == last, status?.delivery?.pending == 0 { break }
+            usleep(100_000)
+        }
+        let d = try #require(detail)
+        #expect(d.view.storedThrough == last, "registry holds through \(d.view.storedThrough), the daemon numbered \(last)")
+        // Once each: the registry stores (station, sequence) once, and holds as many as it was sent.
+        let events = try reg.get(EventsReply.self, "/v1/events?station=it-01&limit=5000").events.map(\.event)
+        #expect(Set(events.map(\.sequence)).count == events.count)
+        #expect(events.filter { $0.type == .daemon && $0.to == "running" }.count == 2, "both starts reached the registry")
+        #expect(events.filter { $0.type == .deviceRemoved }.count >= 4)
+        #expect(d.view.condition == .broken)
+        let (_, status) = try second.status()
+        #expect(status?.delivery?.failures == 0)
+        #expect(status?.delivery?.registry == reg.url)
+    }
+
+    @Test func registryConfigMistakesAreNamedWithTheirLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-cfg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+        station:
+          id: s1
+          site: {province: P, regency: R, district: D}
+        backend: {type: simulated, scenario: \(repoRoot)/scenarios/demo-kit.yaml}
+        registry:
+          url: https://registry.example
+          token_file: /nonexistent/token
+          batch_size: 5000
+        """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
+        let r = try ektpd(["check-config", dir + "/ektpd.yaml"])
+        #expect(r.status != 0)
+        let all = r.stdout + r.stderr
+        #expect(all.contains("ektpd.yaml:6:") && all.contains("http://"))
+        #expect(all.contains("ektpd.yaml:7:") && all.contains("/nonexistent/token"))
+        #expect(all.contains("ektpd.yaml:8:") && all.contains("batch_size"))
+    }
+}
