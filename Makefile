@@ -14,16 +14,20 @@ UDEVRULESDIR ?= /lib/udev/rules.d
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 SWIFT       ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SCRATCH     ?= .build-release
-BIN          = $(SCRATCH)/release/ektpd
+CONFIG      ?= release
+BIN          = $(SCRATCH)/$(CONFIG)/ektpd
+REGISTRY_BIN = $(SCRATCH)/$(CONFIG)/ektp-registry
 
 .PHONY: all build install uninstall deb check-units test
 all: build
 
 build:
-	$(SWIFT) build -c release --product ektpd --scratch-path $(SCRATCH)
+	$(SWIFT) build -c $(CONFIG) --product ektpd --scratch-path $(SCRATCH)
+	$(SWIFT) build -c $(CONFIG) --product ektp-registry --scratch-path $(SCRATCH)
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/ektpd
+	install -D -m 0755 $(REGISTRY_BIN) $(DESTDIR)$(BINDIR)/ektp-registry
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/bin/|$(BINDIR)/|g' systemd/ektpd.service > $(DESTDIR)$(UNITDIR)/ektpd.service
 	sed 's|/usr/bin/|$(BINDIR)/|g' systemd/ektp-registry.service > $(DESTDIR)$(UNITDIR)/ektp-registry.service
@@ -45,7 +49,7 @@ install: build
 	fi
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/ektpd $(DESTDIR)$(UNITDIR)/ektpd.service $(DESTDIR)$(UNITDIR)/ektp-registry.service \
+	rm -f $(DESTDIR)$(BINDIR)/ektpd $(DESTDIR)$(BINDIR)/ektp-registry $(DESTDIR)$(UNITDIR)/ektpd.service $(DESTDIR)$(UNITDIR)/ektp-registry.service \
 	  $(DESTDIR)$(UDEVRULESDIR)/70-ektp-kit.rules $(DESTDIR)$(SYSUSERSDIR)/ektpd.conf
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 
