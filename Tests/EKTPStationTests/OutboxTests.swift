@@ -71,3 +71,18 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("not a database"))
     }
 }
+
+@Suite struct OutboxAcknowledgeTests {
+    @Test func onlyWhatWasSentIsForgottenSoALateLowerNumberStaysPending() throws {
+        let dir = TempDir()
+        let o = try Outbox(path: dir.path + "/outbox.sqlite3")
+        for s: Int64 in [1, 2, 4] { try o.append(sequence: s, kind: .event, time: Timestamp(seconds: s), body: Array("{}".utf8)) }
+        let batch = try o.pending().map(\.sequence)
+        // Number 3 (numbered before 4, stored after the batch was read) arrives late.
+        try o.append(sequence: 3, kind: .event, time: Timestamp(seconds: 3), body: Array("{}".utf8))
+        try o.acknowledge(batch)
+        #expect(try o.pending().map(\.sequence) == [3])
+        #expect(o.pendingCount == 1)
+        #expect(o.acknowledged == 4)
+    }
+}

@@ -46,6 +46,20 @@ public enum StatusText {
             }
             lines.append("Network: default route via \(u.defaultInterface ?? "nothing (offline)")" + (targets.isEmpty ? "" : "; " + targets.joined(separator: ", ")))
         }
+        if let d = s.delivery {
+            var l = "Registry: "
+            if d.failures == 0 {
+                l += d.pending == 0 ? "all reports delivered" : "\(d.pending) report(s) waiting"
+                if let t = d.lastDelivery { l += ", last delivery \(ago(t, s.now))" }
+            } else {
+                l += "NOT DELIVERING (\(d.failures) failure(s) in a row), \(d.pending) report(s) waiting: \(d.lastError ?? "")"
+            }
+            if d.overLimit { l += "; OUTBOX OVER ITS SIZE BOUND" }
+            lines.append(l)
+        }
+        if let st = s.stock {
+            lines.append("Blanks:  \(st.blanks) card blanks (\(st.source == .printer ? "from the printers" : "counted by the operator") \(ago(st.updatedAt, s.now)))")
+        }
         if let p = s.power, p.onMains != nil || p.batteryPercent != nil {
             var l = "Power:   " + (p.onMains == true ? "mains" : p.onMains == false ? "ON BATTERY" : "unknown")
             if let b = p.batteryPercent { l += ", battery \(b)%" + (p.batteryLow ? " (LOW)" : "") }

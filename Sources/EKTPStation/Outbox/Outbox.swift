@@ -105,7 +105,7 @@ public final class Outbox: @unchecked Sendable {
         try lock.withLock { _ throws(OutboxError) -> Bool in
             try exec("BEGIN IMMEDIATE")
             do throws(OutboxError) {
-                try run("INSERT OR IGNORE INTO reports (seq, kind, time, body) VALUES (?1, ?2, ?3, ?4)",
+                try run("INSERT INTO reports (seq, kind, time, body) VALUES (?1, ?2, ?3, ?4)",
                         [.int(sequence), .text(kind.rawValue), .int(time.millis), .blob(body)])
                 try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'last'", [.int(sequence)])
                 try exec("COMMIT")
