@@ -85,6 +85,11 @@ let package = Package(
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                               .product(name: "Logging", package: "swift-log"),
                           ]),
+        // Registry and outbox benchmarks (Benchmarks/run.py runs it in release).
+        .executableTarget(name: "ektp-bench",
+                          dependencies: ["EKTPRegistry", "EKTPStation", "EKTPModel",
+                                         .product(name: "GRDB", package: "GRDB.swift")],
+                          path: "Benchmarks/RegistryBench"),
 
         .testTarget(name: "EKTPYAMLTests", dependencies: ["EKTPYAML"]),
         .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel", "EKTPYAML"]),

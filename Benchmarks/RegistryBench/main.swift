@@ -1,0 +1,137 @@
+// Registry and outbox benchmarks: `swift run -c release ektp-bench [postgres://...]`, used by Benchmarks/run.py.
+// Prints one JSON object of results.
+import EKTPModel
+import EKTPRegistry
+import EKTPStation
+import Foundation
+import GRDB
+
+func now() -> Double { Date().timeIntervalSince1970 }
+let T0 = Timestamp(seconds: 1_790_000_000)
+
+func batches(station: String, count: Int, size: Int) -> [ReportBatch] {
+    var out: [ReportBatch] = []
+    var seq: Int64 = 0
+    while seq < Int64(count) {
+        var reports: [WireReport] = []
+        for _ in 0..<size {
+            seq += 1
+            let e = Event(sequence: seq, time: T0, station: station, type: .deviceHealth, subject: "1-1:05ba:000a",
+                          kind: .fingerprint, from: "ok", to: "failed", reason: "no response to GET_STATUS: replug it or check the cable")
+            reports.append(WireReport(sequence: seq, kind: .event, time: T0, event: e))
+        }
+        out.append(ReportBatch(station: station, sentAt: T0, reports: reports))
+    }
+    return out
+}
+
+/// Registry ingest against a raw batch insert of the same rows (one prepared INSERT, a transaction per batch).
+func ingest(url: String, rawInsert: (any RegistryStore, [ReportBatch]) async throws -> Void) async throws -> [String: Double] {
+    let store = try await StoreURL.open(url)
+    let registry = Registry(store: store)
+    try await registry.migrate(now: T0)
+    let n = 20_000
+    let input = batches(station: "bench", count: n, size: 500)
+    var t = now()
+    for b in input { _ = try await registry.ingest(b, from: "bench", receivedAt: T0) }
+    let ingestRate = Double(n) / (now() - t)
+    _ = try await store.transaction([SQLStatement("CREATE TABLE raw_reports (station TEXT, seq BIGINT, kind TEXT, time BIGINT, received_at BIGINT, type TEXT, body TEXT)")])
+    let raw = batches(station: "raw", count: n, size: 500)
+    t = now()
+    try await rawInsert(store, raw)
+    let rawRate = Double(n) / (now() - t)
+    await store.close()
+    return ["ingest_per_s": ingestRate, "raw_per_s": rawRate, "ratio": ingestRate / rawRate]
+}
+
+/// The raw baseline: the same rows, one single-row prepared INSERT each, in one transaction per batch.
+func rawStatements(_ b: ReportBatch) -> [SQLStatement] {
+    let enc = JSONStyle.encoder()
+    return b.reports.map { r in
+        SQLStatement("INSERT INTO raw_reports (station, seq, kind, time, received_at, type, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [.text(b.station), .int(r.sequence), .text("event"), .int(r.time.millis), .int(T0.millis),
+                      .text(r.event!.type.rawValue), .text(String(decoding: try! enc.encode(r.event!), as: UTF8.self))])
+    }
+}
+
+func fleet(url: String) async throws -> [String: Double] {
+    let store = try await StoreURL.open(url)
+    let registry = Registry(store: store)
+    try await registry.migrate(now: T0)
+    // 15,000 stations in 7,300 districts (about 500 regencies in 38 provinces); 500 printing offices.
+    var statements: [SQLStatement] = []
+    let conditions = ["ready", "ready", "ready", "degraded", "broken", "unknown"]
+    for i in 0..<15_000 {
+        let district = i % 7_300
+        let regency = district % 514
+        let province = regency % 38
+        let blanks: SQLValue = i < 500 ? .int(Int64(2000 + i)) : .null
+        statements.append(SQLStatement("""
+            INSERT INTO stations (id, province, regency, district, first_heard, last_heard, condition, not_pulled, blanks, blanks_source, blanks_at, printers, printers_working)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text("st-\(i)"), .text("Province \(province)"), .text("Regency \(regency)"), .text("District \(district)"),
+                  .int(T0.millis), .int(T0.millis - Int64(i % 7) * 1_800_000), .text(conditions[i % conditions.count]),
+                  .int(Int64(i % 9 == 0 ? 1 : 0)), blanks, i < 500 ? .text("operator") : .null, i < 500 ? .int(T0.millis) : .null,
+                  .int(i < 500 ? 4 : 0), .int(i < 500 ? 3 : 0)]))
+        if i < 500 {
+            for d in 0..<8 {
+                statements.append(SQLStatement("INSERT INTO stock_days (station, day, time, blanks) VALUES (?, ?, ?, ?)",
+                                               [.text("st-\(i)"), .int(T0.millis / 86_400_000 - Int64(d)), .int(T0.millis - Int64(d) * 86_400_000), .int(Int64(2000 + i + d * 300))]))
+            }
+        }
+    }
+    for chunk in stride(from: 0, to: statements.count, by: 2000) {
+        _ = try await store.transaction(Array(statements[chunk..<min(chunk + 2000, statements.count)]))
+    }
+    var times: [Double] = []
+    var encodeTimes: [Double] = []
+    var summary: FleetSummary?
+    for _ in 0..<21 {
+        let t = now()
+        let s = try await registry.fleet(at: T0)
+        let t2 = now()
+        _ = try JSONStyle.encode(s)
+        encodeTimes.append((now() - t2) * 1000)
+        times.append((t2 - t) * 1000)
+        summary = s
+    }
+    await store.close()
+    precondition(summary?.tally.stations == 15_000)
+    precondition(summary!.provinces.reduce(0) { $0 + $1.regencies.reduce(0) { $0 + $1.districts.count } } == 7_300)
+    return ["fleet_ms_median": times.sorted()[10], "fleet_json_ms_median": encodeTimes.sorted()[10]]
+}
+
+func outbox() throws -> [String: Double] {
+    let dir = NSTemporaryDirectory() + "ektp-bench-outbox-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let o = try Outbox(path: dir + "/outbox.sqlite3")
+    let n = 2000
+    let t = now()
+    for i in 1...n {
+        try o.append(Event(sequence: Int64(i), time: T0, station: "bench", type: .deviceHealth, subject: "1-1:05ba:000a",
+                           kind: .fingerprint, from: "ok", to: "failed", reason: "no response"))
+    }
+    return ["outbox_appends_per_s": Double(n) / (now() - t)]
+}
+
+var results: [String: [String: Double]] = [:]
+let dir = NSTemporaryDirectory() + "ektp-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: dir) }
+FileHandle.standardError.write(Data("ingest (SQLite)...\n".utf8))
+results["sqlite_ingest"] = try await ingest(url: "sqlite:\(dir)/ingest.sqlite3") { store, raw in
+    for b in raw { _ = try await store.transaction(rawStatements(b)) }
+}
+FileHandle.standardError.write(Data("fleet summary (SQLite, 15,000 stations)...\n".utf8))
+results["sqlite_fleet"] = try await fleet(url: "sqlite:\(dir)/fleet.sqlite3")
+FileHandle.standardError.write(Data("outbox appends...\n".utf8))
+results["outbox"] = try outbox()
+if CommandLine.arguments.count > 2 {
+    FileHandle.standardError.write(Data("ingest and fleet (PostgreSQL)...\n".utf8))
+    results["postgres_ingest"] = try await ingest(url: CommandLine.arguments[1]) { store, raw in
+        for b in raw { _ = try await store.transaction(rawStatements(b)) }
+    }
+    results["postgres_fleet"] = try await fleet(url: CommandLine.arguments[2])
+}
+print(String(decoding: try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
