@@ -16,6 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
 
 
+REGISTRY_MARK = "## Registry and outbox"
+
+
 def sh(cmd, **kw):
     return subprocess.run(cmd, shell=True, check=True, text=True, capture_output=True, cwd=ROOT, **kw).stdout.strip()
 
@@ -229,8 +232,15 @@ state_directory: {work}/state
         "- hotplug: `POST /v1/simulated/faults` (unplug or replug) then `GET /v1/devices/ID` in a loop",
         "  until the health shows the change; includes the request round trips.",
     ]
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    # Keep the registry section (Benchmarks/registry.py writes it).
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    kept = ""
+    if os.path.exists(path):
+        old = open(path).read()
+        if REGISTRY_MARK in old:
+            kept = "\n" + old[old.index(REGISTRY_MARK):]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n" + kept)
     print("\n".join(lines[10:20]))
 
 

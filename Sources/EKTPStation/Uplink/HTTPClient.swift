@@ -19,7 +19,8 @@ public func httpRequest(method: String, host: String, port: UInt16, path: String
     case .failure(let e): return .failure(e)
     }
     defer { close(fd) }
-    let deadline = monotonicMillis() + max(1, timeout.wholeMilliseconds)
+    // The answer gets at least a second (as the liveness probe always had), whatever the timeout.
+    let deadline = monotonicMillis() + max(1000, timeout.wholeMilliseconds)
     var head = "\(method) \(path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: ektpd/\(ektpVersion)\r\nConnection: close\r\n"
     for (k, v) in headers { head += "\(k): \(v)\r\n" }
     if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
