@@ -164,6 +164,24 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         await r.store.close()
     }
 
+    @Test(arguments: Backend.allCases) func serverAvailabilityAndPowerReachTheCentre(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        var report = snapshot("s1", 1, site: sintang)
+        report.status!.server = ServerStatus(name: "recording server", state: .crashLoop, since: T0, pid: nil, restarts: 7,
+                                             lastReason: "exited with status 1", nextStartAt: nil,
+                                             availability: Availability(last24h: 0.625, last7d: 0.9, observed24hSeconds: 86400, observed7dSeconds: 604800))
+        report.status!.power = PowerStatus(onMains: false, batteryPercent: 40, batteryLow: false, since: T0)
+        _ = try await r.ingest(ReportBatch(station: "s1", sentAt: T0, reports: [report]), from: "s1", receivedAt: T0)
+        let detail = try await r.station("s1", at: T0)
+        #expect(detail.view.server == .crashLoop)
+        #expect(detail.view.availability24h == 0.625)
+        #expect(detail.view.onMains == false)
+        #expect(detail.status?.server?.availability.last7d == 0.9)
+        #expect(detail.reportsStored == 1)
+        await r.store.close()
+    }
+
     @Test(arguments: Backend.allCases) func blankStockRateAndDaysLeft(_ b: Backend) async throws {
         guard let o = try await openRegistry(b) else { return }
         let r = o.registry
