@@ -252,28 +252,38 @@ public final class Registry: Sendable {
             FROM stations GROUP BY province, regency, district
             """, [.int(cutoff)]))
         // Sorted here, by bytes: SQLite and PostgreSQL collate differently.
-        let sorted = rows.sorted { a, b in
-            let x = (a[0].text ?? "", a[1].text ?? "", a[2].text ?? "")
-            let y = (b[0].text ?? "", b[1].text ?? "", b[2].text ?? "")
-            return x.0.utf8.lexicographicallyPrecedes(y.0.utf8) || (x.0 == y.0 && (x.1.utf8.lexicographicallyPrecedes(y.1.utf8) || (x.1 == y.1 && x.2.utf8.lexicographicallyPrecedes(y.2.utf8))))
-        }
-        var total = FleetTally()
-        var provinces: [ProvinceSummary] = []
-        for r in sorted {
+        struct Row { var p: String; var g: String; var d: String; var t: FleetTally }
+        var list: [Row] = []
+        list.reserveCapacity(rows.count)
+        for r in rows {
             var t = FleetTally()
             t.stations = Int(r[3].int ?? 0); t.ready = Int(r[4].int ?? 0); t.degraded = Int(r[5].int ?? 0)
             t.broken = Int(r[6].int ?? 0); t.unknown = Int(r[7].int ?? 0); t.silent = Int(r[8].int ?? 0)
             t.notPulled = Int(r[9].int ?? 0); t.blanks = Int(r[10].int ?? 0)
-            let (p, g, d) = (r[0].text ?? "", r[1].text ?? "", r[2].text ?? "")
-            total.add(t)
-            if provinces.last?.name != p { provinces.append(ProvinceSummary(name: p, tally: FleetTally(), regencies: [])) }
-            provinces[provinces.count - 1].tally.add(t)
-            if provinces[provinces.count - 1].regencies.last?.name != g {
-                provinces[provinces.count - 1].regencies.append(RegencySummary(name: g, tally: FleetTally(), districts: []))
+            list.append(Row(p: r[0].text ?? "", g: r[1].text ?? "", d: r[2].text ?? "", t: t))
+        }
+        func less(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+        list.sort { a, b in a.p != b.p ? less(a.p, b.p) : a.g != b.g ? less(a.g, b.g) : less(a.d, b.d) }
+        // The tree, built level by level without copying what is already built.
+        var total = FleetTally()
+        var provinces: [ProvinceSummary] = []
+        var i = 0
+        while i < list.count {
+            let p = list[i].p
+            var province = ProvinceSummary(name: p, tally: FleetTally(), regencies: [])
+            while i < list.count && list[i].p == p {
+                let g = list[i].g
+                var regency = RegencySummary(name: g, tally: FleetTally(), districts: [])
+                while i < list.count && list[i].p == p && list[i].g == g {
+                    regency.tally.add(list[i].t)
+                    regency.districts.append(DistrictSummary(name: list[i].d, tally: list[i].t))
+                    i += 1
+                }
+                province.tally.add(regency.tally)
+                province.regencies.append(regency)
             }
-            let ri = provinces[provinces.count - 1].regencies.count - 1
-            provinces[provinces.count - 1].regencies[ri].tally.add(t)
-            provinces[provinces.count - 1].regencies[ri].districts.append(DistrictSummary(name: d, tally: t))
+            total.add(province.tally)
+            provinces.append(province)
         }
         return FleetSummary(at: at, silentAfterSeconds: silentAfter.wholeMilliseconds / 1000, tally: total,
                             provinces: provinces, stock: try await stock(at: at))

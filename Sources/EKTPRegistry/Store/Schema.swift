@@ -65,6 +65,9 @@ public enum Schema {
                 )
                 """,
             ]),
+            (2, "index stations by site (the fleet summary groups by it)", [
+                "CREATE INDEX stations_site ON stations (province, regency, district)",
+            ]),
         ]
     }
 
