@@ -174,7 +174,7 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
             let (_, status) = try second.status()
             last = status?.lastSequence ?? last
             detail = try? reg.get(StationDetail.self, "/v1/stations/it-01")
-            if let d = detail, d.view.storedThrough == last, status?.delivery?.pending == 0 { break }
+            if let d = detail, d.view.storedThrough == last, status?.delivery?.pending == 0, d.view.condition == .broken { break }
             usleep(100_000)
         }
         let d = try #require(detail)

@@ -109,6 +109,9 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
         // and nodes exist, so their events complete the picture (as one change of the device).
         udev_monitor_filter_add_match_subsystem_devtype(mon, "usb", nil)
         for sub in ["video4linux", "hidraw", "usbmisc"] { udev_monitor_filter_add_match_subsystem_devtype(mon, sub, nil) }
+        // A hub with a whole kit plugged in at once is a burst of uevents: a roomy buffer (udevadm
+        // monitor uses 128 MiB) so none is dropped while the monitor thread catches up.
+        udev_monitor_set_receive_buffer_size(mon, 16 << 20)
         udev_monitor_enable_receiving(mon)
         wake = fds
         lock.withLock { _ in self.continuation = continuation }
