@@ -188,7 +188,6 @@ public final class FleetSimulator {
             s.storedEvents = max(s.storedEvents, e.sequence)
         }
         _ = try? s.uplink.snapshotIfDue(now: t)
-        s.storedEvents = max(s.storedEvents, engine.status(now: t).lastSequence)
         if s.networkUp { deliver(s, at: t, force: false) }
     }
 
