@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import EKTPHardware
 import EKTPModel
 import EKTPSupport
@@ -56,12 +59,35 @@ public enum StationDaemon {
         }
         let waker = Waker()
         let notifier = SystemdNotifier(environment: environment)
-        let api = ControlAPI(engine: engine, simulated: simulated, waker: waker, now: now)
+        // A hook that exits before reading its stdin must not kill the daemon.
+        signal(SIGPIPE, SIG_IGN)
+        let metrics = StationMetrics()
+        let dispatcher = AlertDispatcher(config: config.alerts, logger: logger) { metrics.alertDelivery($0, $1) }
+        let alerts = AlertService(engine: engine, dispatcher: dispatcher, logger: logger, now: now,
+                                  onNotify: { metrics.alertNotified() })
+        let renderMetrics: @Sendable () -> [UInt8] = {
+            metrics.render(engine.status(now: now()), firing: alerts.firing, backlog: outbox.backlog)
+        }
+        let api = ControlAPI(engine: engine, simulated: simulated, waker: waker, now: now,
+                             metrics: renderMetrics, alerts: { alerts.firing })
         let server: ControlServer
         do {
             server = try ControlServer(path: config.socketPath, group: config.socketGroup, handler: { api.handle($0) })
         } catch {
             throw StartupError(error.description)
+        }
+        let metricsServer: ControlServer?
+        if let m = config.metrics {
+            do {
+                metricsServer = try ControlServer(host: m.host, port: m.port) { r in
+                    r.path == "/metrics" ? api.handle(r) : .error(404, "only /metrics is served here; the rest is on the control socket")
+                }
+            } catch {
+                server.stop()
+                throw StartupError(error.description)
+            }
+        } else {
+            metricsServer = nil
         }
         let watchdog = notifier.watchdogInterval
         let lastPing = Mutex<Int64>(0)
@@ -70,6 +96,10 @@ public enum StationDaemon {
             DeviceMonitor(backend: backend, engine: engine, waker: waker, logger: logger, now: now,
                           onReady: {
                               server.start()
+                              metricsServer?.start()
+                              if let m = config.metrics, let p = metricsServer?.port {
+                                  logger.notice("metrics on http://\(m.host):\(p)/metrics")
+                              }
                               let kit = engine.kit
                               notifier.notify(["READY": "1", "STATUS": "kit \(kit.summary)"])
                               logger.notice("ready: kit \(kit.summary)", metadata: ["socket": "\(config.socketPath)"])
@@ -87,6 +117,7 @@ public enum StationDaemon {
                           maxSleep: watchdog ?? .seconds(3600)),
             ControlService(server: server),
             EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: store),
+            alerts,
         ]
         if let simulated { services.append(ScenarioPlayer(backend: simulated, logger: logger)) }
         if let server = config.server {
@@ -105,7 +136,8 @@ public enum StationDaemon {
             var rng = SystemRandomNumberGenerator()
             let seed = rng.next()
             let uplink = RegistryUplink(config: registry, outbox: outbox, engine: engine, seed: seed)
-            uplinkService = RegistryUplinkService(uplink: uplink, waker: uplinkWaker, logger: logger, now: now)
+            uplinkService = RegistryUplinkService(uplink: uplink, waker: uplinkWaker, logger: logger, now: now,
+                                                  onRound: { metrics.deliveryRound(delivered: $0, failed: $1) })
         }
         if let power = config.power {
             let monitor = PowerMonitor(config: power, engine: engine)
@@ -122,12 +154,14 @@ public enum StationDaemon {
             try await group.run()
         } catch {
             server.stop()
+            metricsServer?.stop()
             engine.stop(now: now(), reason: "stopped on error: \(error)")
             for e in engine.events(sinceSequence: outbox.lastSequence) { store(e) }
             notifier.notify(["STOPPING": "1", "STATUS": "stopped on error"])
             throw error
         }
         notifier.notify(["STOPPING": "1"])
+        metricsServer?.stop()
         engine.stop(now: now(), reason: "stopped by signal")
         // Whatever the reporter had not stored yet, and the stop event itself.
         for e in engine.events(sinceSequence: outbox.lastSequence) { store(e) }

@@ -215,6 +215,8 @@ public final class StationEngine: Sendable {
     }
 
     public var kit: KitStatus { state.withLock { $0.kit } }
+    /// The first probe round is done (devices and kit are known, not guessed).
+    public var isSettled: Bool { state.withLock { $0.settled } }
 
     public func device(_ id: DeviceID) -> DeviceStatus? {
         state.withLock { s in deviceStatuses(s).first { $0.device.id == id } }

@@ -132,3 +132,37 @@ struct Stock: ParsableCommand {
         }
     }
 }
+
+struct Metrics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the daemon's metrics in Prometheus text format (what /metrics serves).")
+    @OptionGroup var options: ClientOptions
+    func run() throws {
+        let body = try options.call("GET", "/metrics")
+        print(String(decoding: body, as: UTF8.self), terminator: "")
+    }
+}
+
+struct Alerts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the alerts firing now.",
+        discussion: "Exit codes: 0 none firing, 1 warnings only, 2 a critical alert, 3 daemon unreachable.")
+    @OptionGroup var options: ClientOptions
+    func run() throws {
+        let body = try options.call("GET", "/v1/alerts")
+        let alerts = try Alert.decodeList(body)
+        if options.settings.json {
+            print(String(decoding: body, as: UTF8.self), terminator: "")
+        } else if alerts.isEmpty {
+            print("no alerts firing")
+        } else {
+            for a in alerts {
+                let name = a.labels["alertname"] ?? "?"
+                let sev = a.labels["severity"] ?? "?"
+                print("\(sev.uppercased()) \(name) since \(a.startsAt): \(a.annotations["summary"] ?? "")")
+            }
+        }
+        let critical = alerts.contains { $0.labels["severity"] == "critical" }
+        throw ExitCode(critical ? 2 : alerts.isEmpty ? 0 : 1)
+    }
+}

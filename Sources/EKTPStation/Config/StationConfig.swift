@@ -35,6 +35,10 @@ public struct StationConfig: Sendable, Equatable {
     public var power: PowerConfig? = PowerConfig()
     /// The registry the outbox is delivered to, when configured.
     public var registry: RegistryUplinkConfig?
+    /// Alert hooks and webhooks (on by default: hooks from /etc/ektpd/hooks.d when it exists).
+    public var alerts = AlertConfig()
+    /// A TCP listener for /metrics, besides the control socket.
+    public var metrics: MetricsConfig?
     /// The outbox's size bound (its alarm and coalescing policy: Outbox).
     public var outboxMaxBytes: Int64 = 256 << 20
 
@@ -208,6 +212,8 @@ public struct StationConfig: Sendable, Equatable {
             }
             r.finish()
         }
+        let alerts = root.map("alerts").map(AlertConfig.read) ?? AlertConfig()
+        let metrics = root.map("metrics").flatMap(MetricsConfig.read)
         let logLevel = root.value("log_level")?.word([("debug", "debug"), ("info", "info"), ("notice", "notice"),
                                                       ("warning", "warning"), ("error", "error")]) ?? "info"
         root.finish()
@@ -221,6 +227,8 @@ public struct StationConfig: Sendable, Equatable {
         config.power = power
         config.registry = registry
         config.outboxMaxBytes = outboxMax
+        config.alerts = alerts
+        config.metrics = metrics
         return config
     }
 }

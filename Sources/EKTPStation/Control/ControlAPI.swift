@@ -15,14 +15,23 @@ import EKTPYAML
 /// - `GET /v1/devices`, `GET /v1/devices/{id}`: `DeviceStatus`
 /// - `GET /v1/events?since=SEQ|RFC3339|10m&limit=N`: `[Event]`, oldest first
 /// - `POST /v1/recheck`: probe every device now
+/// - `GET /v1/alerts`: `[Alert]` firing now (Alertmanager's shape)
+/// - `GET /metrics`: Prometheus text format
 /// - `POST /v1/simulated/faults` `{"device": "fp", "fault": "unplug", ...}`: simulated backend only
 public struct ControlAPI: Sendable {
     public let engine: StationEngine
     public let simulated: SimulatedBackend?
     public let waker: Waker
     public let now: @Sendable () -> Timestamp
+    /// The Prometheus text for `/metrics`.
+    public var metrics: (@Sendable () -> [UInt8])?
+    /// The alerts firing now.
+    public var alerts: (@Sendable () -> [Alert])?
 
-    public init(engine: StationEngine, simulated: SimulatedBackend?, waker: Waker, now: @escaping @Sendable () -> Timestamp) {
+    public init(engine: StationEngine, simulated: SimulatedBackend?, waker: Waker, now: @escaping @Sendable () -> Timestamp,
+                metrics: (@Sendable () -> [UInt8])? = nil, alerts: (@Sendable () -> [Alert])? = nil) {
+        self.metrics = metrics
+        self.alerts = alerts
         self.engine = engine
         self.simulated = simulated
         self.waker = waker
@@ -31,6 +40,11 @@ public struct ControlAPI: Sendable {
 
     public func handle(_ r: ControlRequest) -> ControlResponse {
         let parts = r.path.split(separator: "/", omittingEmptySubsequences: true)
+        if parts == ["metrics"] {
+            guard r.method == "GET" || r.method == "HEAD" else { return .error(405, "\(r.method) is not allowed on /metrics") }
+            guard let metrics else { return .error(404, "metrics are not enabled") }
+            return ControlResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics())
+        }
         switch (r.method, parts.count > 1 && parts[0] == "v1" ? parts[1] : "") {
         case ("GET", "ping"): return .json(["ok": true])
         case ("GET", "status"): return .json(engine.status(now: now()))
@@ -42,6 +56,7 @@ public struct ControlAPI: Sendable {
             }
             return .json(engine.status(now: now()).devices)
         case ("GET", "events"): return events(r)
+        case ("GET", "alerts"): return ControlResponse(status: 200, body: Alert.encode(alerts?() ?? []))
         case ("POST", "recheck"):
             guard r.peerUID == 0 else { return .error(403, "recheck is for root only") }
             engine.recheckAll(now: now())
@@ -59,7 +74,7 @@ public struct ControlAPI: Sendable {
         case ("POST", "simulated"):
             guard parts.count == 3, parts[2] == "faults" else { return .error(404, "no such endpoint: \(r.path)") }
             return inject(r)
-        case (_, "ping"), (_, "status"), (_, "devices"), (_, "events"), (_, "recheck"), (_, "simulated"), (_, "stock"):
+        case (_, "ping"), (_, "status"), (_, "devices"), (_, "events"), (_, "recheck"), (_, "simulated"), (_, "stock"), (_, "alerts"):
             return .error(405, "\(r.method) is not allowed on \(r.path)")
         default:
             return .error(404, "no such endpoint: \(r.path) (try /v1/status, /v1/devices, /v1/events)")

@@ -19,7 +19,9 @@ public struct ControlSocketError: Error, CustomStringConvertible, Sendable {
 public final class ControlServer: Sendable {
     public typealias Handler = @Sendable (ControlRequest) -> ControlResponse
 
-    public let path: String
+    /// The Unix socket's path (nil when listening on TCP).
+    public var path: String { unixPath ?? "" }
+    private let unixPath: String?
     private let listenFD: Int32
     private let wakeRead: Int32
     private let wakeWrite: Int32
@@ -30,9 +32,7 @@ public final class ControlServer: Sendable {
     static let maxBody = 64 * 1024
 
     /// Binds the socket (replacing a stale one left by a crash, refusing if a daemon is listening).
-    public init(path: String, group: String?, handler: @escaping Handler) throws(ControlSocketError) {
-        self.path = path
-        self.handler = handler
+    public convenience init(path: String, group: String?, handler: @escaping Handler) throws(ControlSocketError) {
         guard path.utf8.count < 108 else { throw ControlSocketError("socket path \(path) is too long (Unix sockets allow 107 bytes)") }
         try ControlServer.prepareDirectory(of: path)
         try ControlServer.removeStale(path)
@@ -69,14 +69,41 @@ public final class ControlServer: Sendable {
             close(fd)
             throw ControlSocketError("cannot listen on \(path): \(e)")
         }
+        try self.init(listening: fd, path: path, handler: handler)
+    }
+
+    /// Listens on TCP (for Prometheus: the handler should serve /metrics only). Port 0 picks a free
+    /// one (see `port`). No peer credentials on TCP: root-only actions are refused.
+    public convenience init(host: String, port: UInt16, handler: @escaping Handler) throws(ControlSocketError) {
+        let fd: Int32
+        switch tcpListen(host: host, port: port) {
+        case .success(let f): fd = f
+        case .failure(let e): throw ControlSocketError("cannot listen on \(host):\(port) for metrics: \(e.description)")
+        }
+        try self.init(listening: fd, path: nil, handler: handler)
+    }
+
+    private init(listening fd: Int32, path: String?, handler: @escaping Handler) throws(ControlSocketError) {
         var fds: [Int32] = [0, 0]
         guard ektp_pipe_cloexec(&fds) == 0 else {
             close(fd)
             throw ControlSocketError("cannot create a pipe: \(errnoText())")
         }
+        self.unixPath = path
+        self.handler = handler
         listenFD = fd
         wakeRead = fds[0]
         wakeWrite = fds[1]
+    }
+
+    /// The TCP port listened on (nil for the Unix socket).
+    public var port: UInt16? {
+        guard unixPath == nil else { return nil }
+        var addr = sockaddr_in6()
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &len) } }
+        guard ok == 0 else { return nil }
+        return UInt16(bigEndian: addr.sin6_port)  // sin_port sits at the same offset in sockaddr_in
     }
 
     /// Starts serving on a thread of its own.
@@ -101,7 +128,7 @@ public final class ControlServer: Sendable {
         close(listenFD)
         close(wakeRead)
         close(wakeWrite)
-        unlink(path)
+        if let unixPath { unlink(unixPath) }
     }
 
     private func serve() {
@@ -127,7 +154,7 @@ public final class ControlServer: Sendable {
     private func serveConnection(_ fd: Int32) {
         var cred = PeerCredentials()
         var len = socklen_t(MemoryLayout<PeerCredentials>.size)
-        let uid: UInt32 = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.uid : UInt32.max
+        let uid: UInt32 = unixPath != nil && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.uid : UInt32.max
         let deadline = monotonicMillis() + 2000
         var buffer: [UInt8] = []
         var headEnd: Int?

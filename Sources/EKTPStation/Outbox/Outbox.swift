@@ -166,6 +166,18 @@ public final class Outbox: @unchecked Sendable {
         (try? lock.withLock { _ throws(OutboxError) in Int(try scalarInt("SELECT count(*) FROM reports")) }) ?? 0
     }
 
+    /// Reports waiting and the time of the oldest (for metrics): one query.
+    public var backlog: (count: Int, oldest: Timestamp?) {
+        var out: (Int, Timestamp?) = (0, nil)
+        try? lock.withLock { _ throws(OutboxError) in
+            try query("SELECT count(*), min(time) FROM reports", []) { stmt in
+                out.0 = Int(sqlite3_column_int64(stmt, 0))
+                if sqlite3_column_type(stmt, 1) != SQLITE_NULL { out.1 = Timestamp(millis: sqlite3_column_int64(stmt, 1)) }
+            }
+        }
+        return out
+    }
+
     /// The registry stored everything up to `sequence`: forget it (a lower number changes nothing).
     public func acknowledge(through sequence: Int64) throws(OutboxError) {
         try lock.withLock { _ throws(OutboxError) in

@@ -7,19 +7,24 @@ import Synchronization
 
 /// A child process started with posix_spawn: its own process group, default signal dispositions
 /// (the daemon ignores SIGTERM for its own handler; a child must not inherit that), stdin from
-/// /dev/null, stdout and stderr inherited (so they reach the journal). Never through a shell.
+/// /dev/null unless given, stdout and stderr inherited unless given (so they reach the journal).
+/// Never through a shell.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
     private let exitStatus = Mutex<Int32?>(nil)
 
     /// Spawns `argv[0]` (an absolute path, or a name looked up in PATH).
-    public init(argv: [String], environment: [String: String]? = nil, stdout: Int32? = nil) throws(SpawnError) {
+    public init(argv: [String], environment: [String: String]? = nil, stdin: Int32? = nil, stdout: Int32? = nil,
+                stderr: Int32? = nil) throws(SpawnError) {
         guard let program = argv.first, !program.isEmpty else { throw SpawnError("empty command") }
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
-        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin { posix_spawn_file_actions_adddup2(&fileActions, stdin, 0) } else {
+            posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        }
         if let stdout { posix_spawn_file_actions_adddup2(&fileActions, stdout, 1) }
+        if let stderr { posix_spawn_file_actions_adddup2(&fileActions, stderr, 2) }
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -57,6 +62,15 @@ public final class ChildProcess: Sendable {
         if let s = exitStatus.withLock({ $0 }) { return s }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        exitStatus.withLock { $0 = status }
+        return status
+    }
+
+    /// The wait status if the process has ended (reaping it), nil while it runs.
+    public func tryWait() -> Int32? {
+        if let s = exitStatus.withLock({ $0 }) { return s }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
         exitStatus.withLock { $0 = status }
         return status
     }

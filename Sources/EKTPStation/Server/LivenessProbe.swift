@@ -87,6 +87,32 @@ public func tcpConnect(host: String, port: UInt16, timeout: Duration) -> Result<
     return .failure(NetError("cannot connect to \(host):\(port): \(lastError)"))
 }
 
+/// A non-blocking listening TCP socket on an address literal or name (the first that binds).
+public func tcpListen(host: String, port: UInt16) -> Result<Int32, NetError> {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    hints.ai_flags = AI_PASSIVE
+    var res: UnsafeMutablePointer<addrinfo>?
+    let gai = getaddrinfo(host, String(port), &hints, &res)
+    guard gai == 0, let first = res else {
+        return .failure(NetError("cannot resolve \(host): \(String(cString: gai_strerror(gai)))"))
+    }
+    defer { freeaddrinfo(res) }
+    var lastError = "no address for \(host)"
+    var ai: UnsafeMutablePointer<addrinfo>? = first
+    while let a = ai {
+        ai = a.pointee.ai_next
+        let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), a.pointee.ai_protocol)
+        if fd < 0 { continue }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(4))
+        if bind(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 && listen(fd, 64) == 0 { return .success(fd) }
+        lastError = String(cString: strerror(errno))
+        close(fd)
+    }
+    return .failure(NetError(lastError))
+}
+
 /// `GET path` over HTTP/1.0; returns the status code.
 public func httpStatus(host: String, port: UInt16, path: String, timeout: Duration) -> Result<Int, NetError> {
     httpGet(host: host, port: port, path: path, timeout: timeout).map(\.status)

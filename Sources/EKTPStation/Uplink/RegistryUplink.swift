@@ -196,26 +196,3 @@ public final class RegistryUplink: Sendable {
         return out
     }
 }
-
-/// Runs blocking work (network I/O) on a thread of its own, never on the async pool.
-func offloaded<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
-        let job = Unmanaged.passRetained(OffloadedJob { c.resume(returning: body()) })
-        var tid = pthread_t()
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        let rc = pthread_create(&tid, &attr, { arg in
-            let job = Unmanaged<OffloadedJob>.fromOpaque(arg!).takeRetainedValue()
-            job.run()
-            return nil
-        }, job.toOpaque())
-        pthread_attr_destroy(&attr)
-        if rc != 0 { job.takeRetainedValue().run() }
-    }
-}
-
-final class OffloadedJob: @unchecked Sendable {
-    let run: () -> Void
-    init(_ r: @escaping () -> Void) { run = r }
-}

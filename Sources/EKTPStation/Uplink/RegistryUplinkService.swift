@@ -9,8 +9,12 @@ public struct RegistryUplinkService: Service {
     let waker: Waker
     let logger: Logger
     let now: @Sendable () -> Timestamp
+    /// After each round: reports delivered, and whether it failed (for metrics).
+    let onRound: @Sendable (Int, Bool) -> Void
 
-    public init(uplink: RegistryUplink, waker: Waker, logger: Logger, now: @escaping @Sendable () -> Timestamp) {
+    public init(uplink: RegistryUplink, waker: Waker, logger: Logger, now: @escaping @Sendable () -> Timestamp,
+                onRound: @escaping @Sendable (Int, Bool) -> Void = { _, _ in }) {
+        self.onRound = onRound
         self.uplink = uplink
         self.waker = waker
         self.logger = logger
@@ -18,7 +22,7 @@ public struct RegistryUplinkService: Service {
     }
 
     public func run() async throws {
-        let uplink = self.uplink, logger = self.logger, now = self.now, waker = self.waker
+        let uplink = self.uplink, logger = self.logger, now = self.now, waker = self.waker, onRound = self.onRound
         try await cancelOnShutdown {
             var failing = false
             while !Task.isCancelled {
@@ -26,6 +30,7 @@ public struct RegistryUplinkService: Service {
                     logger.error("cannot store a status snapshot in the outbox: \(error)")
                 }
                 let round = await offloaded { uplink.round(now: now) }
+                onRound(round.delivered, round.error != nil)
                 if let e = round.error {
                     if !failing || uplink.failures % 10 == 0 {
                         logger.warning("registry delivery failed (\(uplink.failures) in a row), retrying at \(round.next): \(e)")

@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EKTPModel
+import Logging
+
+/// Sends each notification to every hook and webhook, each on a thread of its own: a slow, failing
+/// or hanging receiver never delays the daemon, another receiver or the next notification. A failed
+/// delivery is tried again `retries` times, `retryDelay` apart and doubling; every failure is logged.
+public final class AlertDispatcher: Sendable {
+    /// Where a notification went and how it ended, for metrics.
+    public enum Channel: String, Sendable { case hook, webhook }
+    public enum Result: String, Sendable { case ok, failed, timeout }
+
+    public let config: AlertConfig
+    let logger: Logger
+    let onDelivery: @Sendable (Channel, Result) -> Void
+
+    public init(config: AlertConfig, logger: Logger, onDelivery: @escaping @Sendable (Channel, Result) -> Void = { _, _ in }) {
+        self.config = config
+        self.logger = logger
+        self.onDelivery = onDelivery
+    }
+
+    /// The `EKTP_*` variables of a notification. Per-alert values are joined in alert order (reasons
+    /// with "; ", the rest with ","), so a grouped notification still reads in one line.
+    public static func variables(_ n: AlertLifecycle.Notification) -> [String: String] {
+        let p = n.payload
+        let alerts = p.alerts
+        let firing = alerts.filter { $0.status == "firing" }
+        let severity = (firing.isEmpty ? alerts : firing).compactMap { AlertSeverity(rawValue: $0.labels["severity"] ?? "") }.max() ?? .warning
+        func join(_ key: String, labels: Bool = true, _ sep: String = ",") -> String {
+            alerts.compactMap { labels ? $0.labels[key] : $0.annotations[key] }.joined(separator: sep)
+        }
+        let first = alerts.first?.labels ?? [:]
+        return [
+            "EKTP_EVENT": n.isRepeat ? "alert.repeat" : "alert.\(p.status)",
+            "EKTP_STATUS": p.status,
+            "EKTP_REPEAT": n.isRepeat ? "1" : "0",
+            "EKTP_ALERT": join("alertname"),
+            "EKTP_ALERT_COUNT": "\(alerts.count)",
+            "EKTP_SEVERITY": severity.rawValue,
+            "EKTP_STATION": p.groupLabels["station"] ?? "",
+            "EKTP_PROVINCE": first["province"] ?? "",
+            "EKTP_REGENCY": first["regency"] ?? "",
+            "EKTP_DISTRICT": first["district"] ?? "",
+            "EKTP_SITE": [first["province"], first["regency"], first["district"]].compactMap { $0 }.joined(separator: "/"),
+            "EKTP_DEVICE": join("device"),
+            "EKTP_DEVICE_KIND": join("kind"),
+            "EKTP_DEVICE_NAME": join("device_name", labels: false),
+            "EKTP_FROM": join("from", labels: false),
+            "EKTP_TO": join("to", labels: false),
+            "EKTP_REASON": join("description", labels: false, "; "),
+            "EKTP_SUMMARY": join("summary", labels: false, "; "),
+            "EKTP_FINGERPRINT": alerts.map(\.fingerprint).joined(separator: ","),
+        ]
+    }
+
+    public func dispatch(_ n: AlertLifecycle.Notification) {
+        let payload = n.payload.encoded()
+        let vars = Self.variables(n)
+        let what = "\(vars["EKTP_EVENT"]!) \(vars["EKTP_ALERT"]!)"
+        let (hooks, refused) = HookRunner.list(config.hooksDirectory)
+        for r in refused { logger.error("hook \(r.path) not run: \(r.reason)") }
+        let env = HookRunner.environment(vars)
+        for hook in hooks {
+            retrying("hook \(hook) (\(what))", channel: .hook) { [config] in
+                let run = HookRunner.run(hook, stdin: payload, environment: env, timeout: config.hookTimeout)
+                let tail = run.output.isEmpty ? "" : "; it printed: \(run.output.suffix(500))"
+                switch run.outcome {
+                case .succeeded: return (.ok, "")
+                case .failed(let why): return (.failed, why + tail)
+                case .timedOut: return (.timeout, "still running after \(spokenDuration(config.hookTimeout)): killed (pid \(run.pid ?? 0) and its group)\(tail)")
+                }
+            }
+        }
+        for url in config.webhooks {
+            retrying("webhook \(url) (\(what))", channel: .webhook) { [config] in
+                let r = httpRequest(method: "POST", host: url.host, port: url.port, path: url.prefix.isEmpty ? "/" : url.prefix,
+                                    headers: [("Content-Type", "application/json")], body: payload,
+                                    timeout: config.webhookTimeout, maxResponse: 64 << 10)
+                switch r {
+                case .success(let x) where (200..<300).contains(x.status): return (.ok, "")
+                case .success(let x): return (.failed, "answered HTTP \(x.status): \(String(decoding: x.body.prefix(300), as: UTF8.self))")
+                case .failure(let e): return (.failed, e.description)
+                }
+            }
+        }
+    }
+
+    func retrying(_ what: String, channel: Channel, _ attempt: @escaping @Sendable () -> (Result, String)) {
+        let retries = config.retries, delay = config.retryDelay, logger = self.logger, onDelivery = self.onDelivery
+        detachThread {
+            for n in 0...retries {
+                let (result, why) = attempt()
+                onDelivery(channel, result)
+                if result == .ok {
+                    logger.info("\(what) delivered\(n > 0 ? " on try \(n + 1)" : "")")
+                    return
+                }
+                guard n < retries else {
+                    logger.error("\(what) failed, giving up after \(n + 1) tries: \(why)")
+                    return
+                }
+                let wait = delay * (1 << min(n, 16))
+                logger.warning("\(what) failed (try \(n + 1) of \(retries + 1)), again in \(spokenDuration(wait)): \(why)")
+                var ts = timespec(tv_sec: Int(wait.components.seconds), tv_nsec: Int(wait.components.attoseconds / 1_000_000_000))
+                var left = timespec()
+                while nanosleep(&ts, &left) != 0 && errno == EINTR { ts = left }
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import CoreMetrics
+import EKTPModel
+import Prometheus
+import Synchronization
+
+/// The daemon's metrics in Prometheus text format, through swift-metrics with swift-prometheus's
+/// registry behind it (a registry of its own, not the process-global one).
+///
+/// State (devices, kit, server, uplink, power, outbox) is read from the engine when scraped, so a
+/// scrape always matches `ektpd status`; counters are bumped where things happen. Names follow
+/// Prometheus conventions: `ektp_` prefix, base units (seconds, ratios), `_total` for counters.
+public final class StationMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+
+    struct State {
+        var gauges: [String: CoreMetrics.Gauge] = [:]
+        var touched: Set<String> = []
+        var counters: [String: CoreMetrics.Counter] = [:]
+        var restartsSeen = 0
+    }
+    let state = Mutex(State())
+
+    /// HELP text, put before each family's TYPE line (swift-metrics has no place for it).
+    static let help: [String: String] = [
+        "ektp_station_info": "The station's identity and site; always 1.",
+        "ektp_daemon_start_time_seconds": "When the daemon started, seconds since the epoch.",
+        "ektp_device_up": "1 when the device is usable (health ok or degraded), else 0.",
+        "ektp_device_health": "1 for the device's current health state, 0 for the others.",
+        "ektp_device_flapping": "1 while the device changes state too often to trust.",
+        "ektp_printer_card_blanks": "Card blanks a printer reports in its hopper.",
+        "ektp_kit_ready": "1 when the kit can enrol (ready or degraded), else 0.",
+        "ektp_kit_state": "1 for the kit's current state (ready, degraded, broken), 0 for the others.",
+        "ektp_server_up": "1 when the recording server is up and answers its liveness check.",
+        "ektp_server_availability_ratio": "Share of the window the recording server was up.",
+        "ektp_server_restarts_total": "Restarts of the recording server since the daemon started.",
+        "ektp_sync_last_pull_timestamp_seconds": "When the centre last pulled this station's data.",
+        "ektp_sync_fresh": "1 when the centre pulled within its limit, else 0.",
+        "ektp_uplink_up": "1 when at least one uplink target answers, else 0.",
+        "ektp_uplink_target_up": "1 when the uplink target answers, else 0.",
+        "ektp_uplink_latency_seconds": "Time to connect to the uplink target at the last check.",
+        "ektp_power_on_mains": "1 on mains power, 0 on battery.",
+        "ektp_power_battery_ratio": "Lowest battery charge, 0 to 1.",
+        "ektp_stock_card_blanks": "Card blanks the station holds (printers' count, or the operator's).",
+        "ektp_outbox_reports": "Reports in the outbox waiting for the registry.",
+        "ektp_outbox_oldest_age_seconds": "Age of the oldest report waiting in the outbox (0 when empty).",
+        "ektp_delivery_errors_total": "Failed delivery rounds to the registry.",
+        "ektp_delivery_reports_total": "Reports the registry acknowledged.",
+        "ektp_delivery_last_success_timestamp_seconds": "When a delivery to the registry last worked.",
+        "ektp_alerts_firing": "Alerts firing now, by severity.",
+        "ektp_alert_notifications_total": "Alert notifications made (each goes to every hook and webhook).",
+        "ektp_alert_deliveries_total": "Hook runs and webhook posts, by channel and result.",
+    ]
+
+    public init() {
+        factory = PrometheusMetricsFactory(registry: registry)
+    }
+
+    // MARK: counters, bumped where things happen
+
+    func counter(_ name: String, _ labels: [(String, String)] = []) -> CoreMetrics.Counter {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        return state.withLock { s in
+            if let c = s.counters[key] { return c }
+            let c = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
+            s.counters[key] = c
+            return c
+        }
+    }
+
+    public func deliveryRound(delivered: Int, failed: Bool) {
+        if failed { counter("ektp_delivery_errors_total").increment() }
+        if delivered > 0 { counter("ektp_delivery_reports_total").increment(by: delivered) }
+    }
+
+    public func alertNotified() { counter("ektp_alert_notifications_total").increment() }
+
+    public func alertDelivery(_ channel: AlertDispatcher.Channel, _ result: AlertDispatcher.Result) {
+        counter("ektp_alert_deliveries_total", [("channel", channel.rawValue), ("result", result.rawValue)]).increment()
+    }
+
+    // MARK: the scrape
+
+    /// Prometheus text (format 0.0.4) for the station's state now.
+    public func render(_ s: StationStatus, firing: [Alert], backlog: (count: Int, oldest: Timestamp?)) -> [UInt8] {
+        let restarts = state.withLock { st -> (String, Int)? in
+            var restarts: (String, Int)?
+            st.touched = []
+            func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
+                let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+                st.touched.insert(key)
+                if let g = st.gauges[key] { g.record(value); return }
+                let g = CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
+                st.gauges[key] = g
+                g.record(value)
+            }
+            func flag(_ b: Bool) -> Double { b ? 1 : 0 }
+            func seconds(_ t: Timestamp) -> Double { Double(t.millis) / 1000 }
+
+            gauge("ektp_station_info", [("station", s.station), ("province", s.site.province), ("regency", s.site.regency),
+                                        ("district", s.site.district), ("backend", s.backend), ("version", s.version)], 1)
+            gauge("ektp_daemon_start_time_seconds", [], seconds(s.startedAt))
+            for d in s.devices {
+                let id = [("device", d.device.id.rawValue), ("kind", d.device.kind.rawValue)]
+                gauge("ektp_device_up", id + [("name", d.device.name)], flag(d.health.isUsable))
+                for h in Health.allCases { gauge("ektp_device_health", id + [("health", h.rawValue)], flag(d.health == h)) }
+                gauge("ektp_device_flapping", id, flag(d.flapping))
+                if let b = d.blanksRemaining { gauge("ektp_printer_card_blanks", id, Double(b)) }
+            }
+            gauge("ektp_kit_ready", [], flag(s.kit.state != .broken))
+            for k in [KitState.ready, .degraded, .broken] { gauge("ektp_kit_state", [("state", k.rawValue)], flag(s.kit.state == k)) }
+            if let server = s.server {
+                gauge("ektp_server_up", [("server", server.name)], flag(server.state == .up))
+                gauge("ektp_server_availability_ratio", [("server", server.name), ("window", "24h")], server.availability.last24h)
+                gauge("ektp_server_availability_ratio", [("server", server.name), ("window", "7d")], server.availability.last7d)
+                restarts = (server.name, max(0, server.restarts - st.restartsSeen))
+                st.restartsSeen = max(st.restartsSeen, server.restarts)
+            }
+            if let sync = s.sync {
+                if let t = sync.lastPull { gauge("ektp_sync_last_pull_timestamp_seconds", [], seconds(t)) }
+                gauge("ektp_sync_fresh", [], flag(sync.state == .fresh))
+            }
+            if let uplink = s.uplink, !uplink.targets.isEmpty {
+                gauge("ektp_uplink_up", [], flag(uplink.targets.contains { $0.reachable == true }))
+                for t in uplink.targets {
+                    gauge("ektp_uplink_target_up", [("target", t.name)], flag(t.reachable == true))
+                    if let l = t.latencyMillis { gauge("ektp_uplink_latency_seconds", [("target", t.name)], l / 1000) }
+                }
+            }
+            if let power = s.power {
+                if let m = power.onMains { gauge("ektp_power_on_mains", [], flag(m)) }
+                if let b = power.batteryPercent { gauge("ektp_power_battery_ratio", [], Double(b) / 100) }
+            }
+            if let stock = s.stock { gauge("ektp_stock_card_blanks", [("source", stock.source.rawValue)], Double(stock.blanks)) }
+            gauge("ektp_outbox_reports", [], Double(backlog.count))
+            gauge("ektp_outbox_oldest_age_seconds", [], backlog.oldest.map { max(0, Double(s.now.millis - $0.millis) / 1000) } ?? 0)
+            if let d = s.delivery, let t = d.lastDelivery { gauge("ektp_delivery_last_success_timestamp_seconds", [], seconds(t)) }
+            for sev in [AlertSeverity.warning, .critical] {
+                gauge("ektp_alerts_firing", [("severity", sev.rawValue)], Double(firing.filter { $0.labels["severity"] == sev.rawValue }.count))
+            }
+            // Series of devices that are gone (replaced by another) leave the scrape.
+            for (key, g) in st.gauges where !st.touched.contains(key) {
+                g.destroy()
+                st.gauges[key] = nil
+            }
+            return restarts
+        }
+        if let (server, n) = restarts {
+            // Fed from the supervisor's own count (it only grows); shown from the start, at 0.
+            counter("ektp_server_restarts_total", [("server", server)]).increment(by: n)
+        }
+        _ = counter("ektp_delivery_errors_total")
+        _ = counter("ektp_alert_notifications_total")
+        return Self.withHelp(registry.emitToBuffer(), Self.help)
+    }
+
+    /// Puts `# HELP name text` before each `# TYPE name ...` line that has help text.
+    public static func withHelp(_ text: [UInt8], _ help: [String: String]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count + help.count * 80)
+        for line in text.split(separator: 10, omittingEmptySubsequences: false) {
+            if line.starts(with: Array("# TYPE ".utf8)) {
+                let name = String(decoding: line.dropFirst(7).prefix { $0 != 32 }, as: UTF8.self)
+                if let h = help[name] { out += Array("# HELP \(name) \(h)\n".utf8) }
+            }
+            out += line
+            out.append(10)
+        }
+        if out.last == 10 && text.last == 10 { out.removeLast() }
+        return out
+    }
+}
