@@ -103,6 +103,6 @@ let package = Package(
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",
                     dependencies: ["EKTPModel", "EKTPStation"],
-                    exclude: ["umockdev"]),  // device descriptions and the testbed helper, used by path
+                    exclude: ["umockdev", "helpers"]),  // device descriptions, the testbed helper, the webhook receiver: used by path
     ]
 )

@@ -99,7 +99,7 @@ public final class AlertDispatcher: Sendable {
                     return
                 }
                 guard n < retries else {
-                    logger.error("\(what) failed, giving up after \(n + 1) tries: \(why)")
+                    logger.error("\(what) failed\(n > 0 ? ", giving up after \(n + 1) tries" : ""): \(why)")
                     return
                 }
                 let wait = delay * (1 << min(n, 16))
