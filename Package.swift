@@ -76,6 +76,8 @@ let package = Package(
                 dependencies: [
                     "EKTPModel", "EKTPSupport",
                     .product(name: "Hummingbird", package: "hummingbird"),
+                    .product(name: "CoreMetrics", package: "swift-metrics"),
+                    .product(name: "Prometheus", package: "swift-prometheus"),
                     .product(name: "GRDB", package: "GRDB.swift"),
                     .product(name: "PostgresNIO", package: "postgres-nio"),
                     .product(name: "Crypto", package: "swift-crypto"),

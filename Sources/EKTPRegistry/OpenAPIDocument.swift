@@ -102,6 +102,17 @@ paths:
       summary: The registry and its database answer
       responses:
         '200': {description: ok, content: {text/plain: {}}}
+  /metrics:
+    get:
+      summary: Prometheus metrics (text format 0.0.4)
+      description: >-
+        ektp_registry_stations{condition}, ektp_registry_regency_stations{province,regency,condition},
+        ektp_registry_stations_silent, ektp_registry_stations_not_pulled, ektp_registry_card_blanks,
+        ektp_registry_stock_days_left{station}, ektp_registry_ingest_requests_total{result},
+        ektp_registry_reports_stored_total, ektp_registry_reports_duplicate_total.
+      parameters: [{$ref: '#/components/parameters/At'}]
+      responses:
+        '200': {description: the metrics, content: {text/plain: {}}}
 components:
   securitySchemes:
     bearer: {type: http, scheme: bearer, description: 'ektp-registry token issue --station ID'}

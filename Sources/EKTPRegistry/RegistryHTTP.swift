@@ -31,12 +31,12 @@ public enum RegistryHTTP {
         }
     }
 
-    public static func router(registry: Registry, clock: Clock, logger: Logger) -> Router<RegistryContext> {
+    public static func router(registry: Registry, clock: Clock, logger: Logger, metrics: RegistryMetrics = RegistryMetrics()) -> Router<RegistryContext> {
         let router = Router(context: RegistryContext.self)
         let latest = LatestClock()
 
         router.post("/v1/reports") { request, context -> Response in
-            await respond(logger) {
+            let response = await respond(logger) {
                 let station = try await registry.authenticate(authorization: request.headers[.authorization])
                 let buffer: ByteBuffer
                 do { buffer = try await request.body.collect(upTo: maxBody) } catch {
@@ -50,7 +50,17 @@ public enum RegistryHTTP {
                 }
                 let reply = try await registry.ingest(batch, from: station, receivedAt: receivedAt)
                 logger.debug("ingest", metadata: ["station": "\(station)", "stored": "\(reply.stored)", "through": "\(reply.storedThrough)"])
+                metrics.ingested(reply)
                 return try json(reply)
+            }
+            if response.status != .ok { metrics.ingested(nil) }
+            return response
+        }
+        router.get("/metrics") { request, _ -> Response in
+            await respond(logger) {
+                let fleet = try await registry.fleet(at: try at(request, clock, latest))
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(fleet))))
             }
         }
         router.get("/v1/fleet") { request, _ -> Response in

@@ -132,6 +132,25 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
         #expect(reg.request("POST", "/v1/reports", token: t, body: batchJSON("s1", 1...2)).status == 200)
     }
 
+    @Test func metricsCountIngestAndShowTheFleet() throws {
+        let reg = try RunningRegistry()
+        let t1 = try reg.token("s1")
+        #expect(reg.request("POST", "/v1/reports", token: t1, body: batchJSON("s1", 1...3)).status == 200)
+        #expect(reg.request("POST", "/v1/reports", token: t1, body: batchJSON("s1", 2...4)).status == 200)
+        #expect(reg.request("POST", "/v1/reports", token: "ektp_wrong", body: batchJSON("s1", 5...5)).status == 401)
+        let m = reg.request("GET", "/metrics")
+        #expect(m.status == 200)
+        #expect(m.body.contains("# HELP ektp_registry_reports_stored_total Reports stored (new ones)."))
+        #expect(m.body.contains("# TYPE ektp_registry_reports_stored_total counter"))
+        #expect(sample(m.body, "ektp_registry_ingest_requests_total{result=\"ok\"}") == 2)
+        #expect(sample(m.body, "ektp_registry_ingest_requests_total{result=\"rejected\"}") == 1)
+        #expect(sample(m.body, "ektp_registry_reports_stored_total") == 4)
+        #expect(sample(m.body, "ektp_registry_reports_duplicate_total") == 2)
+        let fleet = try reg.get(FleetSummary.self, "/v1/fleet")
+        #expect(sample(m.body, "ektp_registry_stations{condition=\"unknown\"}") == Double(fleet.tally.unknown))
+        #expect(sample(m.body, "ektp_registry_stations_silent") == Double(fleet.tally.silent))
+    }
+
     @Test func servesItsOpenAPIDocumentWhichIsTheCommittedOne() throws {
         let reg = try RunningRegistry()
         let served = reg.request("GET", "/openapi.yaml")

@@ -93,6 +93,11 @@ func simulate(_ args: [String]) throws -> (Report, String) {
         #expect(events.contains { $0.type == .uplinkReachability && $0.to == "reachable" })
         #expect(detail.view.condition == .broken)
         #expect(detail.view.reasons.contains { $0.contains("camera") })
+        // The registry's /metrics says the same, by regency.
+        let metrics = reg.request("GET", "/metrics").body
+        let broken = metrics.split(separator: "\n").filter { $0.hasPrefix("ektp_registry_regency_stations{") && $0.contains("condition=\"broken\"") }
+        #expect(broken.count == 1 && broken.first?.hasSuffix(" 1.0") == true, "\(broken)")
+        #expect(sample(metrics, "ektp_registry_stations{condition=\"broken\"}") == 1)
     }
 
     @Test func badScenarioSaysWhereAndRunsNothing() throws {

@@ -1,5 +1,6 @@
 import CoreMetrics
 import EKTPModel
+import EKTPSupport
 import Prometheus
 import Synchronization
 
@@ -151,22 +152,6 @@ public final class StationMetrics: Sendable {
         }
         _ = counter("ektp_delivery_errors_total")
         _ = counter("ektp_alert_notifications_total")
-        return Self.withHelp(registry.emitToBuffer(), Self.help)
-    }
-
-    /// Puts `# HELP name text` before each `# TYPE name ...` line that has help text.
-    public static func withHelp(_ text: [UInt8], _ help: [String: String]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count + help.count * 80)
-        for line in text.split(separator: 10, omittingEmptySubsequences: false) {
-            if line.starts(with: Array("# TYPE ".utf8)) {
-                let name = String(decoding: line.dropFirst(7).prefix { $0 != 32 }, as: UTF8.self)
-                if let h = help[name] { out += Array("# HELP \(name) \(h)\n".utf8) }
-            }
-            out += line
-            out.append(10)
-        }
-        if out.last == 10 && text.last == 10 { out.removeLast() }
-        return out
+        return PrometheusText.withHelp(registry.emitToBuffer(), Self.help)
     }
 }

@@ -1,0 +1,89 @@
+import CoreMetrics
+import EKTPModel
+import EKTPSupport
+import Prometheus
+import Synchronization
+
+/// The registry's `/metrics` (Prometheus text, through swift-metrics over swift-prometheus): the
+/// fleet's condition by regency, read from the store when scraped, and ingest counters.
+public final class RegistryMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+    let gauges = Mutex<[String: CoreMetrics.Gauge]>([:])
+    let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+
+    static let help: [String: String] = [
+        "ektp_registry_stations": "Stations known to the registry, by the condition of their kit.",
+        "ektp_registry_stations_silent": "Stations not heard from within the registry's silence limit.",
+        "ektp_registry_stations_not_pulled": "Stations whose data the centre has not pulled within the limit (or ever).",
+        "ektp_registry_card_blanks": "Card blanks held by the stations that report them.",
+        "ektp_registry_regency_stations": "Stations by province, regency and kit condition (silent and not_pulled counted apart).",
+        "ektp_registry_stock_days_left": "Days until a printing station runs out of card blanks at its recent rate.",
+        "ektp_registry_ingest_requests_total": "Report batches received, by result.",
+        "ektp_registry_reports_stored_total": "Reports stored (new ones).",
+        "ektp_registry_reports_duplicate_total": "Reports received again and ignored (delivery is at least once).",
+    ]
+
+    public init() {
+        factory = PrometheusMetricsFactory(registry: registry)
+    }
+
+    func counter(_ name: String, _ labels: [(String, String)] = []) -> CoreMetrics.Counter {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLock { c in
+            if let x = c[key] { return x }
+            let x = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
+            c[key] = x
+            return x
+        }
+    }
+
+    /// One POST /v1/reports: accepted (with what it stored) or rejected.
+    public func ingested(_ reply: IngestReply?) {
+        counter("ektp_registry_ingest_requests_total", [("result", reply == nil ? "rejected" : "ok")]).increment()
+        if let reply {
+            counter("ektp_registry_reports_stored_total").increment(by: reply.stored)
+            counter("ektp_registry_reports_duplicate_total").increment(by: reply.duplicates)
+        }
+    }
+
+    /// The text for a scrape, from the fleet summary at the time of the scrape.
+    public func render(_ fleet: FleetSummary) -> [UInt8] {
+        gauges.withLock { g in
+            var touched: Set<String> = []
+            func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
+                let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+                touched.insert(key)
+                if let x = g[key] { x.record(value); return }
+                let x = CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
+                g[key] = x
+                x.record(value)
+            }
+            func conditions(_ t: FleetTally) -> [(String, Int)] {
+                [("ready", t.ready), ("degraded", t.degraded), ("broken", t.broken), ("unknown", t.unknown)]
+            }
+            for (c, n) in conditions(fleet.tally) { gauge("ektp_registry_stations", [("condition", c)], Double(n)) }
+            gauge("ektp_registry_stations_silent", [], Double(fleet.tally.silent))
+            gauge("ektp_registry_stations_not_pulled", [], Double(fleet.tally.notPulled))
+            gauge("ektp_registry_card_blanks", [], Double(fleet.tally.blanks))
+            for p in fleet.provinces {
+                for r in p.regencies {
+                    let site = [("province", p.name), ("regency", r.name)]
+                    for (c, n) in conditions(r.tally) + [("silent", r.tally.silent), ("not_pulled", r.tally.notPulled)] {
+                        gauge("ektp_registry_regency_stations", site + [("condition", c)], Double(n))
+                    }
+                }
+            }
+            for s in fleet.stock {
+                if let d = s.daysLeft { gauge("ektp_registry_stock_days_left", [("station", s.station)], d) }
+            }
+            for (key, x) in g where !touched.contains(key) {
+                x.destroy()
+                g[key] = nil
+            }
+        }
+        _ = counter("ektp_registry_ingest_requests_total", [("result", "ok")])
+        _ = counter("ektp_registry_ingest_requests_total", [("result", "rejected")])
+        return PrometheusText.withHelp(registry.emitToBuffer(), Self.help)
+    }
+}
