@@ -313,3 +313,34 @@ let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100m
         #expect(daemon.terminate() == 0)
     }
 }
+
+@Suite(.serialized) struct StationMetricsTests {
+    @Test func whileTheRegistryIsDownTheOutboxGrowsAndDeliveryErrorsCount() throws {
+        let closed = freeLoopbackPort()  // nothing listens there
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+        registry: {url: "http://127.0.0.1:\(closed)", token: ektp_x, backoff_base: 50ms, backoff_max: 200ms, timeout: 500ms}
+        """)
+        try daemon.waitReady()
+        var text = ""
+        try waitFor("three failed delivery rounds") {
+            text = (try? ektpd(["metrics", "--socket", daemon.socket]).stdout) ?? ""
+            return (sample(text, "ektp_delivery_errors_total") ?? 0) >= 3
+        }
+        let status = try #require(try daemon.status().1)
+        #expect((sample(text, "ektp_outbox_reports") ?? 0) >= 1)
+        #expect((sample(text, "ektp_outbox_oldest_age_seconds") ?? 0) > 0)
+        #expect(sample(text, "ektp_delivery_reports_total") == nil, "nothing was delivered")
+        #expect(sample(text, "ektp_kit_state{state=\"ready\"}") == 1)
+        #expect(sample(text, "ektp_station_info{station=\"it-01\",province=\"Kalimantan Barat\",regency=\"Sintang\",district=\"Dedai\",backend=\"\(status.backend)\",version=\"\(ektpVersion)\"}") == 1)
+        #expect(sample(text, "ektp_printer_card_blanks{device=\"1-4.2:0f49:0a00\",kind=\"card_printer\"}") == 900)
+        // Every family has its HELP and TYPE, and names keep Prometheus's conventions.
+        let types = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ") }
+        #expect(types.count >= 12)
+        for t in types {
+            #expect(t[2].hasPrefix("ektp_"))
+            #expect(text.contains("# HELP \(t[2]) "), "no HELP for \(t[2])")
+            #expect((t[3] == "counter") == t[2].hasSuffix("_total"), "\(t[2]) is a \(t[3])")
+        }
+        #expect(daemon.terminate() == 0)
+    }
+}

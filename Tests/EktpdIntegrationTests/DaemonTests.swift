@@ -202,6 +202,13 @@ import Testing
         kill(pid, SIGKILL)
         let restarted = try daemon.waitForStatus { ($0.server?.restarts ?? 0) >= 1 && $0.server?.state == .up && $0.server?.pid != pid }
         #expect(restarted.server?.lastReason?.contains("killed by signal 9") == true)
+        // ...and so do the metrics, counted from the supervisor's own tally.
+        let metrics = try ektpd(["metrics", "--socket", daemon.socket]).stdout
+        #expect(sample(metrics, "ektp_server_restarts_total{server=\"recording server\"}") == Double(restarted.server!.restarts))
+        #expect(sample(metrics, "ektp_server_up{server=\"recording server\"}") == 1)
+        #expect(sample(metrics, "ektp_uplink_target_up{target=\"recording-server\"}") == 1)
+        #expect(sample(metrics, "ektp_sync_fresh") == 0)
+        #expect(metrics.contains("ektp_server_availability_ratio{server=\"recording server\",window=\"24h\"}"))
         let serverPid = restarted.server!.pid!
         #expect(daemon.terminate() == 0)
         #expect(kill(serverPid, 0) != 0, "the daemon left its recording server running")
