@@ -93,6 +93,18 @@ final class TempDir {
         ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: simulated, scenario: /nonexistent/s.yaml}\n",
          "/nonexistent/s.yaml:0:0: cannot read the scenario file"),
         ("station: {id: a\n", "x.yaml:1:10: unterminated '{'"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nalerts:\n  webhooks: [https://am.example/hook]\n",
+         "x.yaml:4:14: alerts.webhooks[0]: 'https://am.example/hook' is not an http://HOST:PORT/PATH URL (https is not supported"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nalerts: {hook_timeout: 5ms}\n",
+         "x.yaml:3:24: alerts.hook_timeout: '5ms' is too short: must be at least 100ms"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nalerts: {hooks_dir: hooks.d}\n",
+         "x.yaml:3:21: alerts.hooks_dir: must be an absolute path"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nalerts: {grup_wait: 1s}\n",
+         "alerts.grup_wait: unknown field (did you mean 'group_wait'?)"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nmetrics: {listen: 9471}\n",
+         "x.yaml:3:19: metrics.listen: expected HOST:PORT, like 127.0.0.1:9471"),
+        ("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\nmetrics: {}\n",
+         "metrics.listen: required field is missing"),
     ])
     func everyErrorNamesLineAndField(text: String, expected: String) {
         do {
@@ -101,6 +113,36 @@ final class TempDir {
         } catch {
             #expect(error.issues.contains { $0.description.contains(expected) }, "\(error.issues.map(\.description))")
         }
+    }
+
+    @Test func alertsAndMetricsSections() throws {
+        let c = try StationConfig.parse("""
+            station: {id: a, site: {province: P, regency: R, district: D}}
+            backend: {type: real}
+            alerts:
+              hooks_dir: /etc/ektp/hooks
+              hook_timeout: 3s
+              webhooks: ["http://127.0.0.1:9093/api/v1/alerts", "http://[::1]:8080/"]
+              retries: 1
+              retry_delay: 5s
+              group_wait: 2s
+              repeat_interval: 1h
+              blanks_low: 1000
+            metrics: {listen: "[::1]:9471"}
+            """, file: "x.yaml", environment: [:])
+        #expect(c.alerts.hooksDirectory == "/etc/ektp/hooks")
+        #expect(c.alerts.hookTimeout == .seconds(3))
+        #expect(c.alerts.webhooks.map(\.description) == ["http://127.0.0.1:9093/api/v1/alerts", "http://[::1]:8080"])
+        #expect(c.alerts.retries == 1 && c.alerts.retryDelay == .seconds(5))
+        #expect(c.alerts.lifecycle == AlertLifecycle.Config(groupWait: .seconds(2), repeatInterval: .seconds(3600)))
+        #expect(c.alerts.blanksLow == 1000)
+        #expect(c.metrics == MetricsConfig(host: "::1", port: 9471))
+        // Defaults: hooks from /etc/ektpd/hooks.d, no webhooks, no TCP metrics.
+        let d = try StationConfig.parse("station: {id: a, site: {province: P, regency: R, district: D}}\nbackend: {type: real}\n",
+                                        file: "x.yaml", environment: [:])
+        #expect(d.alerts == AlertConfig())
+        #expect(d.alerts.hooksDirectory == "/etc/ektpd/hooks.d" && d.alerts.webhooks.isEmpty)
+        #expect(d.metrics == nil)
     }
 
     @Test func allProblemsAreReportedAtOnce() {
