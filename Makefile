@@ -35,7 +35,8 @@ install: build
 	install -D -m 0644 udev-rules/70-ektp-kit.rules $(DESTDIR)$(UDEVRULESDIR)/70-ektp-kit.rules
 	install -D -m 0644 sysusers/ektpd.conf $(DESTDIR)$(SYSUSERSDIR)/ektpd.conf
 	install -D -m 0644 data/catalogue.txt $(DESTDIR)$(DATADIR)/catalogue.txt
-	install -d -m 0755 $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(SYSCONFDIR)/ektpd/catalogue.d
+	install -d -m 0755 $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(SYSCONFDIR)/ektpd/catalogue.d $(DESTDIR)$(SYSCONFDIR)/ektpd/hooks.d
+	install -D -m 0755 examples/hooks.d/50-log-alert $(DESTDIR)$(DOCDIR)/examples/hooks.d/50-log-alert
 	install -m 0644 scenarios/*.yaml $(DESTDIR)$(DATADIR)/scenarios/
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	# never overwrite a station's own config
