@@ -38,9 +38,11 @@ let package = Package(
 
         // Value types shared by station and registry. No I/O.
         .target(name: "EKTPModel"),
-        // Logging to journald's format, sd_notify, the wall clock: shared by both daemons.
+        // Logging to journald's format, sd_notify, the wall clock, metrics: shared by both daemons.
         .target(name: "EKTPSupport",
-                dependencies: ["EKTPModel", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["EKTPModel", .product(name: "Logging", package: "swift-log"),
+                               .product(name: "CoreMetrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus")]),
         // A strict YAML subset reader with line/column marks, for config and scenario files.
         .target(name: "EKTPYAML"),
         // Hardware abstraction: backends, catalogue, scenarios, probes.

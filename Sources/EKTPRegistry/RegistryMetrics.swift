@@ -1,16 +1,11 @@
 import CoreMetrics
 import EKTPModel
 import EKTPSupport
-import Prometheus
-import Synchronization
 
 /// The registry's `/metrics` (Prometheus text, through swift-metrics over swift-prometheus): the
 /// fleet's condition by regency, read from the store when scraped, and ingest counters.
 public final class RegistryMetrics: Sendable {
-    let registry = PrometheusCollectorRegistry()
-    let factory: PrometheusMetricsFactory
-    let gauges = Mutex<[String: CoreMetrics.Gauge]>([:])
-    let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    let metrics = MetricSet(help: RegistryMetrics.help)
 
     static let help: [String: String] = [
         "ektp_registry_stations": "Stations known to the registry, by the condition of their kit.",
@@ -24,18 +19,10 @@ public final class RegistryMetrics: Sendable {
         "ektp_registry_reports_duplicate_total": "Reports received again and ignored (delivery is at least once).",
     ]
 
-    public init() {
-        factory = PrometheusMetricsFactory(registry: registry)
-    }
+    public init() {}
 
     func counter(_ name: String, _ labels: [(String, String)] = []) -> CoreMetrics.Counter {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLock { c in
-            if let x = c[key] { return x }
-            let x = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
-            c[key] = x
-            return x
-        }
+        metrics.counter(name, labels)
     }
 
     /// One POST /v1/reports: accepted (with what it stored) or rejected.
@@ -49,16 +36,9 @@ public final class RegistryMetrics: Sendable {
 
     /// The text for a scrape, from the fleet summary at the time of the scrape.
     public func render(_ fleet: FleetSummary) -> [UInt8] {
-        gauges.withLock { g in
-            var touched: Set<String> = []
-            func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
-                let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-                touched.insert(key)
-                if let x = g[key] { x.record(value); return }
-                let x = CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
-                g[key] = x
-                x.record(value)
-            }
+        _ = counter("ektp_registry_ingest_requests_total", [("result", "ok")])
+        _ = counter("ektp_registry_ingest_requests_total", [("result", "rejected")])
+        return metrics.scrape { gauge in
             func conditions(_ t: FleetTally) -> [(String, Int)] {
                 [("ready", t.ready), ("degraded", t.degraded), ("broken", t.broken), ("unknown", t.unknown)]
             }
@@ -77,13 +57,6 @@ public final class RegistryMetrics: Sendable {
             for s in fleet.stock {
                 if let d = s.daysLeft { gauge("ektp_registry_stock_days_left", [("station", s.station)], d) }
             }
-            for (key, x) in g where !touched.contains(key) {
-                x.destroy()
-                g[key] = nil
-            }
         }
-        _ = counter("ektp_registry_ingest_requests_total", [("result", "ok")])
-        _ = counter("ektp_registry_ingest_requests_total", [("result", "rejected")])
-        return PrometheusText.withHelp(registry.emitToBuffer(), Self.help)
     }
 }

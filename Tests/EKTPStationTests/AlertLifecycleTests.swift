@@ -9,25 +9,7 @@ import Testing
     let site = Site(province: "Kalimantan Barat", regency: "Sintang", district: "Dedai")
 
     func simulator(timeline: String) async throws -> StationSimulator {
-        let text = """
-        seed: 5
-        stations:
-          - id: s1
-            site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}
-            devices:
-              - {name: fp, usb: 05ba:000a, port: 1-1}
-              - {name: iris, usb: 1234:0001, port: 1-2, kind: iris}
-              - {name: cam, usb: 046d:082d, port: 1-3, interface_classes: [0x0e]}
-              - {name: sig, usb: 06a8:0043, port: 1-4}
-            timeline:
-        \(timeline)
-        """
-        let scenario = try Scenario.parse(text, file: "t.yaml")
-        let backend = try SimulatedBackend(scenario: scenario, station: nil, catalogue: .builtIn(usbIDs: nil), label: "sim", realTimeLatency: false)
-        let engine = StationEngine(stationID: "s1", site: site, backendName: "sim", profile: .recording, policy: HealthPolicy(), now: t0)
-        let sim = StationSimulator(backend: backend, engine: engine, start: t0)
-        try await sim.boot()
-        return sim
+        try await makeSimulator(timeline: timeline, start: t0)
     }
 
     /// Runs the simulation to `end`, evaluating the rules every `step` as the daemon does on each change.

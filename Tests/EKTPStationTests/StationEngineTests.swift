@@ -7,25 +7,7 @@ import Testing
     let t0 = Timestamp(seconds: 1_790_000_000)
 
     func simulator(timeline: String = "", policy: HealthPolicy = HealthPolicy()) async throws -> StationSimulator {
-        let text = """
-        seed: 5
-        stations:
-          - id: s1
-            site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}
-            devices:
-              - {name: fp, usb: 05ba:000a, port: 1-1}
-              - {name: iris, usb: 1234:0001, port: 1-2, kind: iris}
-              - {name: cam, usb: 046d:082d, port: 1-3, interface_classes: [0x0e]}
-              - {name: sig, usb: 06a8:0043, port: 1-4}
-            timeline:
-        \(timeline)
-        """
-        let scenario = try Scenario.parse(text, file: "t.yaml")
-        let backend = try SimulatedBackend(scenario: scenario, station: nil, catalogue: .builtIn(usbIDs: nil), label: "sim", realTimeLatency: false)
-        let engine = StationEngine(stationID: "s1", site: scenario.stations[0].site, backendName: "sim", profile: .recording, policy: policy, now: t0)
-        let sim = StationSimulator(backend: backend, engine: engine, start: t0)
-        try await sim.boot()
-        return sim
+        try await makeSimulator(timeline: timeline, policy: policy, start: t0)
     }
 
     @Test func bootSettlesToReadyWithOneKitEvent() async throws {
@@ -107,4 +89,28 @@ import Testing
         for await e in stream { got.append(e.type) }
         #expect(got == [.deviceRemoved, .deviceHealth, .kitStatus, .daemon])
     }
+}
+
+/// A booted simulated recording kit (fp, iris, cam, sig) on a virtual clock starting at `start`;
+/// `timeline` is the station's timeline entries, indented six spaces.
+func makeSimulator(timeline: String, policy: HealthPolicy = HealthPolicy(), start t0: Timestamp) async throws -> StationSimulator {
+    let text = """
+    seed: 5
+    stations:
+      - id: s1
+        site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}
+        devices:
+          - {name: fp, usb: 05ba:000a, port: 1-1}
+          - {name: iris, usb: 1234:0001, port: 1-2, kind: iris}
+          - {name: cam, usb: 046d:082d, port: 1-3, interface_classes: [0x0e]}
+          - {name: sig, usb: 06a8:0043, port: 1-4}
+        timeline:
+    \(timeline)
+    """
+    let scenario = try Scenario.parse(text, file: "t.yaml")
+    let backend = try SimulatedBackend(scenario: scenario, station: nil, catalogue: .builtIn(usbIDs: nil), label: "sim", realTimeLatency: false)
+    let engine = StationEngine(stationID: "s1", site: scenario.stations[0].site, backendName: "sim", profile: .recording, policy: policy, now: t0)
+    let sim = StationSimulator(backend: backend, engine: engine, start: t0)
+    try await sim.boot()
+    return sim
 }

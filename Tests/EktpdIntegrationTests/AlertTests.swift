@@ -26,17 +26,8 @@ func sample(_ text: String, _ series: String) -> Double? {
     return nil
 }
 
-let fourDevicesKit = """
-seed: 11
-stations:
-  - id: it-01
-    site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}
-    devices:
-      - {name: fingerprint, usb: 05ba:000a, port: 1-1, speed: full}
-      - {name: iris, usb: 1234:0001, port: 1-2, kind: iris}
-      - {name: camera, usb: 046d:082d, port: 1-3, interface_classes: [0x0e]}
-      - {name: signature, usb: 06a8:0043, port: 1-4.1, speed: full}
-"""
+/// The standard kit without its printer and reader: a recording station.
+let fourDevicesKit = standardKit.split(separator: "\n").filter { !$0.contains("name: printer") && !$0.contains("name: reader") }.joined(separator: "\n")
 
 let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100ms, fail_after: 2, recover_after: 1}"
 

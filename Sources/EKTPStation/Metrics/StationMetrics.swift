@@ -1,7 +1,6 @@
 import CoreMetrics
 import EKTPModel
 import EKTPSupport
-import Prometheus
 import Synchronization
 
 /// The daemon's metrics in Prometheus text format, through swift-metrics with swift-prometheus's
@@ -11,16 +10,9 @@ import Synchronization
 /// scrape always matches `ektpd status`; counters are bumped where things happen. Names follow
 /// Prometheus conventions: `ektp_` prefix, base units (seconds, ratios), `_total` for counters.
 public final class StationMetrics: Sendable {
-    let registry = PrometheusCollectorRegistry()
-    let factory: PrometheusMetricsFactory
-
-    struct State {
-        var gauges: [String: CoreMetrics.Gauge] = [:]
-        var touched: Set<String> = []
-        var counters: [String: CoreMetrics.Counter] = [:]
-        var restartsSeen = 0
-    }
-    let state = Mutex(State())
+    let metrics = MetricSet(help: StationMetrics.help)
+    /// The supervisor's restart count already turned into counter increments.
+    let restartsSeen = Mutex(0)
 
     /// HELP text, put before each family's TYPE line (swift-metrics has no place for it).
     static let help: [String: String] = [
@@ -53,20 +45,12 @@ public final class StationMetrics: Sendable {
         "ektp_alert_deliveries_total": "Hook runs and webhook posts, by channel and result.",
     ]
 
-    public init() {
-        factory = PrometheusMetricsFactory(registry: registry)
-    }
+    public init() {}
 
     // MARK: counters, bumped where things happen
 
     func counter(_ name: String, _ labels: [(String, String)] = []) -> CoreMetrics.Counter {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        return state.withLock { s in
-            if let c = s.counters[key] { return c }
-            let c = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
-            s.counters[key] = c
-            return c
-        }
+        metrics.counter(name, labels)
     }
 
     public func deliveryRound(delivered: Int, failed: Bool) {
@@ -84,17 +68,14 @@ public final class StationMetrics: Sendable {
 
     /// Prometheus text (format 0.0.4) for the station's state now.
     public func render(_ s: StationStatus, firing: [Alert], backlog: (count: Int, oldest: Timestamp?)) -> [UInt8] {
-        let restarts = state.withLock { st -> (String, Int)? in
-            var restarts: (String, Int)?
-            st.touched = []
-            func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
-                let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-                st.touched.insert(key)
-                if let g = st.gauges[key] { g.record(value); return }
-                let g = CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
-                st.gauges[key] = g
-                g.record(value)
-            }
+        if let server = s.server {
+            // Fed from the supervisor's own count (it only grows); shown from the start, at 0.
+            let new = restartsSeen.withLock { seen in defer { seen = max(seen, server.restarts) }; return max(0, server.restarts - seen) }
+            counter("ektp_server_restarts_total", [("server", server.name)]).increment(by: new)
+        }
+        _ = counter("ektp_delivery_errors_total")
+        _ = counter("ektp_alert_notifications_total")
+        return metrics.scrape { gauge in
             func flag(_ b: Bool) -> Double { b ? 1 : 0 }
             func seconds(_ t: Timestamp) -> Double { Double(t.millis) / 1000 }
 
@@ -114,8 +95,6 @@ public final class StationMetrics: Sendable {
                 gauge("ektp_server_up", [("server", server.name)], flag(server.state == .up))
                 gauge("ektp_server_availability_ratio", [("server", server.name), ("window", "24h")], server.availability.last24h)
                 gauge("ektp_server_availability_ratio", [("server", server.name), ("window", "7d")], server.availability.last7d)
-                restarts = (server.name, max(0, server.restarts - st.restartsSeen))
-                st.restartsSeen = max(st.restartsSeen, server.restarts)
             }
             if let sync = s.sync {
                 if let t = sync.lastPull { gauge("ektp_sync_last_pull_timestamp_seconds", [], seconds(t)) }
@@ -139,19 +118,6 @@ public final class StationMetrics: Sendable {
             for sev in [AlertSeverity.warning, .critical] {
                 gauge("ektp_alerts_firing", [("severity", sev.rawValue)], Double(firing.filter { $0.labels["severity"] == sev.rawValue }.count))
             }
-            // Series of devices that are gone (replaced by another) leave the scrape.
-            for (key, g) in st.gauges where !st.touched.contains(key) {
-                g.destroy()
-                st.gauges[key] = nil
-            }
-            return restarts
         }
-        if let (server, n) = restarts {
-            // Fed from the supervisor's own count (it only grows); shown from the start, at 0.
-            counter("ektp_server_restarts_total", [("server", server)]).increment(by: n)
-        }
-        _ = counter("ektp_delivery_errors_total")
-        _ = counter("ektp_alert_notifications_total")
-        return PrometheusText.withHelp(registry.emitToBuffer(), Self.help)
     }
 }
