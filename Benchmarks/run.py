@@ -136,10 +136,10 @@ state_directory: {work}/state
                 parts = f.read().rsplit(")", 1)[1].split()
             return int(parts[11]) + int(parts[12])
 
-        def rss_kb():
+        def rss_kb(field="VmRSS:"):
             with open(f"/proc/{daemon.pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field):
                         return int(line.split()[1])
 
         t0, c0 = time.monotonic(), cpu_ticks()
@@ -148,6 +148,7 @@ state_directory: {work}/state
             rss_samples.append(rss_kb())
             time.sleep(1)
         t1, c1 = time.monotonic(), cpu_ticks()
+        anon_kb, file_kb = rss_kb("RssAnon:"), rss_kb("RssFile:")
         idle_cpu_pct = (c1 - c0) / hz / (t1 - t0) * 100
         with open(f"/proc/{daemon.pid}/status") as f:
             hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM:")][0]
@@ -203,6 +204,8 @@ state_directory: {work}/state
         f"| `GET /metrics` over the control socket, median of {n} ({scrape_bytes // 1024} KiB of text) | {statistics.median(scrapes):.2f} ms | <= 5 ms | {'yes' if statistics.median(scrapes) <= 5 else 'no'} |",
         f"| `GET /metrics`, p99 | {pct(scrapes, 99):.2f} ms | | |",
         f"| idle daemon RSS, median over {window} s | {rss_mb:.1f} MB | <= 15 MB | {'yes' if rss_mb <= 15 else 'no'} |",
+        f"| of which private (RssAnon: heap, stacks) | {anon_kb/1024:.1f} MB | | |",
+        f"| of which file-backed (RssFile: the binary's code, shared libraries; clean, shared, reclaimable) | {file_kb/1024:.1f} MB | | |",
         f"| idle daemon peak RSS (VmHWM) | {hwm/1024:.1f} MB | | |",
         f"| idle daemon CPU over {window} s | {idle_cpu_pct:.3f} % of a core | <= 0.05 % | {'yes' if idle_cpu_pct <= 0.05 else 'no'} |",
         f"| hotplug to visible over the socket, median of {rounds} | {statistics.median(lat):.2f} ms | | |",
