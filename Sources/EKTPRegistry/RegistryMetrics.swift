@@ -7,7 +7,7 @@ import EKTPSupport
 public final class RegistryMetrics: Sendable {
     let metrics = MetricSet(help: RegistryMetrics.help)
 
-    static let help: [String: String] = [
+    public static let help: [String: String] = [
         "ektp_registry_stations": "Stations known to the registry, by the condition of their kit.",
         "ektp_registry_stations_silent": "Stations not heard from within the registry's silence limit.",
         "ektp_registry_stations_not_pulled": "Stations whose data the centre has not pulled within the limit (or ever).",

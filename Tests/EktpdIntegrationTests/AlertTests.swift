@@ -335,3 +335,23 @@ let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100m
         #expect(daemon.terminate() == 0)
     }
 }
+
+@Suite struct PrometheusRulesFileTests {
+    /// examples/prometheus/ektp-alerts.yml is valid and behaves as its unit tests say (promtool).
+    @Test func theShippedAlertingRulesPassPromtoolsChecksAndUnitTests() throws {
+        let promtool = "/usr/bin/promtool"
+        guard FileManager.default.isExecutableFile(atPath: promtool) else {
+            let message = "SKIPPED: \(promtool) is missing (apt-get install prometheus); the rules file was not checked"
+            if ProcessInfo.processInfo.environment["EKTP_REQUIRE_PROMETHEUS"] == "1" { Issue.record(Comment(rawValue: message)) }
+            print("\n**** \(message) ****\n")
+            return
+        }
+        let dir = repoRoot + "/examples/prometheus"
+        let check = run([promtool, "check", "rules", dir + "/ektp-alerts.yml"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("SUCCESS: 9 rules found"))
+        // promtool resolves rule_files relative to the test file
+        let test = run([promtool, "test", "rules", dir + "/ektp-alerts.test.yml"])
+        #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
+    }
+}

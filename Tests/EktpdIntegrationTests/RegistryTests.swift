@@ -149,6 +149,10 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
         let fleet = try reg.get(FleetSummary.self, "/v1/fleet")
         #expect(sample(m.body, "ektp_registry_stations{condition=\"unknown\"}") == Double(fleet.tally.unknown))
         #expect(sample(m.body, "ektp_registry_stations_silent") == Double(fleet.tally.silent))
+        for t in m.body.split(separator: "\n").filter({ $0.hasPrefix("# TYPE ") }).map({ $0.split(separator: " ") }) {
+            #expect(m.body.contains("# HELP \(t[2]) "), "no HELP for \(t[2])")
+            #expect((t[3] == "counter") == t[2].hasSuffix("_total"), "\(t[2]) is a \(t[3])")
+        }
     }
 
     @Test func servesItsOpenAPIDocumentWhichIsTheCommittedOne() throws {

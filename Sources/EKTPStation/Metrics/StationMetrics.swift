@@ -14,8 +14,8 @@ public final class StationMetrics: Sendable {
     /// The supervisor's restart count already turned into counter increments.
     let restartsSeen = Mutex(0)
 
-    /// HELP text, put before each family's TYPE line (swift-metrics has no place for it).
-    static let help: [String: String] = [
+    /// Every family the daemon exports, with its HELP text: the list the shipped Prometheus rules are checked against.
+    public static let help: [String: String] = [
         "ektp_station_info": "The station's identity and site; always 1.",
         "ektp_daemon_start_time_seconds": "When the daemon started, seconds since the epoch.",
         "ektp_device_up": "1 when the device is usable (health ok or degraded), else 0.",
