@@ -37,6 +37,7 @@ install: build
 	install -D -m 0644 data/catalogue.txt $(DESTDIR)$(DATADIR)/catalogue.txt
 	install -d -m 0755 $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(SYSCONFDIR)/ektpd/catalogue.d $(DESTDIR)$(SYSCONFDIR)/ektpd/hooks.d
 	install -D -m 0755 examples/hooks.d/50-log-alert $(DESTDIR)$(DOCDIR)/examples/hooks.d/50-log-alert
+	install -D -m 0644 examples/prometheus/ektp-alerts.yml $(DESTDIR)$(DOCDIR)/examples/prometheus/ektp-alerts.yml
 	install -m 0644 scenarios/*.yaml $(DESTDIR)$(DATADIR)/scenarios/
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	# never overwrite a station's own config
