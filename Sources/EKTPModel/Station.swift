@@ -33,6 +33,8 @@ public struct StationStatus: Codable, Sendable, Equatable {
     public var stock: StockStatus?
     /// Delivery of reports to the registry, when one is configured.
     public var delivery: DeliveryStatus?
+    /// Alerts firing now (the control socket's view; not in the snapshots sent to the registry).
+    public var alerts: [FiringAlert]?
 
     public init(station: String, site: Site, backend: String, kit: KitStatus, devices: [DeviceStatus],
                 lastSequence: Int64, startedAt: Timestamp, now: Timestamp, version: String,
@@ -75,5 +77,26 @@ public struct StockStatus: Codable, Sendable, Equatable {
         self.blanks = blanks
         self.source = source
         self.updatedAt = updatedAt
+    }
+}
+
+/// One alert firing now, as `ektpd status` shows it (the full Alertmanager form is `GET /v1/alerts`).
+public struct FiringAlert: Codable, Sendable, Equatable {
+    public var name: String
+    public var severity: AlertSeverity
+    public var summary: String
+    public var since: Timestamp
+
+    public init(name: String, severity: AlertSeverity, summary: String, since: Timestamp) {
+        self.name = name
+        self.severity = severity
+        self.summary = summary
+        self.since = since
+    }
+
+    public init?(_ a: Alert) {
+        guard let name = a.labels["alertname"], let sev = a.labels["severity"].flatMap(AlertSeverity.init(rawValue:)),
+              let since = Timestamp(rfc3339: a.startsAt) else { return nil }
+        self.init(name: name, severity: sev, summary: a.annotations["summary"] ?? "", since: since)
     }
 }

@@ -114,7 +114,10 @@ struct Simulate: AsyncParsableCommand {
             let report = SimulationReport(scenario: sc.name, description: sc.summary, seed: sc.seed, start: sc.start, end: fleet.end,
                                           stations: sc.stations.count, delivered: fleet.delivered, pending: fleet.pendingReports,
                                           registry: embedded == nil ? url.description : "embedded (\(embedded!.label))",
-                                          fleet: summary, unableToEnrol: broken.sites, notPulled: unpulled.sites, silent: silent.sites)
+                                          fleet: summary, unableToEnrol: broken.sites, notPulled: unpulled.sites, silent: silent.sites,
+                                          alerts: fleet.alerts,
+                                          alertsFiring: fleet.firingAlerts.sorted { $0.key < $1.key }
+                                              .map { .init(station: $0.key, alerts: $0.value.compactMap(FiringAlert.init)) })
             if json {
                 print(String(decoding: try JSONStyle.encode(report, pretty: true), as: UTF8.self))
             } else {
@@ -169,6 +172,15 @@ struct SimulationReport: Codable {
     var unableToEnrol: [SiteView]
     var notPulled: [SiteView]
     var silent: [SiteView]
+    /// The alert notifications the stations' hooks and webhooks got, and what fires at the end.
+    var alerts: AlertTally
+    /// Stations with alerts firing at the end (a list: JSON's snake_case style would rewrite map keys).
+    var alertsFiring: [StationAlerts]
+
+    struct StationAlerts: Codable {
+        var station: String
+        var alerts: [FiringAlert]
+    }
 
     var text: String {
         var o = ""
@@ -201,6 +213,13 @@ struct SimulationReport: Codable {
         o += "\nNOT HEARD FROM in \(spokenDuration(.seconds(fleet.silentAfterSeconds))) (\(silent.count))\n"
         if silent.isEmpty { o += "  none\n" }
         for s in silent { o += "  \(s.site.district) (\(s.station)): last heard \(s.lastHeard?.rfc3339 ?? "never")\n" }
+        o += "\nALERTS the stations sent to their hooks and webhooks\n"
+        o += "  \(alerts.notifications) notification(s): \(alerts.fired) alert(s) fired, \(alerts.resolved) resolved, \(alerts.repeats) repeat(s)\n"
+        if !alerts.firedByName.isEmpty {
+            o += "  fired: " + alerts.firedByName.map { "\($0.name) \($0.count)" }.joined(separator: ", ") + "\n"
+        }
+        let standing = alertsFiring.reduce(0) { $0 + $1.alerts.count }
+        o += "  firing at the end: \(standing) at \(alertsFiring.count) station(s)\n"
         if !fleet.stock.isEmpty {
             o += "\nCARD BLANKS\n"
             for s in fleet.stock {

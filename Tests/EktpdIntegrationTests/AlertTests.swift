@@ -223,6 +223,14 @@ let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100m
         #expect((kit["labels"] as? [String: String])?["alertname"] == "KitBroken")
         #expect((kit["annotations"] as? [String: String])?["summary"] == "kit broken: camera")
 
+        // The operator sees the same alerts.
+        let human = try ektpd(["status", "--socket", daemon.socket])
+        #expect(human.stdout.contains("Alerts:  2 firing"), "\(human.stdout)")
+        #expect(human.stdout.contains("CRITICAL DeviceFailed since"))
+        let firing = try ektpd(["alerts", "--socket", daemon.socket])
+        #expect(firing.status == 2 && firing.stdout.contains("CRITICAL KitBroken"))
+        let listed = try Alert.decodeList(Array(try ektpd(["alerts", "--json", "--socket", daemon.socket]).stdout.utf8))
+        #expect(listed.map(\.fingerprint) == alerts.compactMap { $0["fingerprint"] as? String })
         let metrics = try ektpd(["metrics", "--socket", daemon.socket]).stdout
         #expect(sample(metrics, "ektp_alert_deliveries_total{channel=\"webhook\",result=\"failed\"}") == 1)
         #expect(sample(metrics, "ektp_alert_deliveries_total{channel=\"webhook\",result=\"ok\"}") == 1)

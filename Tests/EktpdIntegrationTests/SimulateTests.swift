@@ -1,4 +1,5 @@
 import EKTPModel
+import EKTPStation
 import Foundation
 import Glibc
 import Testing
@@ -10,6 +11,12 @@ struct Report: Decodable {
     var unableToEnrol: [SiteView]
     var notPulled: [SiteView]
     var silent: [SiteView]
+    var alerts: AlertTally
+    var alertsFiring: [StationAlerts]
+    struct StationAlerts: Decodable {
+        var station: String
+        var alerts: [FiringAlert]
+    }
 }
 
 func simulate(_ args: [String]) throws -> (Report, String) {
@@ -29,6 +36,12 @@ func simulate(_ args: [String]) throws -> (Report, String) {
         #expect(report.unableToEnrol.first { $0.site.district == "Sungai Tebelian" }?.reasons.first?.contains("not accessible to group ektp") == true)
         #expect(report.fleet.tally.stations == 15 && report.fleet.tally.ready == 4 && report.fleet.tally.broken == 11)
         #expect(report.pending == 0)
+        // Each broken kit made one notification (its devices and KitBroken together), then repeats only.
+        #expect(report.alerts.firedByName.first { $0.name == "KitBroken" }?.count == 11)
+        #expect(report.alerts.resolved == 0)
+        #expect(report.alerts.notifications - report.alerts.repeats == 11)
+        #expect(report.alertsFiring.count == 11)
+        #expect(report.alertsFiring.allSatisfy { s in s.alerts.contains { $0.name == "KitBroken" && $0.severity == .critical } })
     }
 
     @Test func rokanHilir2012NamesTheSixDistrictsNeverPulled() throws {
@@ -38,6 +51,7 @@ func simulate(_ args: [String]) throws -> (Report, String) {
         #expect(report.notPulled.allSatisfy { $0.sync == .never && $0.lastPull == nil })
         #expect(report.unableToEnrol.isEmpty)
         #expect(report.fleet.tally.notPulled == 6 && report.fleet.tally.stations == 14)
+        #expect(report.alerts.firedByName == [.init(name: "CentreNotPulled", count: 6)])
     }
 
     @Test func boltimShowsBlanksLeftDaysAndTheDeadPrinterAndRunsTheSameTwice() throws {

@@ -47,7 +47,10 @@ public struct ControlAPI: Sendable {
         }
         switch (r.method, parts.count > 1 && parts[0] == "v1" ? parts[1] : "") {
         case ("GET", "ping"): return .json(["ok": true])
-        case ("GET", "status"): return .json(engine.status(now: now()))
+        case ("GET", "status"):
+            var status = engine.status(now: now())
+            if let alerts { status.alerts = alerts().compactMap(FiringAlert.init) }
+            return .json(status)
         case ("GET", "devices"):
             if parts.count == 3 {
                 let id = DeviceID(rawValue: String(parts[2]))

@@ -20,6 +20,10 @@ public enum StatusText {
         }, header: ["DEVICE", "NAME", "PORT", "HEALTH", "SINCE", "LAST REASON"])
         if s.devices.isEmpty { out += "(no devices on the bus)\n" }
         out += renderWatchers(s)
+        if let alerts = s.alerts, !alerts.isEmpty {
+            out += "Alerts:  \(alerts.count) firing\n"
+            for a in alerts { out += "  \(a.severity.rawValue.uppercased()) \(a.name) since \(ago(a.since, s.now)): \(a.summary)\n" }
+        }
         return out
     }
 

@@ -32,7 +32,10 @@ public final class FleetSimulator {
         var blanks: Int?
         var lastStockDay: Int64 = -1
         var printedFraction = 0.0
+        /// What the station's hooks and webhooks would be sent (the daemon's rules and life cycle).
+        var alerts: AlertLifecycle
         init(spec: SimulatedStationSpec, sim: StationSimulator, outbox: Outbox, uplink: RegistryUplink) {
+            alerts = AlertLifecycle(config: .init(), station: spec.id, site: spec.site)
             self.spec = spec
             self.sim = sim
             self.outbox = outbox
@@ -46,6 +49,8 @@ public final class FleetSimulator {
     public private(set) var now: Timestamp
     public private(set) var delivered = 0
     public private(set) var failedRounds = 0
+    /// The alert notifications the stations made, as their hooks and webhooks would get them.
+    public private(set) var alerts = AlertTally()
 
     /// - Parameters:
     ///   - workDirectory: where each station's outbox file lives.
@@ -189,6 +194,17 @@ public final class FleetSimulator {
         }
         _ = try? s.uplink.snapshotIfDue(now: t)
         if s.networkUp { deliver(s, at: t, force: false) }
+        if engine.isSettled {
+            s.alerts.observe(AlertRules.evaluate(engine.status(now: t), blanksLow: AlertConfig().blanksLow), now: t)
+            while let n = s.alerts.take(now: t) { alerts.add(n) }
+        }
+    }
+
+    /// The alerts firing at each station now.
+    public var firingAlerts: [String: [Alert]] {
+        var out: [String: [Alert]] = [:]
+        for s in stations where !s.alerts.firing.isEmpty { out[s.spec.id] = s.alerts.firing }
+        return out
     }
 
     private func deliver(_ s: Station, at t: Timestamp, force: Bool) {
@@ -200,5 +216,44 @@ public final class FleetSimulator {
     private func serverOn(_ s: Station, minuteOfDay: Int) -> Bool {
         guard let hours = s.spec.serverHours else { return true }
         return hours.contains(minuteOfDay)
+    }
+}
+
+/// Counts of alert notifications over a simulated fleet.
+public struct AlertTally: Codable, Sendable, Equatable {
+    /// Notifications (each one run of every hook, one POST to every webhook).
+    public var notifications = 0
+    public var fired = 0
+    public var resolved = 0
+    public var repeats = 0
+    /// Alerts fired, by alertname, most first (a list: JSON's snake_case style would rewrite map keys).
+    public var firedByName: [NameCount] = []
+
+    public struct NameCount: Codable, Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public init(name: String, count: Int) {
+            self.name = name
+            self.count = count
+        }
+    }
+
+    public init() {}
+
+    mutating func add(_ n: AlertLifecycle.Notification) {
+        notifications += 1
+        if n.isRepeat { repeats += 1; return }
+        for a in n.payload.alerts {
+            if a.status == "firing" {
+                fired += 1
+                let name = a.labels["alertname"] ?? "?"
+                if let i = firedByName.firstIndex(where: { $0.name == name }) { firedByName[i].count += 1 } else {
+                    firedByName.append(NameCount(name: name, count: 1))
+                }
+                firedByName.sort { $0.count == $1.count ? $0.name < $1.name : $0.count > $1.count }
+            } else {
+                resolved += 1
+            }
+        }
     }
 }
