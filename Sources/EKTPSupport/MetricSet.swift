@@ -15,6 +15,7 @@ public final class MetricSet: Sendable {
     struct State {
         var gauges: [String: CoreMetrics.Gauge] = [:]
         var counters: [String: CoreMetrics.Counter] = [:]
+        var floatingCounters: [String: (counter: CoreMetrics.FloatingPointCounter, value: Double)] = [:]
     }
     let state = Mutex(State())
 
@@ -36,6 +37,15 @@ public final class MetricSet: Sendable {
             let c = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
             s.counters[key] = c
             return c
+        }
+    }
+
+    /// Moves a counter of fractional values (CPU seconds) up to `total`, a figure that only grows.
+    public func advance(_ name: String, to total: Double) {
+        state.withLock { s in
+            let entry = s.floatingCounters[name] ?? (CoreMetrics.FloatingPointCounter(label: name, dimensions: [], factory: factory), 0)
+            if total > entry.value { entry.counter.increment(by: total - entry.value) }
+            s.floatingCounters[name] = (entry.counter, max(entry.value, total))
         }
     }
 

@@ -332,11 +332,16 @@ let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100m
         #expect(sample(text, "ektp_kit_state{state=\"ready\"}") == 1)
         #expect(sample(text, "ektp_station_info{station=\"it-01\",province=\"Kalimantan Barat\",regency=\"Sintang\",district=\"Dedai\",backend=\"\(status.backend)\",version=\"\(ektpVersion)\"}") == 1)
         #expect(sample(text, "ektp_printer_card_blanks{device=\"1-4.2:0f49:0a00\",kind=\"card_printer\"}") == 900)
+        // the daemon's own footprint, under the names every Prometheus client uses
+        let rss = try #require(sample(text, "process_resident_memory_bytes"))
+        #expect(rss > 1_000_000 && rss < 200_000_000)
+        #expect((sample(text, "process_open_fds") ?? 0) >= 3)
+        #expect(sample(text, "process_cpu_seconds_total") != nil)
         // Every family has its HELP and TYPE, and names keep Prometheus's conventions.
         let types = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ") }
         #expect(types.count >= 12)
         for t in types {
-            #expect(t[2].hasPrefix("ektp_"))
+            #expect(t[2].hasPrefix("ektp_") || t[2].hasPrefix("process_"))
             #expect(text.contains("# HELP \(t[2]) "), "no HELP for \(t[2])")
             #expect((t[3] == "counter") == t[2].hasSuffix("_total"), "\(t[2]) is a \(t[3])")
         }

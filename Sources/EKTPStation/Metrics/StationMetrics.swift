@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CoreMetrics
 import EKTPModel
 import EKTPSupport
@@ -17,7 +20,6 @@ public final class StationMetrics: Sendable {
     /// Every family the daemon exports, with its HELP text: the list the shipped Prometheus rules are checked against.
     public static let help: [String: String] = [
         "ektp_station_info": "The station's identity and site; always 1.",
-        "ektp_daemon_start_time_seconds": "When the daemon started, seconds since the epoch.",
         "ektp_device_up": "1 when the device is usable (health ok or degraded), else 0.",
         "ektp_device_health": "1 for the device's current health state, 0 for the others.",
         "ektp_device_flapping": "1 while the device changes state too often to trust.",
@@ -43,6 +45,11 @@ public final class StationMetrics: Sendable {
         "ektp_alerts_firing": "Alerts firing now, by severity.",
         "ektp_alert_notifications_total": "Alert notifications made (each goes to every hook and webhook).",
         "ektp_alert_deliveries_total": "Hook runs and webhook posts, by channel and result.",
+        // The standard process metrics (Prometheus client libraries' names), from /proc/self.
+        "process_resident_memory_bytes": "Resident memory size in bytes.",
+        "process_cpu_seconds_total": "Total user and system CPU time spent in seconds.",
+        "process_open_fds": "Number of open file descriptors.",
+        "process_start_time_seconds": "Start time of the process since unix epoch in seconds.",
     ]
 
     public init() {}
@@ -75,13 +82,14 @@ public final class StationMetrics: Sendable {
         }
         _ = counter("ektp_delivery_errors_total")
         _ = counter("ektp_alert_notifications_total")
+        let process = ProcessFigures.read()
+        if let process { metrics.advance("process_cpu_seconds_total", to: process.cpuSeconds) }
         return metrics.scrape { gauge in
             func flag(_ b: Bool) -> Double { b ? 1 : 0 }
             func seconds(_ t: Timestamp) -> Double { Double(t.millis) / 1000 }
 
             gauge("ektp_station_info", [("station", s.station), ("province", s.site.province), ("regency", s.site.regency),
                                         ("district", s.site.district), ("backend", s.backend), ("version", s.version)], 1)
-            gauge("ektp_daemon_start_time_seconds", [], seconds(s.startedAt))
             for d in s.devices {
                 let id = [("device", d.device.id.rawValue), ("kind", d.device.kind.rawValue)]
                 gauge("ektp_device_up", id + [("name", d.device.name)], flag(d.health.isUsable))
@@ -115,9 +123,40 @@ public final class StationMetrics: Sendable {
             gauge("ektp_outbox_reports", [], Double(backlog.count))
             gauge("ektp_outbox_oldest_age_seconds", [], backlog.oldest.map { max(0, Double(s.now.millis - $0.millis) / 1000) } ?? 0)
             if let d = s.delivery, let t = d.lastDelivery { gauge("ektp_delivery_last_success_timestamp_seconds", [], seconds(t)) }
+            if let p = process {
+                gauge("process_resident_memory_bytes", [], p.residentBytes)
+                gauge("process_open_fds", [], p.openFDs)
+            }
+            gauge("process_start_time_seconds", [], seconds(s.startedAt))
             for sev in [AlertSeverity.warning, .critical] {
                 gauge("ektp_alerts_firing", [("severity", sev.rawValue)], Double(firing.filter { $0.labels["severity"] == sev.rawValue }.count))
             }
         }
+    }
+}
+
+/// This process's memory, CPU time and descriptors, from /proc/self (as Prometheus client libraries export them).
+struct ProcessFigures {
+    var residentBytes: Double
+    var cpuSeconds: Double
+    var openFDs: Double
+
+    static func read() -> ProcessFigures? {
+        guard let stat = readWholeFileText("/proc/self/stat"), let close = stat.lastIndex(of: ")"),
+              let statm = readWholeFileText("/proc/self/statm") else { return nil }
+        // fields after the command name: state is field 3; utime and stime are fields 14 and 15
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        let pages = statm.split(separator: " ")
+        guard fields.count > 13, pages.count > 1, let utime = Double(fields[11]), let stime = Double(fields[12]),
+              let resident = Double(pages[1]) else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+        var fds = 0.0
+        if let dir = opendir("/proc/self/fd") {
+            while let e = readdir(dir) { if e.pointee.d_name.0 != 0x2e { fds += 1 } }  // not "." or ".."
+            closedir(dir)
+            fds -= 1  // the directory's own descriptor
+        }
+        return ProcessFigures(residentBytes: resident * pageSize, cpuSeconds: (utime + stime) / ticks, openFDs: fds)
     }
 }
