@@ -31,6 +31,10 @@ public final class AlertService: Service, Sendable {
     public var notificationsSent: Int { sent.withLock { $0 } }
 
     public func run() async throws {
+        let config = dispatcher.config
+        let (hooks, refused) = HookRunner.list(config.hooksDirectory)
+        for r in refused { logger.error("hook \(r.path) will not run: \(r.reason)") }
+        logger.info("alerts: \(hooks.count) hook(s) in \(config.hooksDirectory), \(config.webhooks.count) webhook(s); group wait \(spokenDuration(config.lifecycle.groupWait)), repeat every \(spokenDuration(config.lifecycle.repeatInterval))")
         let events = engine.subscribe()
         let waker = self.waker
         let listener = Task {
