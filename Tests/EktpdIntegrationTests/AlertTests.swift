@@ -14,6 +14,16 @@ func waitFor(_ what: String, seconds: Double = 20, _ condition: () -> Bool) thro
     throw HarnessError("not within \(seconds) s: \(what)")
 }
 
+/// Whether a tool of Debian's `prometheus` package is there; if not, says so loudly (and fails the
+/// test when EKTP_REQUIRE_PROMETHEUS=1, as in CI).
+func prometheusTool(_ path: String, else consequence: String) -> Bool {
+    if FileManager.default.isExecutableFile(atPath: path) { return true }
+    let message = "SKIPPED: \(path) is missing (apt-get install prometheus); \(consequence)"
+    if ProcessInfo.processInfo.environment["EKTP_REQUIRE_PROMETHEUS"] == "1" { Issue.record(Comment(rawValue: message)) }
+    print("\n**** \(message) ****\n")
+    return false
+}
+
 func files(_ dir: String, _ suffix: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(suffix) }.sorted().map { dir + "/" + $0 }
 }
@@ -241,12 +251,7 @@ let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100m
 
     @Test func aRealPrometheusScrapesTheDaemonAndPromQLSeesTheDeviceFail() throws {
         let prometheus = "/usr/bin/prometheus"
-        guard FileManager.default.isExecutableFile(atPath: prometheus) else {
-            let message = "SKIPPED: \(prometheus) is missing (apt-get install prometheus); the real-Prometheus test did not run"
-            if ProcessInfo.processInfo.environment["EKTP_REQUIRE_PROMETHEUS"] == "1" { Issue.record(Comment(rawValue: message)) }
-            print("\n**** \(message) ****\n")
-            return
-        }
+        guard prometheusTool(prometheus, else: "the real-Prometheus test did not run") else { return }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-prom-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -353,12 +358,7 @@ let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100m
     /// examples/prometheus/ektp-alerts.yml is valid and behaves as its unit tests say (promtool).
     @Test func theShippedAlertingRulesPassPromtoolsChecksAndUnitTests() throws {
         let promtool = "/usr/bin/promtool"
-        guard FileManager.default.isExecutableFile(atPath: promtool) else {
-            let message = "SKIPPED: \(promtool) is missing (apt-get install prometheus); the rules file was not checked"
-            if ProcessInfo.processInfo.environment["EKTP_REQUIRE_PROMETHEUS"] == "1" { Issue.record(Comment(rawValue: message)) }
-            print("\n**** \(message) ****\n")
-            return
-        }
+        guard prometheusTool(promtool, else: "the rules file was not checked") else { return }
         let dir = repoRoot + "/examples/prometheus"
         let check = run([promtool, "check", "rules", dir + "/ektp-alerts.yml"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")

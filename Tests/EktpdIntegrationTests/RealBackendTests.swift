@@ -47,7 +47,12 @@ final class TestbedDaemon {
         var answer = Data()
         while !answer.contains(10) {
             let chunk = stdoutPipe.fileHandleForReading.availableData
-            if chunk.isEmpty { throw HarnessError("the testbed helper ended; stderr: \(daemon.stopAndReadStderr())") }
+            if chunk.isEmpty {
+                let stderr = daemon.stopAndReadStderr()
+                // Crashed (signal) or exited: says which, for a failure seen once and not reproduced since.
+                let how = "\(daemon.process.terminationReason == .uncaughtSignal ? "killed by signal" : "exit status") \(daemon.process.terminationStatus)"
+                throw HarnessError("the testbed helper ended (\(how)) at '\(line)'; stderr: \(stderr)")
+            }
             answer.append(chunk)
         }
         let text = String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
