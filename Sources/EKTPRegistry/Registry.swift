@@ -239,29 +239,10 @@ public final class Registry: Sendable {
 
     /// The fleet by province, regency and district, judged at `at`.
     public func fleet(at: Timestamp) async throws -> FleetSummary {
-        let cutoff = at.millis - silentAfter.wholeMilliseconds
-        let rows = try await store.query(SQLStatement("""
-            SELECT province, regency, district, COUNT(*),
-                CAST(SUM(CASE WHEN condition = 'ready' THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN condition = 'degraded' THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN condition = 'broken' THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN condition = 'unknown' THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN last_heard < ? THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(not_pulled) AS BIGINT),
-                CAST(COALESCE(SUM(blanks), 0) AS BIGINT)
-            FROM stations GROUP BY province, regency, district
-            """, [.int(cutoff)]))
+        let rows = try await tallies(at: at, by: ["province", "regency", "district"])
         // Sorted here, by bytes: SQLite and PostgreSQL collate differently.
         struct Row { var p: String; var g: String; var d: String; var t: FleetTally }
-        var list: [Row] = []
-        list.reserveCapacity(rows.count)
-        for r in rows {
-            var t = FleetTally()
-            t.stations = Int(r[3].int ?? 0); t.ready = Int(r[4].int ?? 0); t.degraded = Int(r[5].int ?? 0)
-            t.broken = Int(r[6].int ?? 0); t.unknown = Int(r[7].int ?? 0); t.silent = Int(r[8].int ?? 0)
-            t.notPulled = Int(r[9].int ?? 0); t.blanks = Int(r[10].int ?? 0)
-            list.append(Row(p: r[0].text ?? "", g: r[1].text ?? "", d: r[2].text ?? "", t: t))
-        }
+        var list = rows.map { Row(p: $0.keys[0], g: $0.keys[1], d: $0.keys[2], t: $0.tally) }
         func less(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
         list.sort { a, b in a.p != b.p ? less(a.p, b.p) : a.g != b.g ? less(a.g, b.g) : less(a.d, b.d) }
         // The tree, built level by level without copying what is already built.
@@ -287,6 +268,36 @@ public final class Registry: Sendable {
         }
         return FleetSummary(at: at, silentAfterSeconds: silentAfter.wholeMilliseconds / 1000, tally: total,
                             provinces: provinces, stock: try await stock(at: at))
+    }
+
+    /// The fleet's tallies grouped by `columns` (site columns, outermost first), judged at `at`: one
+    /// GROUP BY in the database. `/metrics` asks by province and regency (500-odd rows, where the
+    /// whole fleet summary has a row per district).
+    public func tallies(at: Timestamp, by columns: [String]) async throws -> [(keys: [String], tally: FleetTally)] {
+        precondition(columns.allSatisfy { ["province", "regency", "district"].contains($0) })
+        let cutoff = at.millis - silentAfter.wholeMilliseconds
+        let keys = columns.joined(separator: ", ")
+        let rows = try await store.query(SQLStatement("""
+            SELECT \(keys)\(columns.isEmpty ? "" : ", ")COUNT(*),
+                CAST(SUM(CASE WHEN condition = 'ready' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN condition = 'degraded' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN condition = 'broken' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN condition = 'unknown' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN last_heard < ? THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(not_pulled) AS BIGINT),
+                CAST(COALESCE(SUM(blanks), 0) AS BIGINT)
+            FROM stations\(columns.isEmpty ? "" : " GROUP BY \(keys)")
+            """, [.int(cutoff)]))
+        let n = columns.count
+        return rows.compactMap { r in
+            var t = FleetTally()
+            t.stations = Int(r[n].int ?? 0)
+            guard t.stations > 0 else { return nil }  // no GROUP BY over an empty table: one row of nulls
+            t.ready = Int(r[n + 1].int ?? 0); t.degraded = Int(r[n + 2].int ?? 0)
+            t.broken = Int(r[n + 3].int ?? 0); t.unknown = Int(r[n + 4].int ?? 0); t.silent = Int(r[n + 5].int ?? 0)
+            t.notPulled = Int(r[n + 6].int ?? 0); t.blanks = Int(r[n + 7].int ?? 0)
+            return ((0..<n).map { r[$0].text ?? "" }, t)
+        }
     }
 
     /// Stations with card blanks, the rate they use them at, and the days left.

@@ -58,9 +58,13 @@ public enum RegistryHTTP {
         }
         router.get("/metrics") { request, _ -> Response in
             await respond(logger) {
-                let fleet = try await registry.fleet(at: try at(request, clock, latest))
+                let t = try at(request, clock, latest)
+                let regencies = try await registry.tallies(at: t, by: ["province", "regency"])
+                var total = FleetTally()
+                for r in regencies { total.add(r.tally) }
+                let text = metrics.render(total: total, regencies: regencies, stock: try await registry.stock(at: t))
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(fleet))))
+                                body: .init(byteBuffer: ByteBuffer(bytes: text)))
             }
         }
         router.get("/v1/fleet") { request, _ -> Response in

@@ -34,27 +34,26 @@ public final class RegistryMetrics: Sendable {
         }
     }
 
-    /// The text for a scrape, from the fleet summary at the time of the scrape.
-    public func render(_ fleet: FleetSummary) -> [UInt8] {
+    /// The text for a scrape: the whole fleet's tally, the tallies by province and regency (from
+    /// `Registry.tallies`), and the stock views.
+    public func render(total: FleetTally, regencies: [(keys: [String], tally: FleetTally)], stock: [StockView]) -> [UInt8] {
         _ = counter("ektp_registry_ingest_requests_total", [("result", "ok")])
         _ = counter("ektp_registry_ingest_requests_total", [("result", "rejected")])
         return metrics.scrape { gauge in
             func conditions(_ t: FleetTally) -> [(String, Int)] {
                 [("ready", t.ready), ("degraded", t.degraded), ("broken", t.broken), ("unknown", t.unknown)]
             }
-            for (c, n) in conditions(fleet.tally) { gauge("ektp_registry_stations", [("condition", c)], Double(n)) }
-            gauge("ektp_registry_stations_silent", [], Double(fleet.tally.silent))
-            gauge("ektp_registry_stations_not_pulled", [], Double(fleet.tally.notPulled))
-            gauge("ektp_registry_card_blanks", [], Double(fleet.tally.blanks))
-            for p in fleet.provinces {
-                for r in p.regencies {
-                    let site = [("province", p.name), ("regency", r.name)]
-                    for (c, n) in conditions(r.tally) + [("silent", r.tally.silent), ("not_pulled", r.tally.notPulled)] {
-                        gauge("ektp_registry_regency_stations", site + [("condition", c)], Double(n))
-                    }
+            for (c, n) in conditions(total) { gauge("ektp_registry_stations", [("condition", c)], Double(n)) }
+            gauge("ektp_registry_stations_silent", [], Double(total.silent))
+            gauge("ektp_registry_stations_not_pulled", [], Double(total.notPulled))
+            gauge("ektp_registry_card_blanks", [], Double(total.blanks))
+            for r in regencies {
+                let site = [("province", r.keys[0]), ("regency", r.keys[1])]
+                for (c, n) in conditions(r.tally) + [("silent", r.tally.silent), ("not_pulled", r.tally.notPulled)] {
+                    gauge("ektp_registry_regency_stations", site + [("condition", c)], Double(n))
                 }
             }
-            for s in fleet.stock {
+            for s in stock {
                 if let d = s.daysLeft { gauge("ektp_registry_stock_days_left", [("station", s.station)], d) }
             }
         }
