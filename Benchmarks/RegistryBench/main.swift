@@ -95,10 +95,24 @@ func fleet(url: String) async throws -> [String: Double] {
         times.append((t2 - t) * 1000)
         summary = s
     }
+    // A Prometheus scrape of the registry: tallies by regency, the stock views, the text.
+    let metrics = RegistryMetrics()
+    var scrapeTimes: [Double] = []
+    var scrapeBytes = 0
+    for _ in 0..<21 {
+        let t = now()
+        let regencies = try await registry.tallies(at: T0, by: ["province", "regency"])
+        var total = FleetTally()
+        for r in regencies { total.add(r.tally) }
+        scrapeBytes = metrics.render(total: total, regencies: regencies, stock: try await registry.stock(at: T0)).count
+        scrapeTimes.append((now() - t) * 1000)
+    }
     await store.close()
+    precondition(scrapeBytes > 100_000)
     precondition(summary?.tally.stations == 15_000)
     precondition(summary!.provinces.reduce(0) { $0 + $1.regencies.reduce(0) { $0 + $1.districts.count } } == 7_300)
-    return ["fleet_ms_median": times.sorted()[10], "fleet_json_ms_median": encodeTimes.sorted()[10]]
+    return ["fleet_ms_median": times.sorted()[10], "fleet_json_ms_median": encodeTimes.sorted()[10],
+            "metrics_ms_median": scrapeTimes.sorted()[10], "metrics_kib": Double(scrapeBytes) / 1024]
 }
 
 func outbox() throws -> [String: Double] {
