@@ -132,56 +132,81 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
         return stream
     }
 
-    /// The hotplug thread: its own udev context and monitor, woken by poll(2).
+    /// The hotplug threads. A reader, with its own udev context and monitor, woken by poll(2), only
+    /// drains the socket into a queue: it never waits for the backend's lock, so a slow probe cannot
+    /// stall it and the socket never fills (umockdev's emulated one holds 10 datagrams and aborts the
+    /// sender when full; real netlink drops). This thread processes what the reader queued.
     func monitorLoop(_ continuation: AsyncStream<HotplugEvent>.Continuation, wakeFD: Int32, udev mu: OpaquePointer, monitor mon: OpaquePointer) {
-        defer {
+        let queue = UeventQueue()
+        var notify: [Int32] = [0, 0]
+        guard pipe(&notify) == 0 else {
             udev_monitor_unref(mon)
             udev_unref(mu)
+            continuation.finish()
+            return
         }
-        var fds = [pollfd(fd: udev_monitor_get_fd(mon), events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        let reader = Unmanaged.passRetained(UeventReader(queue: queue, notifyFD: notify[1], wakeFD: wakeFD, udev: mu, monitor: mon))
+        var readerThread = pthread_t()
+        guard pthread_create(&readerThread, nil, { arg in
+            Unmanaged<UeventReader>.fromOpaque(arg!).takeRetainedValue().run()
+            return nil
+        }, reader.toOpaque()) == 0 else {
+            reader.release()
+            close(notify[0]); close(notify[1])
+            udev_monitor_unref(mon)
+            udev_unref(mu)
+            continuation.finish()
+            return
+        }
+        var buf = [UInt8](repeating: 0, count: 256)
         while true {
-            fds[0].revents = 0
-            fds[1].revents = 0
-            let n = poll(&fds, 2, -1)
-            if n < 0 { if errno == EINTR { continue }; break }
-            if fds[1].revents != 0 { break }
-            guard fds[0].revents != 0, let dev = udev_monitor_receive_device(mon) else { continue }
-            defer { udev_device_unref(dev) }
-            let action = str(udev_device_get_action(dev)) ?? "change"
-            if str(udev_device_get_devtype(dev)) != "usb_device" {
-                // An interface or a node of a device: refresh the device, if it is still there.
-                guard let parent = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device"),
-                      let psys = str(udev_device_get_syspath(parent)), access(psys, F_OK) == 0 else { continue }
-                if let snap = lock.withLock({ _ in ids[psys] != nil ? snapshotLocked(parent) : nil }), publish(snap) {
-                    continuation.yield(.changed(snap.device))
-                }
-                continue
-            }
-            guard let syspath = str(udev_device_get_syspath(dev)) else { continue }
-            // umockdev has been seen to deliver a removal as "add": trust sysfs, not the action word.
-            let gone = action == "remove" || access(syspath, F_OK) != 0
-            if gone {
-                let id = lock.withLock { _ -> DeviceID? in
-                    published.removeValue(forKey: syspath)
-                    return ids.removeValue(forKey: syspath)
-                }
-                if let id { continuation.yield(.removed(id)) }
-                continue
-            }
-            guard let snap = lock.withLock({ _ in snapshotLocked(dev) }) else { continue }
-            let known = lock.withLock { _ -> Bool in
-                defer { ids[syspath] = snap.device.id }
-                return ids[syspath] != nil
-            }
-            if !known {
-                _ = publish(snap)
-                continuation.yield(.added(snap.device))
-            } else if publish(snap) {
-                continuation.yield(.changed(snap.device))
-            }
+            let n = read(notify[0], &buf, buf.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }  // the reader ended (shutdown)
+            for u in queue.takeAll() { process(u, continuation) }
         }
+        pthread_join(readerThread, nil)
+        close(notify[0])
         continuation.finish()
+    }
+
+    /// One uevent, as the reader saw it.
+    private func process(_ u: Uevent, _ continuation: AsyncStream<HotplugEvent>.Continuation) {
+        if u.devtype != "usb_device" {
+            // An interface or a node of a device: refresh the device, if it is still there.
+            guard let psys = u.parentSyspath, access(psys, F_OK) == 0 else { return }
+            let snap = lock.withLock { _ -> Snapshot? in
+                guard ids[psys] != nil, let dev = udev_device_new_from_syspath(udev, psys) else { return nil }
+                defer { udev_device_unref(dev) }
+                return snapshotLocked(dev)
+            }
+            if let snap, publish(snap) { continuation.yield(.changed(snap.device)) }
+            return
+        }
+        let syspath = u.syspath
+        // umockdev has been seen to deliver a removal as "add": trust sysfs, not the action word.
+        if u.action == "remove" || access(syspath, F_OK) != 0 {
+            let id = lock.withLock { _ -> DeviceID? in
+                published.removeValue(forKey: syspath)
+                return ids.removeValue(forKey: syspath)
+            }
+            if let id { continuation.yield(.removed(id)) }
+            return
+        }
+        let result = lock.withLock { _ -> (Snapshot, Bool)? in
+            guard let dev = udev_device_new_from_syspath(udev, syspath) else { return nil }
+            defer { udev_device_unref(dev) }
+            guard let snap = snapshotLocked(dev) else { return nil }
+            defer { ids[syspath] = snap.device.id }
+            return (snap, ids[syspath] != nil)
+        }
+        guard let (snap, known) = result else { return }
+        if !known {
+            _ = publish(snap)
+            continuation.yield(.added(snap.device))
+        } else if publish(snap) {
+            continuation.yield(.changed(snap.device))
+        }
     }
 
     // MARK: probes
@@ -401,6 +426,75 @@ private final class MonitorBox {
         self.wakeFD = wakeFD
         self.udev = udev
         self.monitor = monitor
+    }
+}
+
+/// What the processing thread needs of a uevent (the udev_device itself stays with the reader's context).
+struct Uevent: Sendable {
+    var action: String
+    var devtype: String?
+    var syspath: String
+    /// For an interface or node: its USB device's syspath.
+    var parentSyspath: String?
+}
+
+final class UeventQueue: Sendable {
+    private let items = Mutex<[Uevent]>([])
+    func append(_ u: [Uevent]) { items.withLock { $0.append(contentsOf: u) } }
+    func takeAll() -> [Uevent] { items.withLock { q in defer { q = [] }; return q } }
+}
+
+/// Drains the udev monitor as fast as uevents come, into the queue; one byte on `notifyFD` per batch.
+private final class UeventReader {
+    let queue: UeventQueue
+    let notifyFD: Int32
+    let wakeFD: Int32
+    let udev: OpaquePointer
+    let monitor: OpaquePointer
+    init(queue: UeventQueue, notifyFD: Int32, wakeFD: Int32, udev: OpaquePointer, monitor: OpaquePointer) {
+        self.queue = queue
+        self.notifyFD = notifyFD
+        self.wakeFD = wakeFD
+        self.udev = udev
+        self.monitor = monitor
+    }
+
+    func run() {
+        defer {
+            udev_monitor_unref(monitor)
+            udev_unref(udev)
+            close(notifyFD)  // tells the processing thread to finish
+        }
+        let monitorFD = udev_monitor_get_fd(monitor)
+        // Non-blocking, so one wake drains everything queued.
+        _ = fcntl(monitorFD, F_SETFL, fcntl(monitorFD, F_GETFL) | O_NONBLOCK)
+        var fds = [pollfd(fd: monitorFD, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        while true {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            let n = poll(&fds, 2, -1)
+            if n < 0 { if errno == EINTR { continue }; return }
+            if fds[1].revents != 0 { return }
+            guard fds[0].revents != 0 else { continue }
+            var batch: [Uevent] = []
+            while let dev = udev_monitor_receive_device(monitor) {
+                if let syspath = str(udev_device_get_syspath(dev)) {
+                    let devtype = str(udev_device_get_devtype(dev))
+                    var parent: String?
+                    if devtype != "usb_device", let p = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device") {
+                        parent = str(udev_device_get_syspath(p))
+                    }
+                    batch.append(Uevent(action: str(udev_device_get_action(dev)) ?? "change", devtype: devtype,
+                                        syspath: syspath, parentSyspath: parent))
+                }
+                udev_device_unref(dev)
+            }
+            guard !batch.isEmpty else { continue }
+            queue.append(batch)
+            var one: UInt8 = 1
+            _ = write(notifyFD, &one, 1)
+        }
     }
 }
 
