@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "EKTPYAMLTests", dependencies: ["EKTPYAML"]),
         .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel", "EKTPYAML"]),
         .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport"]),
-        .testTarget(name: "EKTPRegistryTests", dependencies: ["EKTPRegistry", "EKTPModel"]),
+        .testTarget(name: "EKTPRegistryTests", dependencies: ["EKTPRegistry", "EKTPModel", "EKTPStation"]),
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",

@@ -41,9 +41,14 @@ public struct Alert: Codable, Sendable, Equatable {
 
     /// Alerts as JSON with Alertmanager's own key names (camelCase; labels untouched).
     public static func encode(_ alerts: [Alert]) -> [UInt8] {
+        Array((try? encoder(pretty: true).encode(alerts)) ?? Data("[]".utf8)) + [10]
+    }
+
+    /// Alertmanager's JSON: its own key names, untouched by the project's snake_case style.
+    static func encoder(pretty: Bool) -> JSONEncoder {
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return Array((try? e.encode(alerts)) ?? Data("[]".utf8)) + [10]
+        e.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return e
     }
 
     public static func decodeList(_ bytes: [UInt8]) throws -> [Alert] {
@@ -106,9 +111,7 @@ public struct AlertNotification: Codable, Sendable, Equatable {
 
     /// The payload's JSON: Alertmanager's own key names (camelCase), sorted.
     public func encoded() -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array((try? e.encode(self)) ?? Data("{}".utf8))
+        Array((try? Alert.encoder(pretty: false).encode(self)) ?? Data("{}".utf8))
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> AlertNotification {
