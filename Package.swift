@@ -59,7 +59,7 @@ let package = Package(
                 ]),
         .executableTarget(name: "ektpd",
                           dependencies: [
-                              "EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport",
+                              "EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport", "CEKTPSys",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                               .product(name: "Logging", package: "swift-log"),
                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -28,6 +28,13 @@ public enum EventType: String, Codable, Sendable {
     case powerBattery = "power.battery"
     /// The operator set the count of card blanks, or the stock fell below its low mark.
     case stockLevel = "stock.level"
+    /// The outbox became unwritable (disk full, read-only, I/O error) or writable again, or reports
+    /// held in memory past the bound were lost (`to: "lost"`, the count and range in the reason): the
+    /// registry learns that a gap in the sequence is real (issue 12).
+    case outbox = "outbox"
+    /// The wall clock stepped (NTP correcting a clock, a dead CMOS battery): the reason says by how
+    /// much. Schedules run on monotonic time and do not move; only report times follow the wall clock.
+    case clockStep = "clock.step"
 }
 
 /// One transition, numbered in the station's sequence: the unit that is stored, delivered and alerted on.

@@ -86,12 +86,16 @@ public struct FleetTally: Codable, Sendable, Equatable {
     public var notPulled = 0
     /// Card blanks reported by the stations that hold them.
     public var blanks = 0
+    /// Stations whose clock is off from the registry's by more than `Registry.clockSkewLimit`
+    /// (5 minutes): their report times cannot be taken at their word (issue 12).
+    public var clockSkewed = 0
 
     public init() {}
 
     public mutating func add(_ o: FleetTally) {
         stations += o.stations; ready += o.ready; degraded += o.degraded; broken += o.broken
         unknown += o.unknown; silent += o.silent; notPulled += o.notPulled; blanks += o.blanks
+        clockSkewed += o.clockSkewed
     }
 }
 
@@ -177,6 +181,11 @@ public struct SiteView: Codable, Sendable, Equatable {
     public var blanks: Int?
     /// The highest sequence the registry holds for the station.
     public var storedThrough: Int64
+    /// The station's clock minus the registry's, in seconds, at its last delivery (its batch's
+    /// `sent_at` against the time the registry received it); nil before one.
+    public var clockSkewSeconds: Int64?
+    /// The skew is over `Registry.clockSkewLimit` either way: the station's times are not to be trusted.
+    public var clockSkewed: Bool = false
 
     public init(station: String, site: Site, condition: SiteCondition, reasons: [String], conditionSince: Timestamp?,
                 lastHeard: Timestamp?, silent: Bool, sync: SyncState?, lastPull: Timestamp?, notPulled: Bool,

@@ -149,3 +149,36 @@ public struct DeliveryStatus: Codable, Sendable, Equatable {
         self.overLimit = overLimit
     }
 }
+
+/// The outbox as the event journal sees it: writable, or refusing (and what is held in memory).
+///
+/// Shapes: `held` and `hold_limit` are counts of reports; `dropped` counts reports lost past the bound
+/// since the daemon started; `since` is when the disk began refusing (nil while writable).
+public struct OutboxStatus: Codable, Sendable, Equatable {
+    /// The outbox file.
+    public var path: String
+    public var writable: Bool
+    /// Why it cannot be written, in plain words ("disk full", "read-only file system", "I/O error").
+    public var error: String?
+    /// Reports kept in memory, in order, waiting for the disk.
+    public var held: Int
+    public var holdLimit: Int
+    public var dropped: Int64
+    public var since: Timestamp?
+
+    public init(path: String, writable: Bool, error: String?, held: Int, holdLimit: Int, dropped: Int64, since: Timestamp?) {
+        self.path = path
+        self.writable = writable
+        self.error = error
+        self.held = held
+        self.holdLimit = holdLimit
+        self.dropped = dropped
+        self.since = since
+    }
+
+    /// One line for a person: nil when all is well.
+    public var problem: String? {
+        guard !writable else { return dropped > 0 ? "\(dropped) report(s) were lost while the disk refused them" : nil }
+        return "cannot write the outbox at \(path): \(error ?? "unknown error"); \(held) report(s) held in memory (at most \(holdLimit))"
+    }
+}

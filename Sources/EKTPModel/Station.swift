@@ -35,6 +35,8 @@ public struct StationStatus: Codable, Sendable, Equatable {
     public var delivery: DeliveryStatus?
     /// Alerts firing now (the control socket's view; not in the snapshots sent to the registry).
     public var alerts: [FiringAlert]?
+    /// Whether the outbox can be written (nil from stations before the event journal).
+    public var outbox: OutboxStatus?
 
     public init(station: String, site: Site, backend: String, kit: KitStatus, devices: [DeviceStatus],
                 lastSequence: Int64, startedAt: Timestamp, now: Timestamp, version: String,

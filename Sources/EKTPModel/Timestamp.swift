@@ -33,7 +33,14 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         return "\(p(Int(y), 4))-\(p(m, 2))-\(p(d, 2))T\(p(rem / 3600, 2)):\(p(rem / 60 % 60, 2)):\(p(rem % 60, 2)).\(p(ms, 3))Z"
     }
 
-    /// Parses RFC 3339 (`2026-11-23T18:10:41Z`, optional fraction, `Z` or `+07:00` offset).
+    /// The years a time from outside may carry (issue 13): the Unix epoch to RFC 3339's last
+    /// four-digit year.
+    public static let acceptedYears = 1970...9999
+
+    /// Parses RFC 3339 (`2026-11-23T18:10:41Z`, an optional fraction of any number of digits, kept
+    /// to the millisecond; `Z` or a `+07:00` offset). Nil for anything else, including dates that do
+    /// not exist (`2026-02-31`) and years outside `acceptedYears`. Never traps (issue 13: a fourth
+    /// fractional digit once crashed the registry from one unauthenticated GET).
     public init?(rfc3339 s: String) {
         let c = Array(s.utf8)
         func num(_ from: Int, _ n: Int) -> Int? {
@@ -47,7 +54,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         }
         guard c.count >= 20, let y = num(0, 4), c[4] == 45, let mo = num(5, 2), c[7] == 45, let d = num(8, 2),
               c[10] == 84 || c[10] == 116 || c[10] == 32, let h = num(11, 2), c[13] == 58, let mi = num(14, 2),
-              c[16] == 58, let se = num(17, 2), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 61
+              c[16] == 58, let se = num(17, 2), (1...12).contains(mo), Self.acceptedYears.contains(y),
+              d >= 1, d <= Self.daysIn(month: mo, year: y), h < 24, mi < 60, se < 61
         else { return nil }
         var i = 19
         var ms = 0
@@ -60,13 +68,14 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
                 i += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<3 where digits < 3 { ms *= 10 }
+            if digits < 3 { for _ in digits..<3 { ms *= 10 } }
         }
         var offset = 0
         guard i < c.count else { return nil }
         if c[i] == 90 || c[i] == 122 {
             i += 1
-        } else if c[i] == 43 || c[i] == 45, let oh = num(i + 1, 2), c.count > i + 3, c[i + 3] == 58, let om = num(i + 4, 2) {
+        } else if c[i] == 43 || c[i] == 45, let oh = num(i + 1, 2), c.count > i + 3, c[i + 3] == 58, let om = num(i + 4, 2),
+                  oh < 24, om < 60 {
             offset = (oh * 60 + om) * 60 * (c[i] == 43 ? 1 : -1)
             i += 6
         } else {
@@ -78,11 +87,20 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         self.millis = secs * 1000 + Int64(ms)
     }
 
+    /// Days in a month of the proleptic Gregorian calendar.
+    public static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         let s = try c.decode(String.self)
         guard let t = Timestamp(rfc3339: s) else {
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an RFC 3339 time: \(s)")
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an RFC 3339 time from 1970 to 9999 (like 2026-11-30T08:00:00Z): \(s.prefix(64))")
         }
         self = t
     }

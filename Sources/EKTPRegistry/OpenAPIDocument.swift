@@ -56,7 +56,7 @@ paths:
       parameters:
         - name: status
           in: query
-          schema: {type: string, enum: [all, ready, degraded, broken, unknown, silent, unpulled], default: all}
+          schema: {type: string, enum: [all, ready, degraded, broken, unknown, silent, unpulled, skewed], default: all}
         - {$ref: '#/components/parameters/At'}
       responses:
         '200':
@@ -221,7 +221,7 @@ components:
         duplicates: {type: integer}
     Tally:
       type: object
-      required: [stations, ready, degraded, broken, unknown, silent, not_pulled, blanks]
+      required: [stations, ready, degraded, broken, unknown, silent, not_pulled, blanks, clock_skewed]
       properties:
         stations: {type: integer}
         ready: {type: integer}
@@ -231,6 +231,7 @@ components:
         silent: {type: integer}
         not_pulled: {type: integer}
         blanks: {type: integer}
+        clock_skewed: {type: integer, description: stations whose clock is off from the registry's by more than 5 minutes}
     FleetSummary:
       type: object
       required: [at, silent_after_seconds, tally, provinces, stock]
@@ -276,7 +277,7 @@ components:
         printers_working: {type: integer}
     SiteView:
       type: object
-      required: [station, site, condition, reasons, silent, not_pulled, stored_through]
+      required: [station, site, condition, reasons, silent, not_pulled, stored_through, clock_skewed]
       properties:
         station: {type: string}
         site: {$ref: '#/components/schemas/Site'}
@@ -293,6 +294,8 @@ components:
         on_mains: {type: boolean}
         blanks: {type: integer}
         stored_through: {type: integer}
+        clock_skew_seconds: {type: integer, description: "the station's clock minus the registry's at its last delivery"}
+        clock_skewed: {type: boolean, description: off by more than 5 minutes either way}
     SitesReply:
       type: object
       required: [at, status, sites]

@@ -119,6 +119,14 @@ public final class Registry: Sendable {
 
     // MARK: ingest
 
+    /// The highest sequence number a report may carry (2^53: exact in every JSON reader; a station
+    /// making a report a millisecond would take 285,000 years to reach it). Issue 13: Int64.max was
+    /// accepted and left the station's `stored_through` stuck there.
+    public static let maxSequence: Int64 = 1 << 53
+    /// Card blanks a report may state: 0 to 10,000,000 (a national print run is 14,000 a regency).
+    /// Bounded so sums over 15,000 stations and the daily rate cannot overflow (issue 13, hardening r7).
+    public static let blanksRange = 0...10_000_000
+
     /// Checks a batch against the station that sent it; throws 400 or 403 before anything is stored.
     public static func validate(_ batch: ReportBatch, from station: String) throws {
         guard batch.station == station else {
@@ -130,6 +138,7 @@ public final class Registry: Sendable {
         for (i, r) in batch.reports.enumerated() {
             let at = "reports[\(i)]"
             guard r.sequence > 0 else { throw RegistryError.bad("\(at).sequence: \(r.sequence) is not positive") }
+            guard r.sequence <= maxSequence else { throw RegistryError.bad("\(at).sequence: \(r.sequence) is over the ceiling of \(maxSequence)") }
             guard r.sequence > previous else {
                 throw RegistryError.bad("\(at).sequence: \(r.sequence) does not follow \(previous); a batch is in increasing sequence order")
             }
@@ -144,6 +153,14 @@ public final class Registry: Sendable {
                 guard let s = r.status else { throw RegistryError.bad("\(at).status: missing for a report of kind snapshot") }
                 guard r.event == nil else { throw RegistryError.bad("\(at).event: not allowed in a report of kind snapshot") }
                 guard s.station == station else { throw RegistryError(403, "\(at).status.station: \(s.station) is not this token's station \(station)") }
+                if let b = s.stock?.blanks, !blanksRange.contains(b) {
+                    throw RegistryError.bad("\(at).status.stock.blanks: \(b) is outside \(blanksRange.lowerBound) to \(blanksRange.upperBound)")
+                }
+                for (j, d) in s.devices.enumerated() {
+                    if let b = d.blanksRemaining, !blanksRange.contains(b) {
+                        throw RegistryError.bad("\(at).status.devices[\(j)].blanks_remaining: \(b) is outside \(blanksRange.lowerBound) to \(blanksRange.upperBound)")
+                    }
+                }
             }
         }
     }
@@ -194,6 +211,10 @@ public final class Registry: Sendable {
                 WHERE excluded.time > stock_days.time
                 """, [.text(station), .int(day), .int(stock.updatedAt.millis), .int(Int64(stock.blanks))]))
         }
+        // The station's clock against ours, from the time it says it sent the batch.
+        let skew = batch.sentAt.millis.subtractingReportingOverflow(receivedAt.millis)
+        statements.append(SQLStatement("UPDATE stations SET clock_skew_ms = ? WHERE id = ?",
+                                       [skew.overflow ? .null : .int(skew.partialValue), .text(station)]))
         let last = batch.reports[batch.reports.count - 1].sequence
         statements.append(SQLStatement("""
             UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END WHERE id = ? RETURNING high_seq
@@ -285,9 +306,10 @@ public final class Registry: Sendable {
                 CAST(SUM(CASE WHEN condition = 'unknown' THEN 1 ELSE 0 END) AS BIGINT),
                 CAST(SUM(CASE WHEN last_heard < ? THEN 1 ELSE 0 END) AS BIGINT),
                 CAST(SUM(not_pulled) AS BIGINT),
-                CAST(COALESCE(SUM(blanks), 0) AS BIGINT)
+                CAST(COALESCE(SUM(CASE WHEN blanks BETWEEN 0 AND 10000000 THEN blanks ELSE 0 END), 0) AS BIGINT),
+                CAST(SUM(CASE WHEN clock_skew_ms > ? OR clock_skew_ms < ? THEN 1 ELSE 0 END) AS BIGINT)
             FROM stations\(columns.isEmpty ? "" : " GROUP BY \(keys)")
-            """, [.int(cutoff)]))
+            """, [.int(cutoff), .int(Self.clockSkewLimit.wholeMilliseconds), .int(-Self.clockSkewLimit.wholeMilliseconds)]))
         let n = columns.count
         return rows.compactMap { r in
             var t = FleetTally()
@@ -296,6 +318,7 @@ public final class Registry: Sendable {
             t.ready = Int(r[n + 1].int ?? 0); t.degraded = Int(r[n + 2].int ?? 0)
             t.broken = Int(r[n + 3].int ?? 0); t.unknown = Int(r[n + 4].int ?? 0); t.silent = Int(r[n + 5].int ?? 0)
             t.notPulled = Int(r[n + 6].int ?? 0); t.blanks = Int(r[n + 7].int ?? 0)
+            t.clockSkewed = Int(r[n + 8].int ?? 0)
             return ((0..<n).map { r[$0].text ?? "" }, t)
         }
     }
@@ -316,7 +339,7 @@ public final class Registry: Sendable {
         var out: [StockView] = []
         for r in stations {
             let id = r[0].text ?? ""
-            let blanks = Int(r[4].int ?? 0)
+            let blanks = Int(clamping: r[4].int ?? 0)
             let rate = Self.dailyRate(byStation[id] ?? [])
             out.append(StockView(station: id, site: Site(province: r[1].text ?? "", regency: r[2].text ?? "", district: r[3].text ?? ""),
                                  blanks: blanks, source: StockSource(rawValue: r[5].text ?? "") ?? .printer,
@@ -332,25 +355,30 @@ public final class Registry: Sendable {
     /// was used that day cannot be told. nil with under an hour of usable readings.
     static func dailyRate(_ readings: [(Int64, Int64)]) -> Double? {
         guard readings.count >= 2 else { return nil }
-        var used: Int64 = 0
-        var span: Int64 = 0
+        // In Double: rows stored before the bounds (Int64.max, -1) must not trap a read (issue 13).
+        var used = 0.0
+        var span = 0.0
         for i in 1..<readings.count where readings[i].1 <= readings[i - 1].1 {
-            used += readings[i - 1].1 - readings[i].1
-            span += readings[i].0 - readings[i - 1].0
+            used += Double(readings[i - 1].1) - Double(readings[i].1)
+            span += Double(readings[i].0) - Double(readings[i - 1].0)
         }
         guard span >= 3_600_000 else { return nil }
-        return Double(used) / (Double(span) / 86_400_000)
+        return used / (span / 86_400_000)
     }
 
     static let siteColumns = """
         id, province, regency, district, condition, reasons, condition_since, last_heard, sync_state, last_pull,
-        not_pulled, server_state, avail_24h, on_mains, blanks, high_seq
+        not_pulled, server_state, avail_24h, on_mains, blanks, high_seq, clock_skew_ms
         """
+
+    /// A station clock off from the registry's by more than this is flagged (issue 12: 5 minutes,
+    /// well above carrier-network latency and NTP's worst slew, well below a dead CMOS battery).
+    public static let clockSkewLimit: Duration = .seconds(300)
 
     func siteView(_ r: [SQLValue], at: Timestamp) -> SiteView {
         let cutoff = at.millis - silentAfter.wholeMilliseconds
         let reasons = (r[5].text ?? "").split(separator: "\n").map(String.init)
-        return SiteView(station: r[0].text ?? "", site: Site(province: r[1].text ?? "", regency: r[2].text ?? "", district: r[3].text ?? ""),
+        var view = SiteView(station: r[0].text ?? "", site: Site(province: r[1].text ?? "", regency: r[2].text ?? "", district: r[3].text ?? ""),
                         condition: SiteCondition(rawValue: r[4].text ?? "") ?? .unknown, reasons: reasons,
                         conditionSince: r[6].int.map { Timestamp(millis: $0) },
                         lastHeard: r[7].int.map { Timestamp(millis: $0) }, silent: (r[7].int ?? 0) < cutoff,
@@ -358,10 +386,13 @@ public final class Registry: Sendable {
                         notPulled: (r[10].int ?? 0) != 0, server: r[11].text.flatMap { ServerState(rawValue: $0) },
                         availability24h: r[12].double, onMains: r[13].int.map { $0 != 0 }, blanks: r[14].int.map { Int($0) },
                         storedThrough: r[15].int ?? 0)
+        view.clockSkewSeconds = r[16].int.map { $0 / 1000 }
+        view.clockSkewed = r[16].int.map { abs($0) > Self.clockSkewLimit.wholeMilliseconds } ?? false
+        return view
     }
 
     /// The statuses `GET /v1/sites?status=` accepts.
-    public static let siteFilters = ["all", "ready", "degraded", "broken", "unknown", "silent", "unpulled"]
+    public static let siteFilters = ["all", "ready", "degraded", "broken", "unknown", "silent", "unpulled", "skewed"]
 
     /// Stations in a condition, each with its reasons.
     public func sites(status: String, at: Timestamp) async throws -> SitesReply {
@@ -371,6 +402,7 @@ public final class Registry: Sendable {
         case "ready", "degraded", "broken", "unknown": ("condition = ?", [.text(status)])
         case "silent": ("last_heard < ?", [.int(cutoff)])
         case "unpulled": ("not_pulled = 1", [])
+        case "skewed": ("(clock_skew_ms > ? OR clock_skew_ms < ?)", [.int(Self.clockSkewLimit.wholeMilliseconds), .int(-Self.clockSkewLimit.wholeMilliseconds)])
         default:
             throw RegistryError.bad("status \"\(status)\": expected one of \(Self.siteFilters.joined(separator: ", "))")
         }
@@ -388,7 +420,7 @@ public final class Registry: Sendable {
         let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns), snapshot FROM stations WHERE id = ?", [.text(id)]))
         guard let r = rows.first else { throw RegistryError(404, "no station \(id) has reported to this registry") }
         let decoder = JSONStyle.decoder()
-        let status = r[16].text.flatMap { try? decoder.decode(StationStatus.self, from: Data($0.utf8)) }
+        let status = r[17].text.flatMap { try? decoder.decode(StationStatus.self, from: Data($0.utf8)) }
         let events = try await store.query(SQLStatement(
             "SELECT body FROM reports WHERE station = ? AND kind = 'event' ORDER BY seq DESC LIMIT ?", [.text(id), .int(Int64(limit))]))
         let decoded = events.reversed().compactMap { $0[0].text.flatMap { try? decoder.decode(Event.self, from: Data($0.utf8)) } }

@@ -4,8 +4,10 @@ import Glibc
 import EKTPHardware
 import EKTPModel
 import EKTPSupport
+import EKTPYAML
 import Logging
 import ServiceLifecycle
+import CEKTPSys
 
 /// A problem that stops the daemon from starting, said so a person can fix it.
 public struct StartupError: Error, CustomStringConvertible, Sendable {
@@ -16,7 +18,10 @@ public struct StartupError: Error, CustomStringConvertible, Sendable {
 /// Builds the daemon's services from a checked config and runs them until SIGTERM or SIGINT.
 public enum StationDaemon {
     public static func run(config: StationConfig, environment: [String: String], logger: Logger) async throws {
-        let now: @Sendable () -> Timestamp = wallClockNow
+        // One clock for every service: schedules on the steady (monotonic) timeline, report times
+        // on the wall clock (the journal stamps them).
+        let clock = StationClock()
+        let now: @Sendable () -> Timestamp = { clock.now() }
         let backend: any HardwareBackend
         var simulated: SimulatedBackend?
         switch config.backend {
@@ -37,28 +42,29 @@ public enum StationDaemon {
             }
         }
 
-        // The outbox owns the station's sequence: a restart continues from its highest number.
+        // The journal numbers, stores and only then shows every report; it continues from the
+        // outbox's highest number after a restart or a kill -9.
         try ControlServer.prepareDirectoryOrFail(config.stateDirectory)
         let outbox: Outbox
         do { outbox = try Outbox(path: config.stateDirectory + "/outbox.sqlite3", maxBytes: config.outboxMaxBytes) } catch { throw StartupError(error.description) }
+        let journal = EventJournal(outbox: outbox, stationID: config.stationID, holdLimit: config.outboxHoldLimit,
+                                   stamp: { clock.wall() }, monotonic: { clock.monotonicMillis() })
         let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,
-                                   profile: config.kit, policy: config.policy, now: now(), lastSequence: outbox.lastSequence)
-        let overLimit = Mutex<Bool>(false)
+                                   profile: config.kit, policy: config.policy, now: now(), journal: journal,
+                                   wallOffset: { clock.wallOffset() })
         let uplinkWaker = Waker()
-        let store: @Sendable (Event) -> Void = { e in
-            do {
-                let over = try outbox.append(e)
-                uplinkWaker.wake()
-                let was = overLimit.withLock { o -> Bool in defer { o = over }; return o }
-                if over && !was {
-                    logger.critical("outbox over its size bound (\(outbox.sizeBytes / 1_048_576) MB at \(outbox.path)): superseded snapshots are being coalesced; events are kept; is the registry unreachable?")
-                }
-            } catch {
-                logger.error("cannot store event \(e.sequence) in the outbox: \(error)")
-            }
-        }
         let waker = Waker()
         let notifier = SystemdNotifier(environment: environment)
+        journal.onStateChange { st in
+            if let problem = st.problem, !st.writable {
+                logger.critical("\(problem): retrying; the reports are written in order when the disk accepts them")
+                notifier.notify(["STATUS": problem])
+            } else {
+                logger.notice("the outbox at \(st.path) is writable again: the held reports are written")
+                notifier.notify(["STATUS": "kit \(engine.kit.summary)"])
+                uplinkWaker.wake()
+            }
+        }
         // A hook that exits before reading its stdin must not kill the daemon.
         signal(SIGPIPE, SIG_IGN)
         let metrics = StationMetrics()
@@ -116,7 +122,18 @@ public enum StationDaemon {
                           },
                           maxSleep: watchdog ?? .seconds(3600)),
             ControlService(server: server),
-            EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: store),
+            EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: { _ in uplinkWaker.wake() }),
+            // Every few seconds: a wall-clock step becomes a clock.step event; held reports are retried.
+            PeriodicWatcher(interval: .seconds(2)) {
+                if let step = clock.checkStep() {
+                    let back = step < .zero
+                    let size = formatDuration(.seconds((abs(step.wholeMilliseconds) + 500) / 1000))
+                    engine.record(type: .clockStep, subject: "clock", from: nil, to: back ? "back" : "forward",
+                                  reason: "the wall clock stepped \(back ? "back" : "forward") by \(size); schedules are unchanged (monotonic), report times follow the wall clock",
+                                  now: now())
+                }
+                journal.retryHeld()
+            },
             alerts,
         ]
         if let simulated { services.append(ScenarioPlayer(backend: simulated, logger: logger)) }
@@ -125,7 +142,8 @@ public enum StationDaemon {
         }
         if let sync = config.centrePull {
             let watch = SyncWatch(config: sync, engine: engine)
-            services.append(PeriodicWatcher(interval: sync.interval) { await watch.check(now: now()) })
+            // The centre's pull time is a wall-clock time: judged against the wall clock.
+            services.append(PeriodicWatcher(interval: sync.interval) { await watch.check(now: clock.wall()) })
         }
         if let uplink = config.uplink {
             let monitor = UplinkMonitor(config: uplink, engine: engine, now: now())
@@ -146,29 +164,40 @@ public enum StationDaemon {
 
         // The stop event stays in the outbox and is delivered after the next start.
         if let uplinkService { services.append(uplinkService) }
+        // A SIGTERM that came before the group listened (recorded by ektpd's early handler): stop
+        // as soon as it runs, the same graceful way.
+        let groupBox = Mutex<ServiceGroup?>(nil)
+        services.append(PeriodicWatcher(interval: .seconds(3600)) {
+            if ektp_early_signal_seen() != 0, let g = groupBox.withLock({ $0 }) {
+                logger.notice("SIGTERM during start-up: stopping")
+                await g.triggerGracefulShutdown()
+            }
+        })
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        groupBox.withLock { $0 = group }
         do {
             try await group.run()
         } catch {
             server.stop()
             metricsServer?.stop()
+            // Through the journal: stored before the process ends.
             engine.stop(now: now(), reason: "stopped on error: \(error)")
-            for e in engine.events(sinceSequence: outbox.lastSequence) { store(e) }
             notifier.notify(["STOPPING": "1", "STATUS": "stopped on error"])
             throw error
         }
         notifier.notify(["STOPPING": "1"])
         metricsServer?.stop()
         engine.stop(now: now(), reason: "stopped by signal")
-        // Whatever the reporter had not stored yet, and the stop event itself.
-        for e in engine.events(sinceSequence: outbox.lastSequence) { store(e) }
+        journal.retryHeld(force: true)
+        if journal.heldCount > 0 {
+            logger.critical("stopping with \(journal.heldCount) report(s) the disk refused: they are lost (\(journal.outboxStatus.error ?? "?"))")
+        }
         simulated?.finish()
         logger.notice("stopped")
     }
 }
 
 import Synchronization
-

@@ -2,7 +2,8 @@ import EKTPHardware
 import EKTPModel
 import Synchronization
 
-/// The station's state: devices, their health machines, the kit, the event log.
+/// The station's state: devices, their health machines, the kit. Every event it makes goes through
+/// the `EventJournal`, which numbers and stores it before anyone sees it.
 ///
 /// Thread-safe (one lock, never held across I/O or `await`), so the control socket's thread reads it
 /// while the monitor updates it. Time is always passed in, so tests and `ektpd simulate` drive it
@@ -27,9 +28,6 @@ public final class StationEngine: Sendable {
     struct State {
         var records: [DeviceID: Record] = [:]
         var kit: KitStatus
-        var log: EventLog
-        var subscribers: [Int: AsyncStream<Event>.Continuation] = [:]
-        var nextSubscriber = 0
         /// Kit changes are not events until the first probe round is done (no startup churn).
         var settled = false
         var server: ServerStatus?
@@ -45,9 +43,17 @@ public final class StationEngine: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Numbers, stores and shows every event and snapshot.
+    public let journal: EventJournal
+    /// The wall clock minus the engine's (steady) clock now: what turns the engine's times into the
+    /// wall-clock times a status shows (`StationClock.wallOffset`; zero on a simulation's clock).
+    public let wallOffset: @Sendable () -> Duration
 
+    /// An engine whose events go through `journal` (the daemon's, over the outbox).
     public init(stationID: String, site: Site, backendName: String, profile: KitProfile, policy: HealthPolicy,
-                now: Timestamp, lastSequence: Int64 = 0) {
+                now: Timestamp, journal: EventJournal, wallOffset: @escaping @Sendable () -> Duration = { .zero }) {
+        self.journal = journal
+        self.wallOffset = wallOffset
         self.stationID = stationID
         self.site = site
         self.backendName = backendName
@@ -55,8 +61,14 @@ public final class StationEngine: Sendable {
         self.policy = policy
         self.startedAt = now
         let (kitState, problems) = KitEvaluator.evaluate(profile: profile, devices: [])
-        self.state = Mutex(State(kit: KitStatus(state: kitState, problems: problems, since: now),
-                                 log: EventLog(lastSequence: lastSequence)))
+        self.state = Mutex(State(kit: KitStatus(state: kitState, problems: problems, since: now)))
+    }
+
+    /// An engine with an in-memory journal (tests on a virtual clock).
+    public convenience init(stationID: String, site: Site, backendName: String, profile: KitProfile, policy: HealthPolicy,
+                            now: Timestamp) {
+        self.init(stationID: stationID, site: site, backendName: backendName, profile: profile, policy: policy, now: now,
+                  journal: EventJournal(outbox: nil, stationID: stationID))
     }
 
     // MARK: inputs
@@ -165,11 +177,20 @@ public final class StationEngine: Sendable {
 
     // MARK: outputs
 
+    /// The station's status, its times on the wall clock (`now` is the engine's steady time).
     public func status(now: Timestamp) -> StationStatus {
-        state.withLock { s in status(s, now: now) }
+        let seq = journal.lastSequence
+        var st = state.withLock { s in status(s, now: now, lastSequence: seq) }
+        if let outbox = journal.outbox {
+            st.outbox = journal.outboxStatus
+            // Pending as it is now (the uplink's figure is from its last round): what is on disk
+            // plus what the journal holds in memory while the disk refuses.
+            if st.delivery != nil { st.delivery?.pending = outbox.pendingCount + (st.outbox?.held ?? 0) }
+        }
+        return st.shiftingClock(by: wallOffset())
     }
 
-    private func status(_ s: State, now: Timestamp) -> StationStatus {
+    private func status(_ s: State, now: Timestamp, lastSequence: Int64) -> StationStatus {
         let devices = deviceStatuses(s)
         var stock = s.operatorStock
         if stock == nil {
@@ -180,27 +201,29 @@ public final class StationEngine: Sendable {
             }
         }
         var out = StationStatus(station: stationID, site: site, backend: backendName, kit: s.kit, devices: devices,
-                                lastSequence: s.log.lastSequence, startedAt: startedAt, now: now, version: ektpVersion,
+                                lastSequence: lastSequence, startedAt: startedAt, now: now, version: ektpVersion,
                                 server: s.server, sync: s.sync, uplink: s.uplink, power: s.power, stock: stock)
         out.delivery = s.delivery
         return out
     }
 
-    /// A snapshot of the whole status with its own sequence number, for the outbox.
-    public func snapshot(now: Timestamp) -> (sequence: Int64, status: StationStatus) {
+    /// Takes a snapshot of the whole status through the journal (numbered and stored like an event).
+    /// Returns its sequence number.
+    @discardableResult
+    public func snapshot(now: Timestamp) -> Int64 {
         state.withLock { s in
-            s.eventsAtSnapshot = s.log.lastSequence
-            let seq = s.log.reserve()
+            let offset = wallOffset()
+            let seq = journal.recordSnapshot(time: now) { seq in status(s, now: now, lastSequence: seq).shiftingClock(by: offset) }
+            s.eventsAtSnapshot = seq - 1
             s.snapshotAt = seq
-            var st = status(s, now: now)
-            st.lastSequence = seq
-            return (seq, st)
+            return seq
         }
     }
 
     /// Whether something happened since the last snapshot (an event, or none taken yet).
     public var changedSinceSnapshot: Bool {
-        state.withLock { s in s.log.lastSequence != s.snapshotAt || s.eventsAtSnapshot < 0 }
+        let last = journal.lastSequence
+        return state.withLock { s in last != s.snapshotAt || s.eventsAtSnapshot < 0 }
     }
 
     /// The operator's count of card blanks (`ektpd stock set`); an event records it.
@@ -222,36 +245,25 @@ public final class StationEngine: Sendable {
         state.withLock { s in deviceStatuses(s).first { $0.device.id == id } }
     }
 
+    /// Recent events (the journal's ring), oldest first.
     public func events(sinceSequence seq: Int64, limit: Int = .max) -> [Event] {
-        state.withLock { $0.log.since(sequence: seq, limit: limit) }
+        journal.events(sinceSequence: seq, limit: limit)
     }
 
     public func events(since time: Timestamp, limit: Int = .max) -> [Event] {
-        state.withLock { $0.log.since(time: time, limit: limit) }
+        journal.events(since: time, limit: limit)
     }
 
-    /// Every event from now on, in order.
-    public func subscribe() -> AsyncStream<Event> {
-        let (stream, c) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
-        let key = state.withLock { s in
-            s.nextSubscriber += 1
-            s.subscribers[s.nextSubscriber] = c
-            return s.nextSubscriber
-        }
-        c.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.subscribers.removeValue(forKey: key) } }
-        return stream
-    }
+    /// Every event from now on, in order (each already stored).
+    public func subscribe() -> AsyncStream<Event> { journal.subscribe() }
 
-    /// Records the daemon's stop and ends every subscription.
+    /// Records the daemon's stop (stored before this returns) and ends every subscription.
     public func stop(now: Timestamp, reason: String) {
-        let subscribers = state.withLock { s in
+        state.withLock { s in
             emit(&s, Event(sequence: 0, time: now, station: stationID, type: .daemon, subject: "daemon",
                            from: "running", to: "stopped", reason: reason))
-            defer { s.subscribers = [:] }
-            return Array(s.subscribers.values)
         }
-        // Outside the lock: finishing runs the stream's onTermination, which takes the lock.
-        for c in subscribers { c.finish() }
+        journal.finish()
     }
 
     // MARK: the station's other watchers (server, centre pull, uplink, power)
@@ -265,12 +277,8 @@ public final class StationEngine: Sendable {
     /// Records an event from one of the other watchers, in the station's sequence.
     @discardableResult
     public func record(type: EventType, subject: String, from: String? = nil, to: String? = nil, reason: String?, now: Timestamp) -> Event {
-        state.withLock { s in
-            let e = s.log.append(Event(sequence: 0, time: now, station: stationID, type: type, subject: subject,
-                                       from: from, to: to, reason: reason))
-            for c in s.subscribers.values { c.yield(e) }
-            return e
-        }
+        journal.record(Event(sequence: 0, time: now, station: stationID, type: type, subject: subject,
+                             from: from, to: to, reason: reason))
     }
 
     // MARK: internals
@@ -309,8 +317,8 @@ public final class StationEngine: Sendable {
         }
     }
 
+    /// Through the journal, under the engine's lock, so events leave in the order they happened.
     private func emit(_ s: inout State, _ e: Event) {
-        let numbered = s.log.append(e)
-        for c in s.subscribers.values { c.yield(numbered) }
+        journal.record(e)
     }
 }

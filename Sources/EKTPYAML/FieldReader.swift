@@ -135,7 +135,12 @@ public struct YAMLValue {
             return nil
         }
         guard let d = parseDuration(s) else {
-            fail("expected a duration like 10s, 5m or 1h, got '\(s)'")
+            if s.unicodeScalars.contains(where: { ("0"..."9").contains($0) }),
+               s.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || "smhd.".unicodeScalars.contains($0) }) {
+                fail("'\(s.prefix(40))' is out of range: a duration may be at most 10 years (3650d)")
+            } else {
+                fail("expected a duration like 10s, 5m or 1h, got '\(s.prefix(40))'")
+            }
             return nil
         }
         if d < minimum {
@@ -238,19 +243,30 @@ public final class YAMLMap {
     }
 }
 
-/// Parses `500ms`, `10s`, `5m`, `2h`, `1d`, `1h30m`, or a plain number of seconds.
+/// The longest duration any input may give (issue 13): ten years. Every interval, timeout, limit
+/// and `--since` fits, and arithmetic on it (now + d, d << n for backoff) cannot overflow Int64
+/// milliseconds.
+public let maxInputDuration: Duration = .seconds(10 * 365 * 86_400)
+
+/// Parses `500ms`, `10s`, `5m`, `2h`, `1d`, `1h30m`, or a plain number of seconds. Nil for anything
+/// else and for more than `maxInputDuration` (never traps: `9999999999999999d` once crashed the
+/// daemon from its control socket, hardening r3 and r5).
 public func parseDuration(_ s: String) -> Duration? {
-    if let secs = Int(s), secs >= 0 { return .seconds(secs) }
-    var total: Duration = .zero
+    let limit = Double(maxInputDuration.components.seconds) * 1000
+    guard !s.isEmpty, s.utf8.count <= 64 else { return nil }
+    if s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+        guard let secs = Int64(s), Double(secs) * 1000 <= limit else { return nil }
+        return .seconds(secs)
+    }
+    var totalMillis = 0.0
     var number = ""
-    var chars = Array(s)
-    if chars.isEmpty { return nil }
+    let chars = Array(s)
     var i = 0
     var sawUnit = false
     while i < chars.count {
         let c = chars[i]
-        if c.isNumber || c == "." { number.append(c); i += 1; continue }
-        guard !number.isEmpty, let v = Double(number) else { return nil }
+        if c.isASCII && (c.isNumber || c == ".") { number.append(c); i += 1; continue }
+        guard !number.isEmpty, let v = Double(number), v.isFinite, v >= 0 else { return nil }
         var unit = String(c)
         if c == "m", i + 1 < chars.count, chars[i + 1] == "s" { unit = "ms"; i += 1 }
         i += 1
@@ -263,12 +279,13 @@ public func parseDuration(_ s: String) -> Duration? {
         case "d": ms = v * 86_400_000
         default: return nil
         }
-        total += .milliseconds(Int64(ms.rounded()))
+        totalMillis += ms
+        guard totalMillis <= limit else { return nil }
         number = ""
         sawUnit = true
     }
-    chars.removeAll()
-    return number.isEmpty && sawUnit ? total : nil
+    guard number.isEmpty, sawUnit else { return nil }
+    return .milliseconds(Int64(totalMillis.rounded()))
 }
 
 /// `90s` -> "1m30s", for messages.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CEKTPSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,6 +11,9 @@ import Glibc
 @main
 struct Entry {
     static func main() async {
+        // `ektpd run`: a SIGTERM before the service group listens must still mean "stop cleanly"
+        // (exit 0), not death by the signal (hardening r10). The handler only records it.
+        if CommandLine.arguments.dropFirst().first == "run" { ektp_early_signals_install() }
         if let code = FastPath.run(Array(CommandLine.arguments.dropFirst())) {
             exit(code)
         }

@@ -146,3 +146,71 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 }
+
+/// Issue 12: many clients at once, each on its own deadline; started once, stopped cleanly.
+@Suite struct ControlServerConcurrencyTests {
+    func connectIdle(_ path: String) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var addr = unixAddress(path)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        return fd
+    }
+
+    /// Threads named ektpd-control in this process (the server names its thread).
+    func threadCount() -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter { t in
+            (try? String(contentsOfFile: "/proc/self/task/\(t)/comm", encoding: .utf8))?.hasPrefix("ektpd-control") == true
+        }.count
+    }
+
+    @Test func aHundredIdleAndHalfSentRequestsDelayNoOne() throws {
+        let dir = TempDir()
+        let path = dir.path + "/control.sock"
+        let server = try ControlServer(path: path, group: nil) { _ in .json(["ok": true]) }
+        server.start()
+        defer { server.stop() }
+        var idle: [Int32] = []
+        defer { for fd in idle { close(fd) } }
+        for i in 0..<100 {
+            let fd = connectIdle(path)
+            // Some send half a request head and stop (slowloris), the rest send nothing.
+            if i % 3 == 0 { writeAll(fd, Array("GET /v1/status HTTP/1.1\r\nHost: x\r\n".utf8)) }
+            idle.append(fd)
+        }
+        // Well inside the 2 s an idle client is given: nobody waited behind them.
+        for _ in 0..<10 {
+            let r = try ControlClient(socketPath: path, timeoutMillis: 1000).request("GET", "/v1/ping")
+            #expect(r.status == 200)
+        }
+        // The half-sent ones are answered 408 at their own deadline, the silent ones closed.
+        var buf: [UInt8] = []
+        while readSome(idle[0], into: &buf, deadline: monotonicMillis() + 5000) {}
+        #expect(String(decoding: buf, as: UTF8.self).hasPrefix("HTTP/1.1 408"))
+        var silent: [UInt8] = []
+        while readSome(idle[1], into: &silent, deadline: monotonicMillis() + 5000) {}
+        #expect(silent.isEmpty)
+    }
+
+    @Test func startingTwiceServesOnOneThreadAndStopIsPrompt() throws {
+        let dir = TempDir()
+        let path = dir.path + "/control.sock"
+        let server = try ControlServer(path: path, group: nil) { _ in .json(["ok": true]) }
+        let before = threadCount()
+        server.start()
+        server.start()
+        // The thread names itself as it starts: wait for that, then count.
+        var named = 0
+        for _ in 0..<200 where named == 0 { named = threadCount() - before; if named == 0 { usleep(5000) } }
+        #expect(threadCount() == before + 1)
+        var idle: [Int32] = []
+        for _ in 0..<20 { idle.append(connectIdle(path)) }
+        let t0 = monotonicMillis()
+        server.stop()
+        server.stop()
+        #expect(monotonicMillis() - t0 < 1000, "stop waits for no client")
+        #expect(threadCount() == before)
+        #expect(access(path, F_OK) != 0, "the socket file is removed")
+        for fd in idle { close(fd) }
+    }
+}

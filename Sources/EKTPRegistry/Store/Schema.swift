@@ -68,6 +68,9 @@ public enum Schema {
             (2, "index stations by site (the fleet summary groups by it)", [
                 "CREATE INDEX stations_site ON stations (province, regency, district)",
             ]),
+            (3, "a station's clock skew at its last delivery", [
+                "ALTER TABLE stations ADD COLUMN clock_skew_ms BIGINT",
+            ]),
         ]
     }
 

@@ -55,6 +55,11 @@ public struct AlertLifecycle: Sendable {
     var pendingSince: Timestamp?
     var lastSent: Timestamp?
     var states: [String: String] = [:]
+    /// Each alert's place in the rules' order (devices by kind and port, then the kit, the server,
+    /// ...), from the latest evaluation that had it: a notification lists its alerts in this order,
+    /// whatever order the changes were observed in (a burst of four unplugs written one by one to the
+    /// journal reads the same as four at once).
+    var rank: [String: Int] = [:]
 
     public init(config: Config, station: String, site: Site) {
         self.config = config
@@ -68,13 +73,14 @@ public struct AlertLifecycle: Sendable {
     /// Takes in what the rules found at `now`.
     public mutating func observe(_ evaluation: AlertEvaluation, now: Timestamp) {
         var seen: Set<String> = []
-        for c in evaluation.conditions {
+        for (index, c) in evaluation.conditions.enumerated() {
             var labels = stationLabels
             for (k, v) in c.labels { labels[k] = v }
             labels["alertname"] = c.name
             labels["severity"] = c.severity.rawValue
             let fp = Alert.fingerprint(of: labels)
             seen.insert(fp)
+            rank[fp] = index
             var annotations = c.annotations
             annotations["summary"] = c.summary
             annotations["description"] = c.reason
@@ -141,7 +147,11 @@ public struct AlertLifecycle: Sendable {
     public mutating func take(now: Timestamp) -> Notification? {
         if let p = pendingSince, p.adding(config.groupWait) <= now {
             // A resolution says where its subject is now, not where it passed through.
-            let alerts = pending.map { p -> Alert in
+            let ordered = pending.enumerated().sorted { a, b in
+                let (x, y) = (rank[a.element.fingerprint] ?? .max, rank[b.element.fingerprint] ?? .max)
+                return x != y ? x < y : a.offset < b.offset
+            }.map(\.element)
+            let alerts = ordered.map { p -> Alert in
                 var a = p.alert
                 if a.status == "resolved", let now = states[p.subject] { a.annotations["to"] = now }
                 return a

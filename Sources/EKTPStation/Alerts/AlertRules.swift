@@ -48,6 +48,7 @@ public struct AlertEvaluation: Sendable, Equatable {
 /// | BlanksLow | warning | fewer card blanks than `alerts.blanks_low` |
 /// | BlanksOut | critical | no card blanks left |
 /// | OutboxOverLimit | warning | the outbox is over its size bound (reports are not leaving) |
+/// | OutboxUnwritable | critical | the disk refuses the outbox (full, read-only, I/O error): reports are held in memory, or lost past the bound (issue 12) |
 public enum AlertRules {
     public static func evaluate(_ s: StationStatus, blanksLow: Int) -> AlertEvaluation {
         var out: [AlertCondition] = []
@@ -152,6 +153,15 @@ public enum AlertRules {
                 out.append(.init(name: "OutboxOverLimit", severity: .warning, subject: "outbox",
                                  summary: "\(delivery.pending) reports wait for the registry and the outbox is over its size bound",
                                  reason: delivery.lastError ?? "not delivered"))
+            }
+        }
+        if let o = s.outbox {
+            states["outbox_disk"] = o.writable ? "writable" : "unwritable"
+            if !o.writable {
+                out.append(.init(name: "OutboxUnwritable", severity: .critical, subject: "outbox_disk",
+                                 summary: o.problem ?? "cannot write the outbox",
+                                 reason: "\(o.error ?? "write failed")" + (o.dropped > 0 ? "; \(o.dropped) report(s) lost past the bound of \(o.holdLimit)" : ""),
+                                 annotations: ["path": o.path]))
             }
         }
         return AlertEvaluation(conditions: out, states: states)

@@ -86,6 +86,9 @@ public enum HookRunner {
         close(output[1])
         var writeFD: Int32 = input[1]
         let readFD = output[0]
+        // A hook that exits before reading its stdin must cost an EPIPE, not the process (the
+        // daemon ignores SIGPIPE too; this keeps the runner safe wherever it is used).
+        signal(SIGPIPE, SIG_IGN)
         _ = fcntl(writeFD, F_SETFL, fcntl(writeFD, F_GETFL) | O_NONBLOCK)
         _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
         let deadline = monotonicMillis() + timeout.wholeMilliseconds

@@ -41,6 +41,9 @@ public struct StationConfig: Sendable, Equatable {
     public var metrics: MetricsConfig?
     /// The outbox's size bound (its alarm and coalescing policy: Outbox).
     public var outboxMaxBytes: Int64 = 256 << 20
+    /// Reports the journal holds in memory, in order, while the disk refuses them (EventJournal);
+    /// past it the oldest events are dropped and counted. 10,000 reports is a few MB.
+    public var outboxHoldLimit: Int = 10_000
 
     public static let defaultPath = "/etc/ektpd/ektpd.yaml"
 
@@ -166,6 +169,7 @@ public struct StationConfig: Sendable, Equatable {
         }
         var registry: RegistryUplinkConfig?
         var outboxMax: Int64 = 256 << 20
+        var holdLimit = 10_000
         if let r = root.map("registry") {
             var url: PlainHTTPURL?
             if let v = r.value("url", required: true), let s = v.string() {
@@ -199,6 +203,7 @@ public struct StationConfig: Sendable, Equatable {
             let maxBackoff = r.duration("backoff_max", atLeast: .milliseconds(10))
             let timeout = r.duration("timeout", atLeast: .milliseconds(100))
             if let mb = r.int("outbox_max_mb", in: 1...1_000_000) { outboxMax = Int64(mb) << 20 }
+            if let n = r.int("outbox_hold_reports", in: 1...1_000_000) { holdLimit = n }
             if let url, let token {
                 var c = RegistryUplinkConfig(url: url, token: token)
                 c.batchSize = batch ?? c.batchSize
@@ -227,6 +232,7 @@ public struct StationConfig: Sendable, Equatable {
         config.power = power
         config.registry = registry
         config.outboxMaxBytes = outboxMax
+        config.outboxHoldLimit = holdLimit
         config.alerts = alerts
         config.metrics = metrics
         return config

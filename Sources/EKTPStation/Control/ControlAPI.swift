@@ -95,8 +95,9 @@ public struct ControlAPI: Sendable {
         }
         if let seq = Int64(since) { return .json(engine.events(sinceSequence: seq, limit: limit)) }
         if let t = Timestamp(rfc3339: since) { return .json(engine.events(since: t, limit: limit)) }
-        if let d = parseDuration(since) { return .json(engine.events(since: now().adding(.zero - d), limit: limit)) }
-        return .error(400, "since must be a sequence number, an RFC 3339 time or a duration like 10m, got '\(since)'")
+        // Report times are wall-clock times (the journal stamps them): "the last 10 minutes" on that clock.
+        if let d = parseDuration(since) { return .json(engine.events(since: (engine.journal.wallNow ?? now()).adding(.zero - d), limit: limit)) }
+        return .error(400, "since must be a sequence number, an RFC 3339 time (1970-9999) or a duration like 10m (at most 10 years), got '\(since.prefix(64))'")
     }
 
     /// The body of `POST /v1/simulated/faults`.

@@ -13,9 +13,13 @@ public struct ControlSocketError: Error, CustomStringConvertible, Sendable {
 
 /// HTTP/1.1 over a Unix socket, so `curl --unix-socket` works and the daemon needs no HTTP stack.
 ///
-/// One thread, woken by poll(2) on the listening socket and a wake pipe: no busy polling, and an
-/// idle daemon uses no CPU here. Requests are small and answered from memory, so each connection
-/// is served in turn, with a 2 s limit on reading it; one `Connection: close` request per connection.
+/// One thread, woken by poll(2) on the listening socket, a wake pipe and every open connection: no
+/// busy polling, and an idle daemon uses no CPU here. Connections are served **at once**, each with
+/// its own deadline (`readLimitMillis` to send the request, the same to take the answer): a client
+/// that connects and sends nothing, or reads slowly, never delays another (issue 12; field case 11
+/// and hardening r8: six idle clients made `ektpd status` fail). At most `maxConnections` are open;
+/// past that the one idle longest is closed. One `Connection: close` request per connection.
+/// Handlers answer from memory and run on this thread.
 public final class ControlServer: Sendable {
     public typealias Handler = @Sendable (ControlRequest) -> ControlResponse
 
@@ -26,7 +30,8 @@ public final class ControlServer: Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let handler: Handler
-    private let thread = Mutex<pthread_t?>(nil)
+    enum ThreadState { case idle, starting, running(pthread_t), stopped }
+    private let thread = Mutex<ThreadState>(.idle)
 
     static let maxHead = 16 * 1024
     static let maxBody = 64 * 1024
@@ -106,8 +111,15 @@ public final class ControlServer: Sendable {
         return UInt16(bigEndian: addr.sin6_port)  // sin_port sits at the same offset in sockaddr_in
     }
 
-    /// Starts serving on a thread of its own.
+    /// Starts serving on a thread of its own. Idempotent: a second call does nothing (hardening r9:
+    /// two threads once served one socket and shutdown joined only one).
     public func start() {
+        let first = thread.withLock { t -> Bool in
+            guard case .idle = t else { return false }
+            t = .starting
+            return true
+        }
+        guard first else { return }
         let box = Unmanaged.passRetained(self)
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
@@ -115,88 +127,162 @@ public final class ControlServer: Sendable {
             server.serve()
             return nil
         }, box.toOpaque())
-        if rc == 0 { thread.withLock { $0 = tid } } else { box.release() }
+        if rc == 0 { thread.withLock { $0 = .running(tid) } } else { box.release(); thread.withLock { $0 = .idle } }
     }
 
-    /// Stops serving, waits for the thread, removes the socket file.
+    /// Stops serving, waits for the thread, closes every connection, removes the socket file.
+    /// Idempotent.
     public func stop() {
+        let was = thread.withLock { t -> ThreadState in defer { t = .stopped }; return t }
+        if case .stopped = was { return }
         var one: UInt8 = 1
         _ = write(wakeWrite, &one, 1)
-        if let tid = thread.withLock({ t -> pthread_t? in defer { t = nil }; return t }) {
-            pthread_join(tid, nil)
-        }
+        if case .running(let tid) = was { pthread_join(tid, nil) }
         close(listenFD)
         close(wakeRead)
         close(wakeWrite)
         if let unixPath { unlink(unixPath) }
     }
 
+    /// Connections open at most; past it the one idle longest is closed.
+    static let maxConnections = 512
+    /// A client has this long to send its request, and again to take the answer.
+    static let readLimitMillis: Int64 = 2000
+
+    /// One connection's progress.
+    final class Connection {
+        let fd: Int32
+        let uid: UInt32
+        var deadline: Int64
+        var input: [UInt8] = []
+        var output: [UInt8] = []
+        var written = 0
+        var answering: Bool { !output.isEmpty }
+        init(fd: Int32, uid: UInt32, deadline: Int64) {
+            self.fd = fd
+            self.uid = uid
+            self.deadline = deadline
+        }
+    }
+
     private func serve() {
-        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        _ = ektp_set_thread_name(unixPath != nil ? "ektpd-control" : "ektpd-metrics")
+        var connections: [Connection] = []
+        defer { for c in connections { close(c.fd) } }
         while true {
-            fds[0].revents = 0
-            fds[1].revents = 0
-            let n = poll(&fds, 2, -1)
-            if n < 0 { if errno == EINTR { continue }; return }
+            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            for c in connections { fds.append(pollfd(fd: c.fd, events: Int16(c.answering ? POLLOUT : POLLIN), revents: 0)) }
+            let t0 = monotonicMillis()
+            let soonest = connections.map(\.deadline).min()
+            let timeout = soonest.map { Int32(clamping: max(0, $0 - t0)) } ?? -1
+            let n = poll(&fds, nfds_t(fds.count), timeout)
+            if n < 0 && errno != EINTR { return }
             if fds[1].revents != 0 { return }
-            if fds[0].revents & Int16(POLLIN) != 0 {
+            let t = monotonicMillis()
+            var keep: [Connection] = []
+            keep.reserveCapacity(connections.count)
+            for (i, c) in connections.enumerated() {
+                let ev = n > 0 ? fds[i + 2].revents : 0
+                if step(c, events: ev, now: t) { keep.append(c) } else { close(c.fd) }
+            }
+            connections = keep
+            if n > 0, fds[0].revents & Int16(POLLIN) != 0 {
                 // Accept everything queued; EAGAIN means the queue is empty.
-                while case let c = ektp_accept_cloexec(listenFD), c >= 0 {
-                    var tv = timeval(tv_sec: 2, tv_usec: 0)  // a client that never reads cannot stall us
-                    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                    serveConnection(c)
-                    close(c)
+                while case let fd = ektp_accept_cloexec(listenFD), fd >= 0 {
+                    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                    var cred = PeerCredentials()
+                    var len = socklen_t(MemoryLayout<PeerCredentials>.size)
+                    let uid: UInt32 = unixPath != nil && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.uid : UInt32.max
+                    if connections.count >= ControlServer.maxConnections {
+                        // Close the one that has waited longest without finishing its request.
+                        let victim = connections.indices.filter { !connections[$0].answering }.min { connections[$0].deadline < connections[$1].deadline } ?? 0
+                        close(connections[victim].fd)
+                        connections.remove(at: victim)
+                    }
+                    let c = Connection(fd: fd, uid: uid, deadline: t + ControlServer.readLimitMillis)
+                    // A request is often already there: read it now rather than after another poll.
+                    if step(c, events: Int16(POLLIN), now: t) { connections.append(c) } else { close(fd) }
                 }
             }
         }
     }
 
-    private func serveConnection(_ fd: Int32) {
-        var cred = PeerCredentials()
-        var len = socklen_t(MemoryLayout<PeerCredentials>.size)
-        let uid: UInt32 = unixPath != nil && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.uid : UInt32.max
-        let deadline = monotonicMillis() + 2000
-        var buffer: [UInt8] = []
-        var headEnd: Int?
-        // Read the head.
-        while headEnd == nil {
-            guard readSome(fd, into: &buffer, deadline: deadline) else {
-                if !buffer.isEmpty { send(fd, .error(408, "request not complete within 2 s")) }
-                return
+    /// Advances one connection; false when it is finished (to be closed).
+    private func step(_ c: Connection, events: Int16, now t: Int64) -> Bool {
+        if c.answering {
+            if events & Int16(POLLOUT | POLLERR | POLLHUP) != 0 {
+                while c.written < c.output.count {
+                    let k = c.output.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress! + c.written, c.output.count - c.written, Int32(MSG_NOSIGNAL)) }
+                    if k > 0 { c.written += k; continue }
+                    if k < 0 && errno == EINTR { continue }
+                    if k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+                    return false
+                }
+                if c.written >= c.output.count { return false }
             }
-            headEnd = findHeadEnd(buffer)
-            if headEnd == nil && buffer.count > ControlServer.maxHead {
-                send(fd, .error(431, "request head larger than \(ControlServer.maxHead) bytes"))
-                return
+            return t < c.deadline
+        }
+        if events & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            var chunk = [UInt8](repeating: 0, count: 8192)
+            var ended = false
+            while true {
+                let got = chunk.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, 8192) }
+                if got > 0 {
+                    c.input.append(contentsOf: chunk[0..<got])
+                    if c.input.count > ControlServer.maxHead + ControlServer.maxBody + 8 { break }
+                    continue
+                }
+                if got < 0 && errno == EINTR { continue }
+                if got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+                ended = true  // EOF (the client shut its side) or an error
+                break
             }
+            if let response = parse(c) {
+                answer(c, response, now: t)
+                return step(c, events: Int16(POLLOUT), now: t)
+            }
+            // Ended before a whole request: nothing to answer.
+            if ended { return false }
         }
-        let head = Array(buffer[0..<headEnd!])
-        guard case .success(let parsed) = RequestHead.parse(head) else {
-            if case .failure(let f) = RequestHead.parse(head) { send(fd, .error(400, f.message)) }
-            return
+        if t >= c.deadline {
+            if c.input.isEmpty { return false }
+            answer(c, .error(408, "request not complete within \(ControlServer.readLimitMillis / 1000) s"), now: t)
+            return step(c, events: Int16(POLLOUT), now: t)
         }
-        var body = Array(buffer[(headEnd! + 4)...])
-        var expected = 0
-        if let cl = parsed.headers["content-length"] {
-            guard let n = Int(cl), n >= 0 else { send(fd, .error(400, "bad Content-Length '\(cl)'")); return }
-            guard n <= ControlServer.maxBody else { send(fd, .error(413, "body of \(n) bytes is larger than \(ControlServer.maxBody)")); return }
-            expected = n
-        } else if parsed.headers["transfer-encoding"] != nil {
-            send(fd, .error(400, "chunked bodies are not supported: send Content-Length"))
-            return
-        }
-        while body.count < expected {
-            guard readSome(fd, into: &body, deadline: deadline) else { send(fd, .error(408, "body not complete within 2 s")); return }
-        }
-        if body.count > expected { body.removeLast(body.count - expected) }
-        let (path, query) = splitTarget(parsed.target)
-        let request = ControlRequest(method: parsed.method, path: path, query: query, headers: parsed.headers, body: body, peerUID: uid)
-        send(fd, handler(request))
+        return true
     }
 
-    private func send(_ fd: Int32, _ r: ControlResponse) {
+    /// The answer once the request is whole (or wrong); nil while more is to come.
+    private func parse(_ c: Connection) -> ControlResponse? {
+        guard let headEnd = findHeadEnd(c.input) else {
+            if c.input.count > ControlServer.maxHead { return .error(431, "request head larger than \(ControlServer.maxHead) bytes") }
+            return nil
+        }
+        let parsed: (method: String, target: String, headers: [String: String])
+        switch RequestHead.parse(Array(c.input[0..<headEnd])) {
+        case .success(let p): parsed = p
+        case .failure(let f): return .error(400, f.message)
+        }
+        var expected = 0
+        if let cl = parsed.headers["content-length"] {
+            guard let n = Int(cl), n >= 0 else { return .error(400, "bad Content-Length '\(cl)'") }
+            guard n <= ControlServer.maxBody else { return .error(413, "body of \(n) bytes is larger than \(ControlServer.maxBody)") }
+            expected = n
+        } else if parsed.headers["transfer-encoding"] != nil {
+            return .error(400, "chunked bodies are not supported: send Content-Length")
+        }
+        let have = c.input.count - (headEnd + 4)
+        guard have >= expected else { return nil }
+        let body = Array(c.input[(headEnd + 4)..<(headEnd + 4 + expected)])
+        let (path, query) = splitTarget(parsed.target)
+        return handler(ControlRequest(method: parsed.method, path: path, query: query, headers: parsed.headers, body: body, peerUID: c.uid))
+    }
+
+    private func answer(_ c: Connection, _ r: ControlResponse, now t: Int64) {
         let head = "HTTP/1.1 \(r.status) \(ControlResponse.reason(r.status))\r\nContent-Type: \(r.contentType)\r\nContent-Length: \(r.body.count)\r\nConnection: close\r\n\r\n"
-        writeAll(fd, Array(head.utf8) + r.body)
+        c.output = Array(head.utf8) + r.body
+        c.input = []
+        c.deadline = t + ControlServer.readLimitMillis
     }
 
     /// Creates a directory and its missing parents (`mkdir -p`), for the daemon's state.

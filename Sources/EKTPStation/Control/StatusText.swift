@@ -50,6 +50,9 @@ public enum StatusText {
             }
             lines.append("Network: default route via \(u.defaultInterface ?? "nothing (offline)")" + (targets.isEmpty ? "" : "; " + targets.joined(separator: ", ")))
         }
+        if let o = s.outbox, let problem = o.problem {
+            lines.append("Outbox:  " + (o.writable ? problem : problem.uppercasedFirst))
+        }
         if let d = s.delivery {
             var l = "Registry: "
             if d.failures == 0 {
@@ -130,4 +133,9 @@ public enum StatusText {
         }
         return line(header) + rows.map(line).joined()
     }
+}
+
+extension String {
+    /// "Cannot write ...": the first letter in upper case, for a line a person reads first.
+    var uppercasedFirst: String { prefix(1).uppercased() + dropFirst() }
 }

@@ -39,6 +39,9 @@ public final class StationMetrics: Sendable {
         "ektp_stock_card_blanks": "Card blanks the station holds (printers' count, or the operator's).",
         "ektp_outbox_reports": "Reports in the outbox waiting for the registry.",
         "ektp_outbox_oldest_age_seconds": "Age of the oldest report waiting in the outbox (0 when empty).",
+        "ektp_outbox_writable": "1 when the outbox can be written, 0 while the disk refuses it.",
+        "ektp_outbox_held_reports": "Reports held in memory because the disk refused them.",
+        "ektp_outbox_lost_reports": "Reports lost since the daemon started (the disk refused them past the memory bound).",
         "ektp_delivery_errors_total": "Failed delivery rounds to the registry.",
         "ektp_delivery_reports_total": "Reports the registry acknowledged.",
         "ektp_delivery_last_success_timestamp_seconds": "When a delivery to the registry last worked.",
@@ -120,7 +123,12 @@ public final class StationMetrics: Sendable {
                 if let b = power.batteryPercent { gauge("ektp_power_battery_ratio", [], Double(b) / 100) }
             }
             if let stock = s.stock { gauge("ektp_stock_card_blanks", [("source", stock.source.rawValue)], Double(stock.blanks)) }
-            gauge("ektp_outbox_reports", [], Double(backlog.count))
+            gauge("ektp_outbox_reports", [], Double(backlog.count + (s.outbox?.held ?? 0)))
+            if let o = s.outbox {
+                gauge("ektp_outbox_writable", [], flag(o.writable))
+                gauge("ektp_outbox_held_reports", [], Double(o.held))
+                gauge("ektp_outbox_lost_reports", [], Double(o.dropped))
+            }
             gauge("ektp_outbox_oldest_age_seconds", [], backlog.oldest.map { max(0, Double(s.now.millis - $0.millis) / 1000) } ?? 0)
             if let d = s.delivery, let t = d.lastDelivery { gauge("ektp_delivery_last_success_timestamp_seconds", [], seconds(t)) }
             if let p = process {

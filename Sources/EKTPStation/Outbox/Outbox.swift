@@ -17,13 +17,14 @@ public struct OutboxError: Error, CustomStringConvertible, Sendable {
 ///
 /// SQLite in WAL mode with `synchronous=FULL`: an append has reached the disk when it returns, so a
 /// power cut or `kill -9` loses nothing that was appended, and the file is never left torn (SQLite's
-/// journal). The outbox owns the sequence: a restarted daemon continues from its highest number.
+/// journal). Only the `EventJournal` appends here, and it numbers reports from `lastSequence`: a
+/// restarted daemon continues from the highest number ever appended.
 ///
 /// Size policy, when the file grows past `maxBytes` (a full disk, a week without network):
 /// 1. raise the alarm (`overLimit` and a log line from the caller);
 /// 2. coalesce: snapshots superseded by a newer snapshot are deleted (the newest always stays);
 /// 3. events are never dropped: appending continues past the limit until the disk itself refuses,
-///    and then the append fails loudly (the caller logs it and keeps the event in memory).
+///    and then the append throws (the journal holds the report in memory and retries).
 ///
 /// `@unchecked Sendable`: the sqlite3 connection is used only while holding `lock`.
 public final class Outbox: @unchecked Sendable {
@@ -113,10 +114,12 @@ public final class Outbox: @unchecked Sendable {
                 try? exec("ROLLBACK")
                 throw error
             }
-            guard try sizeLocked() > maxBytes else { return false }
+            // Committed: the report is stored. What follows must not throw, or the caller would
+            // hold (and later re-append) a report that is already here.
+            guard let size = try? sizeLocked(), size > maxBytes else { return false }
             // Over the bound: coalesce superseded snapshots; events stay.
-            try run("DELETE FROM reports WHERE kind = 'snapshot' AND seq < (SELECT max(seq) FROM reports WHERE kind = 'snapshot')", [])
-            return try sizeLocked() > maxBytes
+            try? run("DELETE FROM reports WHERE kind = 'snapshot' AND seq < (SELECT max(seq) FROM reports WHERE kind = 'snapshot')", [])
+            return ((try? sizeLocked()) ?? size) > maxBytes
         }
     }
 
@@ -192,6 +195,16 @@ public final class Outbox: @unchecked Sendable {
             }
         }
     }
+
+    /// Caps the file at `pages` database pages (`PRAGMA max_page_count`; 0 lifts the cap to
+    /// SQLite's maximum). Past the cap an append fails exactly as on a full disk (SQLITE_FULL,
+    /// "database or disk is full"): the tests of the journal's disk-full path use it.
+    public func limitPages(_ pages: Int64) {
+        lock.withLock { _ in _ = try? exec("PRAGMA max_page_count = \(pages <= 0 ? 4_294_967_294 : pages)") }
+    }
+
+    /// Pages the file has now.
+    public var pageCount: Int64 { (try? lock.withLock { _ throws(OutboxError) in try scalarInt("PRAGMA page_count") }) ?? 0 }
 
     /// Bytes the file uses (pages in use).
     public var sizeBytes: Int64 { (try? lock.withLock { _ throws(OutboxError) in try sizeLocked() }) ?? 0 }

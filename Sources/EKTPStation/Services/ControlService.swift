@@ -3,14 +3,14 @@ import EKTPSupport
 import Logging
 import ServiceLifecycle
 
-/// Runs the control socket for the daemon's lifetime; removes the socket on shutdown.
+/// Owns the control socket's lifetime: the socket opens at READY (the device monitor's `onReady`
+/// starts it, once) and this service closes it and removes the file on shutdown.
 public struct ControlService: Service {
     let server: ControlServer
 
     public init(server: ControlServer) { self.server = server }
 
     public func run() async throws {
-        server.start()
         // Serve until shutdown, then close the socket.
         try? await gracefulShutdown()
         server.stop()

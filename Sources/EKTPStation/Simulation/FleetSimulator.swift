@@ -25,7 +25,6 @@ public final class FleetSimulator {
         let sim: StationSimulator
         let outbox: Outbox
         let uplink: RegistryUplink
-        var storedEvents: Int64 = 0
         var networkUp = true
         var lastPull: Timestamp?
         var syncState: SyncState = .unknown
@@ -69,8 +68,11 @@ public final class FleetSimulator {
             let backend = try SimulatedBackend(scenario: scenario, station: spec.id, catalogue: Catalogue.builtIn(),
                                                label: "simulated: \(scenario.name)", realTimeLatency: false)
             let outbox = try Outbox(path: "\(workDirectory)/\(spec.id).outbox.sqlite3")
+            // The daemon's journal over the station's outbox, on the scenario's clock (no stamp:
+            // the simulated time is both the schedule and the report time).
+            let journal = EventJournal(outbox: outbox, stationID: spec.id)
             let engine = StationEngine(stationID: spec.id, site: spec.site, backendName: backend.name, profile: spec.profile,
-                                       policy: policy, now: scenario.start, lastSequence: outbox.lastSequence)
+                                       policy: policy, now: scenario.start, journal: journal)
             var config = RegistryUplinkConfig(url: registry, token: token)
             config.heartbeat = options.heartbeat
             config.snapshotSpacing = options.snapshotSpacing
@@ -187,12 +189,8 @@ public final class FleetSimulator {
                 engine.setStock(blanks: blanks, now: t)
             }
         }
-        // Events into the outbox (the daemon's EventReporter does this), then a snapshot if due.
-        for e in engine.events(sinceSequence: s.storedEvents) {
-            _ = try? s.outbox.append(e)
-            s.storedEvents = max(s.storedEvents, e.sequence)
-        }
-        _ = try? s.uplink.snapshotIfDue(now: t)
+        // Events are in the outbox already (the journal); a snapshot if due.
+        s.uplink.snapshotIfDue(now: t)
         if s.networkUp { deliver(s, at: t, force: false) }
         if engine.isSettled {
             s.alerts.observe(AlertRules.evaluate(engine.status(now: t), blanksLow: AlertConfig().blanksLow), now: t)

@@ -45,7 +45,6 @@ public final class RegistryUplink: Sendable {
         var lastError: String?
         var storedThrough: Int64 = 0
         var lastSnapshot: Timestamp?
-        var overLimit = false
         var rng: SplitMix64
     }
     private let state: Mutex<State>
@@ -69,7 +68,7 @@ public final class RegistryUplink: Sendable {
     /// Takes a snapshot into the outbox when one is due: something changed and the last one is
     /// `snapshotSpacing` old, or the heartbeat is due. Returns whether it took one.
     @discardableResult
-    public func snapshotIfDue(now: Timestamp) throws(OutboxError) -> Bool {
+    public func snapshotIfDue(now: Timestamp) -> Bool {
         let last = state.withLock { $0.lastSnapshot }
         let due: Bool
         if let last {
@@ -78,14 +77,8 @@ public final class RegistryUplink: Sendable {
             due = true
         }
         guard due else { return false }
-        let (seq, status) = engine.snapshot(now: now)
-        let body: [UInt8]
-        do { body = try JSONStyle.encode(status) } catch { throw OutboxError("cannot encode snapshot \(seq): \(error)") }
-        let over = try outbox.append(sequence: seq, kind: .snapshot, time: now, body: body)
-        state.withLock { s in
-            s.lastSnapshot = now
-            s.overLimit = over
-        }
+        engine.snapshot(now: now)
+        state.withLock { s in s.lastSnapshot = now }
         return true
     }
 
@@ -104,7 +97,8 @@ public final class RegistryUplink: Sendable {
                 break
             }
             guard !reports.isEmpty else { break }
-            switch send(reports, sentAt: now()) {
+            // sent_at is a wall-clock time: the registry compares it with its own to see a skewed clock.
+            switch send(reports, sentAt: engine.journal.wallNow ?? now()) {
             case .success(let reply):
                 let sent = reports.map(\.sequence).filter { $0 <= reply.storedThrough }
                 do { try outbox.acknowledge(sent) } catch {
@@ -148,11 +142,12 @@ public final class RegistryUplink: Sendable {
 
     /// The delivery status into the engine (for `ektpd status` and the next snapshot).
     public func publish(now: Timestamp) {
-        let pending = outbox.pendingCount
+        // Held in memory while the disk refuses: pending too, and delivered once written.
+        let pending = outbox.pendingCount + engine.journal.heldCount
         let s = state.withLock { $0 }
         engine.update(delivery: DeliveryStatus(registry: config.url.description, pending: pending, storedThrough: s.storedThrough,
                                                lastDelivery: s.lastDelivery, lastError: s.lastError, failures: s.failures,
-                                               nextAttempt: s.nextAttempt, overLimit: s.overLimit))
+                                               nextAttempt: s.nextAttempt, overLimit: engine.journal.overLimit))
     }
 
     public var failures: Int { state.withLock { $0.failures } }

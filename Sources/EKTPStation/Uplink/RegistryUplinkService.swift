@@ -26,9 +26,7 @@ public struct RegistryUplinkService: Service {
         try await cancelOnShutdown {
             var failing = false
             while !Task.isCancelled {
-                do { try uplink.snapshotIfDue(now: now()) } catch {
-                    logger.error("cannot store a status snapshot in the outbox: \(error)")
-                }
+                uplink.snapshotIfDue(now: now())
                 let round = await offloaded { uplink.round(now: now) }
                 onRound(round.delivered, round.error != nil)
                 if let e = round.error {

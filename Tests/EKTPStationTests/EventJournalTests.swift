@@ -1,0 +1,155 @@
+import EKTPModel
+import Foundation
+import Synchronization
+import Testing
+@testable import EKTPStation
+
+/// The event journal: numbered, stored, then shown; held in order while the disk refuses; a gap
+/// past the bound announced (issue 12).
+@Suite struct EventJournalTests {
+    func event(_ n: Int) -> Event {
+        Event(sequence: 0, time: Timestamp(seconds: 1_790_000_000 + Int64(n)), station: "s1", type: .deviceHealth,
+              subject: "1-1:05ba:000a", kind: .fingerprint, from: "ok", to: n % 2 == 0 ? "ok" : "failed", reason: "event \(n)")
+    }
+
+    /// A monotonic clock the test moves (the retry backoff runs on it).
+    final class ManualMillis: Sendable {
+        let value = Mutex<Int64>(0)
+        func advance(_ ms: Int64) { value.withLock { $0 += ms } }
+        var read: @Sendable () -> Int64 { { self.value.withLock { $0 } } }
+    }
+
+    @Test func anEventIsOnDiskBeforeAnyoneSeesItAndNumbersContinueAfterARestart() async throws {
+        let dir = TempDir()
+        let path = dir.path + "/outbox.sqlite3"
+        do {
+            let journal = EventJournal(outbox: try Outbox(path: path), stationID: "s1")
+            let stream = journal.subscribe()
+            var seen: [Int64] = []
+            for i in 1...5 {
+                let e = journal.record(event(i))
+                // What the caller (and every subscriber) gets back is already in the file, read by a
+                // second connection as a restarted daemon would.
+                let other = try Outbox(path: path)
+                #expect(try other.pending().map(\.sequence).contains(e.sequence))
+                seen.append(e.sequence)
+            }
+            #expect(seen == [1, 2, 3, 4, 5])
+            journal.recordSnapshot(time: Timestamp(seconds: 1)) { seq in
+                StationStatus(station: "s1", site: Site(province: "P", regency: "R", district: "D"), backend: "t",
+                              kit: KitStatus(state: .ready, problems: [], since: Timestamp(seconds: 0)), devices: [],
+                              lastSequence: seq, startedAt: Timestamp(seconds: 0), now: Timestamp(seconds: 1), version: "t")
+            }
+            journal.finish()
+            var streamed: [Int64] = []
+            for await e in stream { streamed.append(e.sequence) }
+            #expect(streamed == [1, 2, 3, 4, 5], "subscribers see events (not snapshots), in order")
+        }
+        // No memory carried over: a kill -9 here loses nothing and the next number is 7.
+        let again = EventJournal(outbox: try Outbox(path: path), stationID: "s1")
+        #expect(again.record(event(7)).sequence == 7)
+        let stored = try Outbox(path: path).pending()
+        #expect(stored.map(\.sequence) == Array(1...7))
+        #expect(stored[5].kind == .snapshot)
+        let snap = try JSONStyle.decode(StationStatus.self, from: stored[5].body)
+        #expect(snap.lastSequence == 6)
+        #expect(snap.outbox?.writable == true)
+    }
+
+    @Test func whenTheDiskRefusesReportsAreHeldInOrderAndWrittenWhenItAccepts() throws {
+        let dir = TempDir()
+        let outbox = try Outbox(path: dir.path + "/outbox.sqlite3")
+        let clock = ManualMillis()
+        let journal = EventJournal(outbox: outbox, stationID: "s1", holdLimit: 1000, monotonic: clock.read)
+        let changes = Mutex<[OutboxStatus]>([])
+        journal.onStateChange { st in changes.withLock { $0.append(st) } }
+        journal.record(event(1))
+        // SQLite's own "database or disk is full": the file may not grow past its current pages.
+        outbox.limitPages(outbox.pageCount)
+        let big = String(repeating: "x", count: 8000)
+        for i in 2...40 {
+            var e = event(i)
+            e.reason = big
+            journal.record(e)
+        }
+        let st = journal.outboxStatus
+        #expect(!st.writable)
+        #expect(st.error == "disk full")
+        #expect(st.held > 0)
+        #expect(st.problem?.hasPrefix("cannot write the outbox at \(outbox.path): disk full; \(st.held) report(s) held in memory") == true)
+        #expect(changes.withLock { $0.count } == 1, "told once that it became unwritable")
+        // Shown all the same (`ektpd events`), numbered without a gap.
+        #expect(journal.events(sinceSequence: 0).map(\.sequence) == Array(1...40))
+        // The alert and the status line read it from the station's status.
+        let eval = AlertRules.evaluate(statusWith(st), blanksLow: 10)
+        #expect(eval.conditions.contains { $0.name == "OutboxUnwritable" && $0.severity == .critical })
+
+        // Space again; the backoff has not passed: nothing is tried yet.
+        outbox.limitPages(0)
+        #expect(journal.retryHeld() == true)
+        clock.advance(60_000)
+        #expect(journal.retryHeld() == false)
+        #expect(journal.outboxStatus.writable)
+        #expect(try outbox.pending(limit: 1000).map(\.sequence) == Array(1...40), "every report, in order, once")
+        #expect(changes.withLock { $0.last?.writable } == true)
+        #expect(journal.record(event(41)).sequence == 41)
+    }
+
+    @Test func pastTheBoundTheOldestEventsGoAndTheGapIsReportedAsAnEvent() throws {
+        let dir = TempDir()
+        let outbox = try Outbox(path: dir.path + "/outbox.sqlite3")
+        let clock = ManualMillis()
+        let journal = EventJournal(outbox: outbox, stationID: "s1", holdLimit: 5, monotonic: clock.read)
+        journal.record(event(1))
+        outbox.limitPages(outbox.pageCount)
+        let big = String(repeating: "y", count: 8000)
+        for i in 2...12 {
+            var e = event(i)
+            e.reason = big
+            journal.record(e)
+        }
+        let st = journal.outboxStatus
+        #expect(st.held == 5)
+        #expect(st.dropped >= 1)
+        outbox.limitPages(0)
+        clock.advance(120_000)
+        journal.retryHeld()
+        let stored = try outbox.pending(limit: 1000)
+        let lost = try #require(stored.last)
+        let e = try JSONStyle.decode(Event.self, from: lost.body)
+        #expect(e.type == .outbox && e.to == "lost")
+        #expect(e.reason?.contains("\(st.dropped) report(s)") == true, "\(e.reason ?? "")")
+        // What was kept is in order and contiguous at the end; the lost ones are exactly the gap.
+        let seqs = stored.map(\.sequence)
+        #expect(seqs == seqs.sorted())
+        #expect(Int64(seqs.count) + st.dropped == e.sequence)
+    }
+
+    @Test func heldSnapshotsAreSupersededByTheNewest() throws {
+        let dir = TempDir()
+        let outbox = try Outbox(path: dir.path + "/outbox.sqlite3")
+        let clock = ManualMillis()
+        let journal = EventJournal(outbox: outbox, stationID: "s1", monotonic: clock.read)
+        journal.record(event(1))
+        outbox.limitPages(outbox.pageCount)
+        var e = event(2)
+        e.reason = String(repeating: "z", count: 8000)
+        journal.record(e)
+        for _ in 0..<3 {
+            journal.recordSnapshot(time: Timestamp(seconds: 5)) { seq in statusWith(nil, sequence: seq) }
+        }
+        #expect(journal.heldCount == 2, "the event and the newest snapshot")
+        outbox.limitPages(0)
+        clock.advance(2000)
+        journal.retryHeld()
+        #expect(try outbox.pending().map(\.sequence) == [1, 2, 5])
+    }
+}
+
+func statusWith(_ outbox: OutboxStatus?, sequence: Int64 = 1) -> StationStatus {
+    var s = StationStatus(station: "s1", site: Site(province: "P", regency: "R", district: "D"), backend: "t",
+                          kit: KitStatus(state: .ready, problems: [], since: Timestamp(seconds: 0)), devices: [],
+                          lastSequence: sequence, startedAt: Timestamp(seconds: 0), now: Timestamp(seconds: 1), version: "t")
+    s.outbox = outbox
+    return s
+}
