@@ -126,7 +126,21 @@ func outbox() throws -> [String: Double] {
         try o.append(Event(sequence: Int64(i), time: T0, station: "bench", type: .deviceHealth, subject: "1-1:05ba:000a",
                            kind: .fingerprint, from: "ok", to: "failed", reason: "no response"))
     }
-    return ["outbox_appends_per_s": Double(n) / (now() - t)]
+    let appends = Double(n) / (now() - t)
+    // The journal: number, encode, append with synchronous=FULL, keep in the ring, fan out; the only
+    // way a station report comes into being (issue 12).
+    let journal = EventJournal(outbox: try Outbox(path: dir + "/journal.sqlite3"), stationID: "bench")
+    let stream = journal.subscribe()
+    let t2 = now()
+    for _ in 1...n {
+        journal.record(Event(sequence: 0, time: T0, station: "bench", type: .deviceHealth, subject: "1-1:05ba:000a",
+                             kind: .fingerprint, from: "ok", to: "failed", reason: "no response"))
+    }
+    let recorded = Double(n) / (now() - t2)
+    journal.finish()
+    _ = stream
+    precondition(journal.lastSequence == Int64(n))
+    return ["outbox_appends_per_s": appends, "journal_events_per_s": recorded]
 }
 
 var results: [String: [String: Double]] = [:]

@@ -102,3 +102,12 @@ public struct FiringAlert: Codable, Sendable, Equatable {
         self.init(name: name, severity: sev, summary: a.annotations["summary"] ?? "", since: since)
     }
 }
+
+/// Station ids travel in URLs, file names, command lines and labels: keep them plain (1 to 64
+/// letters, digits, `-`, `_` or `.`, not starting with `-`, so no command reads one as an option:
+/// hardening r13). The one rule for config, scenarios and the registry.
+public func isStationID(_ s: String) -> Bool {
+    !s.isEmpty && s.utf8.count <= 64 && s.utf8.first != 45 && s.utf8.allSatisfy { c in
+        (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46
+    }
+}

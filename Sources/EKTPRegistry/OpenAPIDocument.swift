@@ -149,15 +149,31 @@ components:
           maxItems: 1000
           items: {$ref: '#/components/schemas/Report'}
     Report:
+      description: kind event carries event (and no status); kind snapshot carries status (and no event). Sequences increase within a batch.
+      oneOf:
+        - {$ref: '#/components/schemas/EventReport'}
+        - {$ref: '#/components/schemas/SnapshotReport'}
+      discriminator:
+        propertyName: kind
+        mapping: {event: '#/components/schemas/EventReport', snapshot: '#/components/schemas/SnapshotReport'}
+    EventReport:
       type: object
-      description: kind event carries event; kind snapshot carries status. Sequences increase within a batch.
-      required: [sequence, kind, time]
+      required: [sequence, kind, time, event]
       properties:
-        sequence: {type: integer, minimum: 1}
-        kind: {type: string, enum: [event, snapshot]}
+        sequence: {type: integer, minimum: 1, maximum: 9007199254740992}
+        kind: {type: string, enum: [event]}
         time: {$ref: '#/components/schemas/Time'}
         event: {$ref: '#/components/schemas/Event'}
+      not: {required: [status]}
+    SnapshotReport:
+      type: object
+      required: [sequence, kind, time, status]
+      properties:
+        sequence: {type: integer, minimum: 1, maximum: 9007199254740992}
+        kind: {type: string, enum: [snapshot]}
+        time: {$ref: '#/components/schemas/Time'}
         status: {$ref: '#/components/schemas/StationStatus'}
+      not: {required: [event]}
     Event:
       type: object
       required: [sequence, time, station, type, subject]
@@ -168,7 +184,8 @@ components:
         type:
           type: string
           enum: [device.added, device.removed, device.health, device.flapping, kit.status, daemon, server.state,
-                 server.restart, sync.state, uplink.reachability, uplink.route, power.source, power.battery, stock.level]
+                 server.restart, sync.state, uplink.reachability, uplink.route, power.source, power.battery, stock.level,
+                 outbox, clock.step]
         subject: {type: string}
         kind: {type: string}
         device_name: {type: string}
@@ -204,11 +221,12 @@ components:
         sync: {type: object}
         uplink: {type: object}
         power: {type: object}
+        outbox: {type: object, description: whether the station's outbox can be written, and what it holds in memory}
         stock:
           type: object
           required: [blanks, source, updated_at]
           properties:
-            blanks: {type: integer}
+            blanks: {type: integer, minimum: 0, maximum: 10000000}
             source: {type: string, enum: [printer, operator]}
             updated_at: {$ref: '#/components/schemas/Time'}
     IngestReply:

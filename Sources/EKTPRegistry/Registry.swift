@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Crypto
 import EKTPModel
+import Synchronization
 
 /// A request the registry refuses, with the HTTP status it maps to and a message naming the problem.
 public struct RegistryError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -32,15 +33,26 @@ public final class Registry: Sendable {
     /// How many days of stock readings the rate is taken over.
     public static let stockWindowDays: Int64 = 7
 
+    /// Why the last ingest could not be written (nil once one is written again): `/healthz` answers
+    /// 503 with it (issue 13: it said "ok" while every ingest failed with "database or disk is full").
+    let writeFailure = Mutex<String?>(nil)
+
     public init(store: any RegistryStore, silentAfter: Duration = .seconds(3600)) {
         self.store = store
         self.silentAfter = silentAfter
     }
 
+    /// Nil when the database took the last write; else why it did not.
+    public var writeProblem: String? { writeFailure.withLock { $0 } }
+
     // MARK: schema
 
     public func schemaVersion() async throws -> Int {
-        _ = try await store.transaction([SQLStatement("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")])
+        let create = SQLStatement("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+        do { _ = try await store.transaction([create]) } catch {
+            // PostgreSQL: two processes creating it at once, one loses on the catalog; it exists now.
+            _ = try await store.transaction([create])
+        }
         let rows = try await store.query(SQLStatement("SELECT MAX(version) FROM schema_migrations"))
         return Int(rows.first?.first?.int ?? 0)
     }
@@ -58,7 +70,15 @@ public final class Registry: Sendable {
             var statements = m.statements.map { SQLStatement($0) }
             statements.append(SQLStatement("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                                            [.int(Int64(m.version)), .text(m.name), .int(now.millis)]))
-            _ = try await store.transaction(statements)
+            do {
+                _ = try await store.transaction(statements)
+            } catch {
+                // Another process (serve, migrate, token issue started together on a new database:
+                // field case 13) ran this migration first; each runs in one transaction, so it is
+                // whole or absent. Only then is the failure not ours.
+                if (try? await schemaVersion()) ?? 0 >= m.version { continue }
+                throw error
+            }
             applied.append("\(m.version) \(m.name)")
         }
         return applied
@@ -112,9 +132,9 @@ public final class Registry: Sendable {
     }
 
     static func checkStationID(_ id: String) throws {
-        guard !id.isEmpty, id.utf8.count <= 128,
-              id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e })
-        else { throw RegistryError.bad("station ID \"\(id)\": use 1 to 128 letters, digits, '-', '_' or '.'") }
+        guard isStationID(id) else {
+            throw RegistryError.bad("station ID \"\(id.printable.prefix(80))\": use 1 to 64 letters, digits, '-', '_' or '.', not starting with '-'")
+        }
     }
 
     // MARK: ingest
@@ -219,7 +239,14 @@ public final class Registry: Sendable {
         statements.append(SQLStatement("""
             UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END WHERE id = ? RETURNING high_seq
             """, [.int(last), .int(last), .text(station)]))
-        let results = try await store.transaction(statements)
+        let results: [[[SQLValue]]]
+        do {
+            results = try await store.transaction(statements)
+            writeFailure.withLock { $0 = nil }
+        } catch {
+            writeFailure.withLock { $0 = "\(error)" }
+            throw error
+        }
         let stored = results[1...insertStatements].reduce(0) { $0 + $1.count }
         let through = results[results.count - 1].first?.first?.int ?? last
         return IngestReply(station: station, storedThrough: through, stored: stored, duplicates: batch.reports.count - stored)

@@ -33,6 +33,7 @@ public enum RegistryHTTP {
 
     public static func router(registry: Registry, clock: Clock, logger: Logger, metrics: RegistryMetrics = RegistryMetrics()) -> Router<RegistryContext> {
         let router = Router(context: RegistryContext.self)
+        router.add(middleware: MethodNotAllowedMiddleware<RegistryContext>())
         let latest = LatestClock()
 
         router.post("/v1/reports") { request, context -> Response in
@@ -88,7 +89,7 @@ public enum RegistryHTTP {
             await respond(logger) {
                 let q = request.uri.queryParameters
                 let since = try integer(q.get("since"), name: "since", default: 0)
-                let limit = try integer(q.get("limit"), name: "limit", default: 500)
+                let limit = try integer(q.get("limit"), name: "limit", default: 500, in: 1...5000)
                 return try json(try await registry.events(since: since, station: q.get("station"), limit: Int(limit)))
             }
         }
@@ -99,6 +100,9 @@ public enum RegistryHTTP {
         router.get("/healthz") { _, _ -> Response in
             await respond(logger) {
                 _ = try await registry.schemaVersion()
+                if let why = registry.writeProblem {
+                    throw RegistryError(503, "cannot write the database: \(why)")
+                }
                 return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
             }
         }
@@ -109,16 +113,20 @@ public enum RegistryHTTP {
     /// station clock: the newest `sent_at` seen).
     static func at(_ request: Request, _ clock: Clock, _ latest: LatestClock) throws -> Timestamp {
         if let s = request.uri.queryParameters.get("at") {
-            guard let t = Timestamp(rfc3339: s) else { throw RegistryError.bad("at=\(s): not an RFC 3339 time (2026-11-23T08:00:00Z)") }
+            guard let t = Timestamp(rfc3339: s) else { throw RegistryError.bad("at=\(s): not an RFC 3339 time from 1970 to 9999 (2026-11-23T08:00:00Z)") }
             return t
         }
         if clock.trustStationClock, let t = latest.value { return t }
         return clock.now()
     }
 
-    static func integer(_ s: String?, name: String, default d: Int64) throws -> Int64 {
+    /// A query parameter as a whole number in `range` (docs/openapi.yaml gives each its bounds).
+    static func integer(_ s: String?, name: String, default d: Int64, in range: ClosedRange<Int64> = 0...Int64.max) throws -> Int64 {
         guard let s else { return d }
-        guard let v = Int64(s), v >= 0 else { throw RegistryError.bad("\(name)=\(s): expected a whole number >= 0") }
+        guard let v = Int64(s), range.contains(v) else {
+            let bounds = range.upperBound == .max ? ">= \(range.lowerBound)" : "from \(range.lowerBound) to \(range.upperBound)"
+            throw RegistryError.bad("\(name)=\(s.prefix(40)): expected a whole number \(bounds)")
+        }
         return v
     }
 

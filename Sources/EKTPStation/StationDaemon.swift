@@ -53,18 +53,9 @@ public enum StationDaemon {
                                    profile: config.kit, policy: config.policy, now: now(), journal: journal,
                                    wallOffset: { clock.wallOffset() })
         let uplinkWaker = Waker()
+        let outboxWritable = Mutex<Bool>(true)
         let waker = Waker()
         let notifier = SystemdNotifier(environment: environment)
-        journal.onStateChange { st in
-            if let problem = st.problem, !st.writable {
-                logger.critical("\(problem): retrying; the reports are written in order when the disk accepts them")
-                notifier.notify(["STATUS": problem])
-            } else {
-                logger.notice("the outbox at \(st.path) is writable again: the held reports are written")
-                notifier.notify(["STATUS": "kit \(engine.kit.summary)"])
-                uplinkWaker.wake()
-            }
-        }
         // A hook that exits before reading its stdin must not kill the daemon.
         signal(SIGPIPE, SIG_IGN)
         let metrics = StationMetrics()
@@ -133,6 +124,19 @@ public enum StationDaemon {
                                   now: now())
                 }
                 journal.retryHeld()
+                // Whether the outbox can be written, said once per change: the log, systemd's STATUS
+                // line. (Polled here, not called back from the journal: a record runs under the
+                // engine's lock, and the report reads the engine.)
+                let st = journal.outboxStatus
+                let changed = outboxWritable.withLock { w -> Bool in defer { w = st.writable }; return w != st.writable }
+                if changed, !st.writable {
+                    logger.critical("\(st.problem ?? "cannot write the outbox"): retrying; the reports are written in order when the disk accepts them")
+                    notifier.notify(["STATUS": st.problem ?? "cannot write the outbox"])
+                } else if changed {
+                    logger.notice("the outbox at \(st.path) is writable again: the held reports are written")
+                    notifier.notify(["STATUS": "kit \(engine.kit.summary)"])
+                    uplinkWaker.wake()
+                }
             },
             alerts,
         ]

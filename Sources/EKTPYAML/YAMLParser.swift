@@ -6,8 +6,26 @@
 /// anchors and aliases, tags, block scalars (`|`, `>`), several documents, duplicate keys.
 /// Small and strict on purpose: it keeps the daemon free of Foundation and every error names its line.
 public enum YAMLParser {
+    /// Text as a Windows editor may save it, read like Unix text: a leading UTF-8 byte-order mark
+    /// dropped and CRLF (or a lone CR) line ends made LF. YAML 1.2 allows both (its §5.2 and §5.4);
+    /// field case 05: a CRLF config was refused as "station: required field is missing".
+    public static func plainText(_ text: String) -> String {
+        var scalars = Substring(text).unicodeScalars
+        if scalars.first == "\u{FEFF}" { scalars = scalars.dropFirst() }
+        guard scalars.contains("\r") else { return String(scalars) }
+        var out = String.UnicodeScalarView()
+        var previousCR = false
+        for u in scalars {
+            if u == "\r" { out.append("\n"); previousCR = true; continue }
+            if u == "\n" && previousCR { previousCR = false; continue }
+            previousCR = false
+            out.append(u)
+        }
+        return String(out)
+    }
+
     public static func parse(_ text: String) throws(YAMLSyntaxError) -> YAMLNode {
-        var lines = try splitLines(text)
+        var lines = try splitLines(plainText(text))
         if lines.isEmpty { return YAMLNode(.null, YAMLMark(line: 1, column: 1)) }
         var p = Cursor(lines: lines, index: 0)
         let first = p.lines[0]

@@ -268,7 +268,7 @@ final class EmbeddedRegistry {
         let db = database ?? "sqlite:\(work)/registry.sqlite3"
         var tokens: [String: String] = [:]
         for (i, id) in stations.enumerated() {
-            let r = await runCommand([binary, "token", "issue", "--database", db, "--station", id], timeout: .seconds(60))
+            let r = await runCommand([binary, "token", "issue", "--database", db, "--station=\(id)"], timeout: .seconds(60))
             guard r.code == 0, let token = r.output.split(separator: "\n").first else {
                 throw SimulationError("ektp-registry token issue --station \(id) failed: \(r.error ?? r.output)")
             }

@@ -159,7 +159,7 @@ struct Alerts: ParsableCommand {
             for a in alerts {
                 let name = a.labels["alertname"] ?? "?"
                 let sev = a.labels["severity"] ?? "?"
-                print("\(sev.uppercased()) \(name) since \(a.startsAt): \(a.annotations["summary"] ?? "")")
+                print("\(sev.uppercased()) \(name) since \(a.startsAt): \((a.annotations["summary"] ?? "").printable)")
             }
         }
         let critical = alerts.contains { $0.labels["severity"] == "critical" }

@@ -61,8 +61,6 @@ import Testing
         let outbox = try Outbox(path: dir.path + "/outbox.sqlite3")
         let clock = ManualMillis()
         let journal = EventJournal(outbox: outbox, stationID: "s1", holdLimit: 1000, monotonic: clock.read)
-        let changes = Mutex<[OutboxStatus]>([])
-        journal.onStateChange { st in changes.withLock { $0.append(st) } }
         journal.record(event(1))
         // SQLite's own "database or disk is full": the file may not grow past its current pages.
         outbox.limitPages(outbox.pageCount)
@@ -77,7 +75,7 @@ import Testing
         #expect(st.error == "disk full")
         #expect(st.held > 0)
         #expect(st.problem?.hasPrefix("cannot write the outbox at \(outbox.path): disk full; \(st.held) report(s) held in memory") == true)
-        #expect(changes.withLock { $0.count } == 1, "told once that it became unwritable")
+        #expect(journal.writabilityChanges == 1, "one change: it became unwritable")
         // Shown all the same (`ektpd events`), numbered without a gap.
         #expect(journal.events(sinceSequence: 0).map(\.sequence) == Array(1...40))
         // The alert and the status line read it from the station's status.
@@ -91,7 +89,7 @@ import Testing
         #expect(journal.retryHeld() == false)
         #expect(journal.outboxStatus.writable)
         #expect(try outbox.pending(limit: 1000).map(\.sequence) == Array(1...40), "every report, in order, once")
-        #expect(changes.withLock { $0.last?.writable } == true)
+        #expect(journal.writabilityChanges == 2)
         #expect(journal.record(event(41)).sequence == 41)
     }
 

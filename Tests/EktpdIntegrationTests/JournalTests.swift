@@ -156,6 +156,9 @@ import Testing
         #expect(refusing.delivery?.pending ?? 0 >= o.held, "pending counts what is held")
         let alerts = try ektpd(["alerts", "--socket", daemon.socket])
         #expect(alerts.stdout.contains("OutboxUnwritable"), "\(alerts.stdout)")
+        // Health tells the truth: the daemon's ping fails while it cannot store reports.
+        let ping = try ControlClient(socketPath: daemon.socket).request("GET", "/v1/ping")
+        #expect(ping.status == 503 && String(decoding: ping.body, as: UTF8.self).contains("cannot write the outbox"))
         #expect(alerts.status == 2)
         let metrics = try ektpd(["metrics", "--socket", daemon.socket])
         #expect(metrics.stdout.contains("ektp_outbox_writable 0"))

@@ -30,12 +30,12 @@ final class RunningRegistry {
     let process = Process()
     let port: UInt16
 
-    init(extra: [String] = []) throws {
+    init(extra: [String] = [], database: String? = nil) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-reg-it-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        database = "sqlite:\(dir)/registry.sqlite3"
+        self.database = database ?? "sqlite:\(dir)/registry.sqlite3"
         process.executableURL = URL(fileURLWithPath: registryBinary)
-        process.arguments = ["serve", "--database", database, "--listen", "127.0.0.1:0", "--port-file", dir + "/port", "--log-level", "warning"] + extra
+        process.arguments = ["serve", "--database", self.database, "--listen", "127.0.0.1:0", "--port-file", dir + "/port", "--log-level", "warning"] + extra
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         // Ready when it has written its port (it writes it once listening).

@@ -1,3 +1,4 @@
+import EKTPYAML
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,9 +58,12 @@ public final class USBIDs: Sendable {
 }
 
 /// Reads a whole file as UTF-8 (invalid bytes repaired); nil when it cannot be opened.
+/// Reads a whole text file (config, scenario, token, catalogue, usb.ids): a leading UTF-8 BOM is
+/// dropped and CRLF line ends read as LF (issue 13: a config saved by a Windows editor). Nil when it
+/// cannot be opened or is larger than `limit` bytes.
 public func readWholeFile(_ path: String, limit: Int = 64 << 20) -> String? {
     guard let bytes = readFileBytes(path, limit: limit) else { return nil }
-    return String(decoding: bytes, as: UTF8.self)
+    return YAMLParser.plainText(String(decoding: bytes, as: UTF8.self))
 }
 
 /// Reads a whole file's bytes; nil when it cannot be opened or is larger than `limit`.

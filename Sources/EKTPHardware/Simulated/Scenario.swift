@@ -134,6 +134,9 @@ public struct Scenario: Sendable, Equatable {
         for item in root.list("stations", required: true) ?? [] {
             guard let s = item.map() else { continue }
             let id = s.string("id", required: true) ?? ""
+            if !id.isEmpty && !isStationID(id), let v = s.value("id") {
+                v.fail("station id '\(id.printable.prefix(80))': use 1 to 64 letters, digits, '-', '_' or '.', not starting with '-'")
+            }
             if let m = stationMarks[id] {
                 item.fail("station '\(id)' is already defined on line \(m.line)")
             }
@@ -189,7 +192,7 @@ public struct Scenario: Sendable, Equatable {
         }
         var start = Timestamp(seconds: 1_767_225_600)
         if let v = root.value("start"), let text = v.string() {
-            if let t = Timestamp(rfc3339: text) { start = t } else { v.fail("expected an RFC 3339 time, like 2018-03-05T00:00:00Z") }
+            if let t = Timestamp(rfc3339: text) { start = t } else { v.fail("expected an RFC 3339 time from 1970 to 9999, like 2018-03-05T00:00:00Z") }
         }
         let duration = root.duration("duration", atLeast: .seconds(60)) ?? .seconds(86_400)
         var pullMinute: Int?

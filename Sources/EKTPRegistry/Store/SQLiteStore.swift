@@ -9,6 +9,9 @@ public final class SQLiteStore: RegistryStore {
 
     public init(path: String) throws {
         var config = Configuration()
+        // Another process (`token issue` while `serve` starts, field case 13) may hold the write lock,
+        // even while GRDB switches a new file to WAL: wait for it rather than fail "database is locked".
+        config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA busy_timeout = 5000")

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import EKTPModel
 import Logging
+import Synchronization
 
 /// Sends each notification to every hook and webhook, each on a thread of its own: a slow, failing
 /// or hanging receiver never delays the daemon, another receiver or the next notification. A failed
@@ -15,6 +16,12 @@ public final class AlertDispatcher: Sendable {
     public let config: AlertConfig
     let logger: Logger
     let onDelivery: @Sendable (Channel, Result) -> Void
+    /// The newest notification handed to each receiver (hook path or webhook URL), by number: a
+    /// retry of an older one is dropped once a newer one went out, so a receiver's last word is the
+    /// station's current state (field case 08: a retried "firing" arrived after the "resolved").
+    /// The station is one alert group (Alertmanager's group_by station), so newer supersedes older.
+    let newest = Mutex<[String: Int]>([:])
+    let counter = Mutex<Int>(0)
 
     public init(config: AlertConfig, logger: Logger, onDelivery: @escaping @Sendable (Channel, Result) -> Void = { _, _ in }) {
         self.config = config
@@ -63,8 +70,9 @@ public final class AlertDispatcher: Sendable {
         let (hooks, refused) = HookRunner.list(config.hooksDirectory)
         for r in refused { logger.error("hook \(r.path) not run: \(r.reason)") }
         let env = HookRunner.environment(vars)
+        let number = counter.withLock { c -> Int in c += 1; return c }
         for hook in hooks {
-            retrying("hook \(hook) (\(what))", channel: .hook) { [config] in
+            retrying("hook \(hook) (\(what))", receiver: hook, number: number, channel: .hook) { [config] in
                 let run = HookRunner.run(hook, stdin: payload, environment: env, timeout: config.hookTimeout)
                 let tail = run.output.isEmpty ? "" : "; it printed: \(run.output.suffix(500))"
                 switch run.outcome {
@@ -75,7 +83,7 @@ public final class AlertDispatcher: Sendable {
             }
         }
         for url in config.webhooks {
-            retrying("webhook \(url) (\(what))", channel: .webhook) { [config] in
+            retrying("webhook \(url) (\(what))", receiver: "\(url)", number: number, channel: .webhook) { [config] in
                 let r = httpRequest(method: "POST", host: url.host, port: url.port, path: url.prefix.isEmpty ? "/" : url.prefix,
                                     headers: [("Content-Type", "application/json")], body: payload,
                                     timeout: config.webhookTimeout, maxResponse: 64 << 10)
@@ -88,10 +96,15 @@ public final class AlertDispatcher: Sendable {
         }
     }
 
-    func retrying(_ what: String, channel: Channel, _ attempt: @escaping @Sendable () -> (Result, String)) {
+    func retrying(_ what: String, receiver: String, number: Int, channel: Channel, _ attempt: @escaping @Sendable () -> (Result, String)) {
         let retries = config.retries, delay = config.retryDelay, logger = self.logger, onDelivery = self.onDelivery
-        detachThread {
+        newest.withLock { $0[receiver] = max($0[receiver] ?? 0, number) }
+        detachThread { [self] in
             for n in 0...retries {
+                if n > 0, let latest = self.newest.withLock({ $0[receiver] }), latest > number {
+                    logger.notice("\(what) not retried: a newer notification for this station's alerts went to it since")
+                    return
+                }
                 let (result, why) = attempt()
                 onDelivery(channel, result)
                 if result == .ok {

@@ -55,11 +55,32 @@ public struct AlertLifecycle: Sendable {
     var pendingSince: Timestamp?
     var lastSent: Timestamp?
     var states: [String: String] = [:]
-    /// Each alert's place in the rules' order (devices by kind and port, then the kit, the server,
-    /// ...), from the latest evaluation that had it: a notification lists its alerts in this order,
-    /// whatever order the changes were observed in (a burst of four unplugs written one by one to the
-    /// journal reads the same as four at once).
-    var rank: [String: Int] = [:]
+    /// Each alert's place in the rules' order: devices by kind then device ID, then the kit, the
+    /// server, the centre's pull, the uplink, power, stock, the outbox. A notification lists its
+    /// alerts in this order, whatever order the changes were observed in (a burst of four unplugs
+    /// written one by one to the journal reads the same as four at once).
+    var rank: [String: AlertRank] = [:]
+
+    /// The sort key of an alert in a notification.
+    struct AlertRank: Comparable, Sendable {
+        var group: Int
+        var kind: Int
+        var subject: String
+        static func < (a: AlertRank, b: AlertRank) -> Bool {
+            (a.group, a.kind) != (b.group, b.kind) ? (a.group, a.kind) < (b.group, b.kind) : a.subject.utf8.lexicographicallyPrecedes(b.subject.utf8)
+        }
+        static let subjects = ["kit", "server", "sync", "uplink", "power", "battery", "stock", "outbox", "outbox_disk"]
+        init(_ c: AlertCondition) {
+            if c.subject.hasPrefix("device:") {
+                group = 0
+                kind = c.labels["kind"].flatMap(DeviceKind.init(rawValue:)).flatMap { DeviceKind.allCases.firstIndex(of: $0) } ?? Int.max
+            } else {
+                group = 1 + (Self.subjects.firstIndex(of: c.subject) ?? Self.subjects.count)
+                kind = 0
+            }
+            subject = c.subject
+        }
+    }
 
     public init(config: Config, station: String, site: Site) {
         self.config = config
@@ -73,14 +94,14 @@ public struct AlertLifecycle: Sendable {
     /// Takes in what the rules found at `now`.
     public mutating func observe(_ evaluation: AlertEvaluation, now: Timestamp) {
         var seen: Set<String> = []
-        for (index, c) in evaluation.conditions.enumerated() {
+        for c in evaluation.conditions {
             var labels = stationLabels
             for (k, v) in c.labels { labels[k] = v }
             labels["alertname"] = c.name
             labels["severity"] = c.severity.rawValue
             let fp = Alert.fingerprint(of: labels)
             seen.insert(fp)
-            rank[fp] = index
+            rank[fp] = AlertRank(c)
             var annotations = c.annotations
             annotations["summary"] = c.summary
             annotations["description"] = c.reason
@@ -148,8 +169,12 @@ public struct AlertLifecycle: Sendable {
         if let p = pendingSince, p.adding(config.groupWait) <= now {
             // A resolution says where its subject is now, not where it passed through.
             let ordered = pending.enumerated().sorted { a, b in
-                let (x, y) = (rank[a.element.fingerprint] ?? .max, rank[b.element.fingerprint] ?? .max)
-                return x != y ? x < y : a.offset < b.offset
+                switch (rank[a.element.fingerprint], rank[b.element.fingerprint]) {
+                case let (x?, y?) where x != y: return x < y
+                case (nil, _?): return false
+                case (_?, nil): return true
+                default: return a.offset < b.offset
+                }
             }.map(\.element)
             let alerts = ordered.map { p -> Alert in
                 var a = p.alert

@@ -239,12 +239,7 @@ public struct StationConfig: Sendable, Equatable {
     }
 }
 
-/// Station ids travel in URLs, file names and labels: keep them plain.
-public func isStationID(_ s: String) -> Bool {
-    !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { c in
-        (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46
-    }
-}
+
 
 /// A path in a config file is relative to the config file's folder.
 func resolve(_ path: String, relativeTo file: String) -> String {

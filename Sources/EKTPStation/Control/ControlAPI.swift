@@ -46,7 +46,11 @@ public struct ControlAPI: Sendable {
             return ControlResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics())
         }
         switch (r.method, parts.count > 1 && parts[0] == "v1" ? parts[1] : "") {
-        case ("GET", "ping"): return .json(["ok": true])
+        case ("GET", "ping"):
+            // Health that tells the truth (issue 13): a daemon that cannot store reports is not well.
+            let o = engine.journal.outboxStatus
+            if engine.journal.outbox != nil, !o.writable { return .error(503, o.problem ?? "cannot write the outbox") }
+            return .json(["ok": true])
         case ("GET", "status"):
             var status = engine.status(now: now())
             if let alerts { status.alerts = alerts().compactMap(FiringAlert.init) }

@@ -146,6 +146,8 @@ public final class ControlServer: Sendable {
 
     /// Connections open at most; past it the one idle longest is closed.
     static let maxConnections = 512
+    /// Connections accepted in one round of the loop, at most.
+    static let acceptBurst = 32
     /// A client has this long to send its request, and again to take the answer.
     static let readLimitMillis: Int64 = 2000
 
@@ -187,8 +189,11 @@ public final class ControlServer: Sendable {
             }
             connections = keep
             if n > 0, fds[0].revents & Int16(POLLIN) != 0 {
-                // Accept everything queued; EAGAIN means the queue is empty.
-                while case let fd = ektp_accept_cloexec(listenFD), fd >= 0 {
+                // Accept what is queued, at most `acceptBurst` a round: under a stream of clients the
+                // loop must come back to poll (and see the stop pipe: r9, SIGTERM under load).
+                var accepted = 0
+                while accepted < ControlServer.acceptBurst, case let fd = ektp_accept_cloexec(listenFD), fd >= 0 {
+                    accepted += 1
                     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                     var cred = PeerCredentials()
                     var len = socklen_t(MemoryLayout<PeerCredentials>.size)

@@ -4,7 +4,7 @@ import EKTPModel
 /// `--json`.
 public enum StatusText {
     public static func render(_ s: StationStatus) -> String {
-        var out = "Station \(s.station): \(s.site.district), \(s.site.regency), \(s.site.province)\n"
+        var out = "Station \(s.station): \(s.site.district.printable), \(s.site.regency.printable), \(s.site.province.printable)\n"
         let verdict: String
         switch s.kit.state {
         case .ready: verdict = "READY: this station can enrol"
@@ -12,7 +12,7 @@ public enum StatusText {
         case .broken: verdict = "BROKEN: this station cannot enrol"
         }
         out += "Kit \(verdict) (since \(ago(s.kit.since, s.now)))\n"
-        for p in s.kit.problems { out += "  - \(p.reason)\n" }
+        for p in s.kit.problems { out += "  - \(p.reason.printable)\n" }
         out += "\n"
         out += table(s.devices.map { d in
             [d.device.kind.displayName, d.device.name, d.device.portPath,
@@ -22,7 +22,7 @@ public enum StatusText {
         out += renderWatchers(s)
         if let alerts = s.alerts, !alerts.isEmpty {
             out += "Alerts:  \(alerts.count) firing\n"
-            for a in alerts { out += "  \(a.severity.rawValue.uppercased()) \(a.name) since \(ago(a.since, s.now)): \(a.summary)\n" }
+            for a in alerts { out += "  \(a.severity.rawValue.uppercased()) \(a.name) since \(ago(a.since, s.now)): \(a.summary.printable)\n" }
         }
         return out
     }
@@ -30,13 +30,13 @@ public enum StatusText {
     static func renderWatchers(_ s: StationStatus) -> String {
         var lines: [String] = []
         if let v = s.server {
-            var l = "Server:  \(v.name) \(v.state.rawValue.replacingAll("_", with: " ")) since \(ago(v.since, s.now))"
+            var l = "Server:  \(v.name.printable) \(v.state.rawValue.replacingAll("_", with: " ")) since \(ago(v.since, s.now))"
             if let pid = v.pid { l += ", pid \(pid)" }
             l += "; restarts \(v.restarts); up \(percent(v.availability.last24h)) of the last 24 h"
             l += v.availability.observed24hSeconds < 86400 ? " (watched \(duration(v.availability.observed24hSeconds)))" : ""
             l += ", \(percent(v.availability.last7d)) of 7 days"
             lines.append(l)
-            if v.state != .up, let r = v.lastReason { lines.append("         last: \(r)") }
+            if v.state != .up, let r = v.lastReason { lines.append("         last: \(r.printable)") }
         }
         if let p = s.sync {
             switch p.state {
@@ -87,16 +87,16 @@ public enum StatusText {
     public static func renderDevices(_ s: StationStatus) -> String {
         var out = ""
         for d in s.devices {
-            out += "\(d.device.label)\n"
+            out += "\(d.device.label.printable)\n"
             out += "  id:           \(d.device.id)\n"
             out += "  usb:          \(d.device.vendorId):\(d.device.productId)  bus \(d.device.busNumber) device \(d.device.deviceNumber)\n"
-            if let m = d.device.manufacturer { out += "  manufacturer: \(m)\n" }
-            if let sn = d.device.serial { out += "  serial:       \(sn)\n" }
+            if let m = d.device.manufacturer { out += "  manufacturer: \(m.printable)\n" }
+            if let sn = d.device.serial { out += "  serial:       \(sn.printable)\n" }
             out += "  kind from:    \(d.device.kindSource)\n"
             out += "  speed:        \(d.device.speed.rawValue)\(d.device.capabilities.maxSpeed.map { " (supports \($0.rawValue))" } ?? "")\n"
             out += "  nodes:        \(d.device.nodes.joined(separator: " "))\n"
             out += "  health:       \(d.health.rawValue)\(d.flapping ? ", flapping" : "") since \(d.since.rfc3339) (\(d.mosipStatus))\n"
-            if let r = d.reason { out += "  reason:       \(r)\(d.code.map { " [\($0.rawValue)]" } ?? "")\n" }
+            if let r = d.reason { out += "  reason:       \(r.printable)\(d.code.map { " [\($0.rawValue)]" } ?? "")\n" }
             if let b = d.blanksRemaining { out += "  blanks left:  \(b)\n" }
             if let p = d.lastProbe { out += "  last probe:   \(ago(p, s.now))\n" }
             out += "\n"
@@ -121,6 +121,7 @@ public enum StatusText {
 
     static func table(_ rows: [[String]], header: [String]) -> String {
         guard !rows.isEmpty else { return "" }
+        let rows = rows.map { $0.map(\.printable) }
         var widths = header.map(\.count)
         for r in rows { for (i, c) in r.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], c.count) } }
         func line(_ r: [String]) -> String {

@@ -65,7 +65,6 @@ public final class EventJournal: Sendable {
     public let holdLimit: Int
     private let stamp: (@Sendable () -> Timestamp)?
     private let monotonic: @Sendable () -> Int64
-    private let onChange: Mutex<(@Sendable (OutboxStatus) -> Void)?> = Mutex(nil)
     private let state: Mutex<State>
 
     /// - Parameters:
@@ -84,11 +83,6 @@ public final class EventJournal: Sendable {
         self.stamp = stamp
         self.monotonic = monotonic ?? { monotonicMillis() }
         self.state = Mutex(State(lastSequence: outbox?.lastSequence ?? 0))
-    }
-
-    /// Called (outside the lock) whenever the outbox becomes unwritable or writable again.
-    public func onStateChange(_ f: @escaping @Sendable (OutboxStatus) -> Void) {
-        onChange.withLock { $0 = f }
     }
 
     // MARK: writing
@@ -297,9 +291,16 @@ public final class EventJournal: Sendable {
         for key in gone { s.subscribers[key] = nil }
     }
 
+    /// A change of writability. Nothing is called back (a record may run under the caller's lock,
+    /// r6 of the field cases: a callback that read the engine re-entered its lock); the daemon polls
+    /// `outboxStatus`. Counted for tests.
     private func notify(_ st: OutboxStatus) {
-        if let f = onChange.withLock({ $0 }) { f(st) }
+        changes.withLock { $0 += 1 }
     }
+
+    /// How many times the outbox went from writable to refusing or back.
+    public var writabilityChanges: Int { changes.withLock { $0 } }
+    private let changes = Mutex<Int>(0)
 
     /// SQLite's "database or disk is full" is said as a person would: "disk full".
     static func plain(_ sqliteText: String) -> String {

@@ -46,6 +46,9 @@ public final class ServerSupervisor: Service, Sendable {
         var child: ChildProcess?
         var stopRequested: String?
         var nextProbe: Timestamp
+        /// The process group of a start command that went to the background (its pid): what is
+        /// left of it is stopped with the daemon.
+        var backgroundGroup: pid_t?
     }
     private let state: Mutex<State>
 
@@ -128,14 +131,34 @@ public final class ServerSupervisor: Service, Sendable {
                     s.nextProbe = t.adding(config.interval)
                 }
                 logger.notice("started \(config.name)", metadata: ["pid": "\(child.pid)", "command": "\(argv.joined(separator: " "))"])
+                let started = t
                 Task { [self] in
                     let status = await child.wait()
+                    // Exit 0 on its own: did it leave the server running in the background?
+                    // A backgrounded server may still be coming up: give it the start grace to answer.
+                    let clean = ChildProcess.exitCode(status) == 0 && state.withLock { $0.stopRequested == nil && $0.child === child }
+                    var answering = false
+                    if clean {
+                        let graceEnd = started.adding(config.policy.startGrace)
+                        while !answering {
+                            answering = await config.probe.check(timeout: config.timeout) == nil
+                            if answering || now() >= graceEnd || Task.isCancelled { break }
+                            try? await Task.sleep(for: min(config.interval, .seconds(1)))
+                        }
+                    }
                     let t = now()
                     let actions = state.withLock { s -> [SupervisorMachine.Action] in
                         guard s.child === child else { return [] }
                         s.child = nil
+                        if answering {
+                            s.backgroundGroup = child.pid
+                            return s.machine.wentToBackground(now: t)
+                        }
                         let why = s.stopRequested.map { "stopped by ektpd (\($0))" } ?? "\(ChildProcess.describe(status))"
                         return s.machine.exited(reason: why, now: t)
+                    }
+                    if answering {
+                        logger.warning("\(config.name): the start command exited 0 and the server answers: it went to the background; run it in the foreground or use server.unit")
                     }
                     await perform(actions)
                     waker.wake()
@@ -178,10 +201,19 @@ public final class ServerSupervisor: Service, Sendable {
     /// Daemon shutdown: a child we own is stopped with it; a systemd unit is left to systemd.
     private func shutdown() async {
         let t = now()
-        let child = state.withLock { s -> ChildProcess? in
+        let (child, group) = state.withLock { s -> (ChildProcess?, pid_t?) in
             s.availability.pause(at: t)
             s.stopRequested = "ektpd is stopping"
-            return s.child
+            return (s.child, s.backgroundGroup)
+        }
+        if let group, kill(-group, 0) == 0 {
+            // What the backgrounded command left in its process group (a server that called setsid
+            // has left it, and is not ours to stop).
+            kill(-group, SIGTERM)
+            let deadline = now().adding(config.stopGrace)
+            while kill(-group, 0) == 0 && now() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+            if kill(-group, 0) == 0 { kill(-group, SIGKILL) }
+            logger.notice("stopped what \(config.name)'s start command left in the background")
         }
         guard let child else { return }
         child.signal(SIGTERM)

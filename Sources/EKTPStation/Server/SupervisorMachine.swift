@@ -47,6 +47,9 @@ public struct SupervisorMachine: Sendable {
     public private(set) var lastReason: String?
     private var inCrashLoop = false
     private var stopping = false
+    /// The start command exited 0 while the server answers: it went to the background, so there
+    /// is no process of ours to watch, only the liveness probe (field case 10).
+    public private(set) var detached = false
 
     public init(policy: SupervisorPolicy, now: Timestamp) {
         self.policy = policy
@@ -80,6 +83,11 @@ public struct SupervisorMachine: Sendable {
         failures += 1
         lastReason = reason
         if state == .up && failures < policy.failAfter { return out }
+        if failures >= policy.failAfter && detached {
+            // Nothing of ours to stop: start the command again, with the usual backoff.
+            detached = false
+            return exited(reason: "no answer to \(failures) liveness probes in a row: \(reason ?? "probe failed")", now: now)
+        }
         if failures >= policy.failAfter && !stopping {
             stopping = true
             let why = "no answer to \(failures) liveness probes in a row: \(reason ?? "probe failed")"
@@ -89,8 +97,28 @@ public struct SupervisorMachine: Sendable {
         return out
     }
 
+    /// The start command exited with status 0 and the server answered its liveness probe right
+    /// after: the command put the server in the background (`nohup ... &`, `pgbouncer -d`). Not a
+    /// crash and no restart: the server is up, watched by its probe alone, and the reason says how
+    /// to give ektpd a process to supervise (field case 10: this was a crash loop with a critical
+    /// alert and a relaunch every 4 s while the server answered).
+    public mutating func wentToBackground(now: Timestamp) -> [Action] {
+        var out: [Action] = []
+        stopping = false
+        failures = 0
+        detached = true
+        let why = "the start command exited 0 and the server answers: it went to the background; run it in the foreground or use `server.unit`"
+        lastReason = why
+        if state != .up {
+            upSince = now
+            move(to: .up, reason: why, now, &out)
+        }
+        return out
+    }
+
     /// The server's process ended (crashed, or stopped by us).
     public mutating func exited(reason: String, now: Timestamp) -> [Action] {
+        detached = false
         var out: [Action] = []
         stopping = false
         failures = 0
