@@ -99,6 +99,12 @@ let package = Package(
                                          .product(name: "GRDB", package: "GRDB.swift")],
                           path: "Benchmarks/RegistryBench"),
 
+        // Fuzz targets (issue 13): libFuzzer with scripts/fuzz.sh; otherwise a replayer of Fuzz/corpus.
+        .executableTarget(name: "ektp-fuzz",
+                          dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML"],
+                          path: "Fuzz", exclude: ["corpus"],
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+
         .testTarget(name: "EKTPYAMLTests", dependencies: ["EKTPYAML"]),
         .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel", "EKTPYAML"]),
         .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport"]),

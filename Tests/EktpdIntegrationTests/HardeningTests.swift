@@ -245,6 +245,17 @@ import Testing
         }
     }
 
+    /// The committed fuzz corpora (Fuzz/corpus, grown by scripts/fuzz.sh under libFuzzer) replay
+    /// through every target with no crash: the fuzzers' findings stay fixed.
+    @Test func theFuzzCorporaReplayWithoutACrash() throws {
+        let bin = URL(fileURLWithPath: ektpdBinary).deletingLastPathComponent().appendingPathComponent("ektp-fuzz").path
+        for target in ["config", "scenario", "time", "control", "usb", "batch"] {
+            let r = run([bin, target, repoRoot + "/Fuzz/corpus/" + target])
+            #expect(r.status == 0, "\(target): \(r.stdout) \(r.stderr.suffix(2000))")
+            #expect(r.stdout.contains("no crash"))
+        }
+    }
+
     /// Hardening r13: station ids from a scenario are checked where the scenario is read.
     @Test func aScenarioStationIDThatIsNotAnIDIsALocatedError() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-r13-\(UUID().uuidString.prefix(8))").path
