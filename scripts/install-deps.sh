@@ -21,3 +21,8 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# schemathesis (PyPI), for the registry's API test against docs/openapi.yaml.
+if ! command -v schemathesis >/dev/null 2>&1; then
+  echo "==> installing schemathesis (pip)"
+  python3 -m pip install -q "schemathesis==4.32.5"
+fi

@@ -11,6 +11,8 @@ echo "==> running tests"
 # One test at a time: the integration harness blocks threads while it waits on real processes, and
 # on a 2-core machine Swift's cooperative pool has two; run in parallel, they starve the async tests.
 swift test --no-parallel
+echo "==> the registry against docs/openapi.yaml (schemathesis)"
+scripts/schemathesis.sh 50 7
 echo "==> fuzzing: each libFuzzer target for ${EKTP_FUZZ_SECONDS:-30} s (scripts/fuzz.sh)"
 scripts/fuzz.sh "${EKTP_FUZZ_SECONDS:-30}"
 echo "==> systemd units: verify and exposure (staged make install)"

@@ -37,7 +37,10 @@ paths:
         '400': {$ref: '#/components/responses/Error'}
         '401': {$ref: '#/components/responses/Error'}
         '403': {$ref: '#/components/responses/Error'}
+        '409': {$ref: '#/components/responses/Error'}
         '413': {$ref: '#/components/responses/Error'}
+        '429': {$ref: '#/components/responses/Error'}
+        '503': {$ref: '#/components/responses/Error'}
   /v1/fleet:
     get:
       summary: The fleet by province, regency and district, with card blank stock
@@ -77,12 +80,13 @@ paths:
           content:
             application/json:
               schema: {$ref: '#/components/schemas/StationDetail'}
+        '400': {$ref: '#/components/responses/Error'}
         '404': {$ref: '#/components/responses/Error'}
   /v1/events:
     get:
       summary: Events in the order the registry stored them
       parameters:
-        - {name: since, in: query, description: 'a registry event id (next from the previous page)', schema: {type: integer, minimum: 0, default: 0}}
+        - {name: since, in: query, description: 'a registry event id (next from the previous page)', schema: {type: integer, minimum: 0, maximum: 9223372036854775807, default: 0}}
         - {name: station, in: query, schema: {type: string}}
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 5000, default: 500}}
       responses:
@@ -102,6 +106,7 @@ paths:
       summary: The registry and its database answer
       responses:
         '200': {description: ok, content: {text/plain: {}}}
+        '503': {$ref: '#/components/responses/Error'}
   /metrics:
     get:
       summary: Prometheus metrics (text format 0.0.4)
@@ -113,6 +118,7 @@ paths:
       parameters: [{$ref: '#/components/parameters/At'}]
       responses:
         '200': {description: the metrics, content: {text/plain: {}}}
+        '400': {$ref: '#/components/responses/Error'}
 components:
   securitySchemes:
     bearer: {type: http, scheme: bearer, description: 'ektp-registry token issue --station ID'}
@@ -120,8 +126,8 @@ components:
     At:
       name: at
       in: query
-      description: judge silence and stock at this time (RFC 3339); default now
-      schema: {type: string, format: date-time}
+      description: judge silence and stock at this time (RFC 3339, years 1970 to 9999); default now
+      schema: {$ref: '#/components/schemas/Time'}
   responses:
     Error:
       description: The request was refused; the message names the problem and where it is
@@ -132,16 +138,23 @@ components:
             required: [error]
             properties: {error: {type: string}}
   schemas:
-    Time: {type: string, format: date-time}
+    Time:
+      type: string
+      format: date-time
+      description: RFC 3339, years 1970 to 9999, a date that exists; any number of fractional digits (kept to the millisecond)
+      pattern: '^(19[7-9][0-9]|[2-9][0-9]{3})-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$'
+    StationID: {type: string, pattern: '^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}$'}
+    Name: {type: string, maxLength: 200}
+    Count: {type: integer, minimum: 0, maximum: 9007199254740992}
     Site:
       type: object
       required: [province, regency, district]
-      properties: {province: {type: string}, regency: {type: string}, district: {type: string}}
+      properties: {province: {$ref: '#/components/schemas/Name'}, regency: {$ref: '#/components/schemas/Name'}, district: {$ref: '#/components/schemas/Name'}}
     ReportBatch:
       type: object
       required: [station, sent_at, reports]
       properties:
-        station: {type: string}
+        station: {$ref: '#/components/schemas/StationID'}
         sent_at: {$ref: '#/components/schemas/Time'}
         reports:
           type: array
@@ -149,7 +162,7 @@ components:
           maxItems: 1000
           items: {$ref: '#/components/schemas/Report'}
     Report:
-      description: kind event carries event (and no status); kind snapshot carries status (and no event). Sequences increase within a batch.
+      description: kind event carries event (and no status); kind snapshot carries status (and no event). Reports may come in any order; a number repeated in a batch counts once.
       oneOf:
         - {$ref: '#/components/schemas/EventReport'}
         - {$ref: '#/components/schemas/SnapshotReport'}
@@ -174,30 +187,67 @@ components:
         time: {$ref: '#/components/schemas/Time'}
         status: {$ref: '#/components/schemas/StationStatus'}
       not: {required: [event]}
+    Kind: {type: string, enum: [fingerprint, iris, camera, signature_pad, card_printer, card_reader, other]}
     Event:
       type: object
+      description: sequence, when given, equals its report's (409 when it differs); station is the token's (403)
       required: [sequence, time, station, type, subject]
       properties:
-        sequence: {type: integer}
+        sequence: {type: integer, minimum: 1, maximum: 9007199254740992}
         time: {$ref: '#/components/schemas/Time'}
-        station: {type: string}
+        station: {$ref: '#/components/schemas/StationID'}
         type:
           type: string
           enum: [device.added, device.removed, device.health, device.flapping, kit.status, daemon, server.state,
                  server.restart, sync.state, uplink.reachability, uplink.route, power.source, power.battery, stock.level,
                  outbox, clock.step]
         subject: {type: string}
-        kind: {type: string}
+        kind: {$ref: '#/components/schemas/Kind'}
         device_name: {type: string}
         from: {type: string}
         to: {type: string}
         reason: {type: string}
+    DeviceStatus:
+      type: object
+      required: [device, health, flapping, since]
+      properties:
+        device:
+          type: object
+          required: [id, kind, kind_source, vendor_id, product_id, name, port_path, bus_number, device_number, speed, capabilities, nodes]
+          properties:
+            id: {type: string}
+            kind: {$ref: '#/components/schemas/Kind'}
+            kind_source: {type: string}
+            vendor_id: {type: string}
+            product_id: {type: string}
+            name: {type: string}
+            manufacturer: {type: string}
+            serial: {type: string}
+            port_path: {type: string}
+            bus_number: {type: integer, minimum: 0, maximum: 65535}
+            device_number: {type: integer, minimum: 0, maximum: 65535}
+            speed: {$ref: '#/components/schemas/Speed'}
+            capabilities:
+              type: object
+              required: [interface_classes]
+              properties:
+                interface_classes: {type: array, items: {type: integer, minimum: 0, maximum: 255}}
+                max_speed: {$ref: '#/components/schemas/Speed'}
+            nodes: {type: array, items: {type: string}}
+        health: {type: string, enum: [ok, degraded, failed, missing, unknown]}
+        flapping: {type: boolean}
+        since: {$ref: '#/components/schemas/Time'}
+        reason: {type: string}
+        code: {type: integer, enum: [103, 106, 110, 111, 201, 202, 203, 210, 211, 212, 213, 220, 221, 230]}
+        last_probe: {$ref: '#/components/schemas/Time'}
+        blanks_remaining: {type: integer, minimum: 0, maximum: 10000000}
+    Speed: {type: string, enum: [low, full, high, super, super_plus, unknown]}
     StationStatus:
       type: object
       description: What `ektpd status --json` prints
       required: [station, site, backend, kit, devices, last_sequence, started_at, now, version]
       properties:
-        station: {type: string}
+        station: {$ref: '#/components/schemas/StationID'}
         site: {$ref: '#/components/schemas/Site'}
         backend: {type: string}
         kit:
@@ -210,18 +260,93 @@ components:
               items:
                 type: object
                 required: [kind, severity, reason]
-                properties: {kind: {type: string}, device: {type: string}, severity: {type: string}, reason: {type: string}}
+                properties:
+                  kind: {$ref: '#/components/schemas/Kind'}
+                  device: {type: string}
+                  severity: {type: string, enum: [ready, degraded, broken]}
+                  reason: {type: string}
             since: {$ref: '#/components/schemas/Time'}
-        devices: {type: array, items: {type: object}}
-        last_sequence: {type: integer}
+        devices: {type: array, items: {$ref: '#/components/schemas/DeviceStatus'}}
+        last_sequence: {$ref: '#/components/schemas/Count'}
         started_at: {$ref: '#/components/schemas/Time'}
         now: {$ref: '#/components/schemas/Time'}
         version: {type: string}
-        server: {type: object}
-        sync: {type: object}
-        uplink: {type: object}
-        power: {type: object}
-        outbox: {type: object, description: whether the station's outbox can be written, and what it holds in memory}
+        server:
+          type: object
+          required: [name, state, since, restarts, availability]
+          properties:
+            name: {type: string}
+            state: {type: string, enum: [starting, up, unhealthy, restarting, crash_loop, stopped]}
+            since: {$ref: '#/components/schemas/Time'}
+            pid: {type: integer, minimum: 0, maximum: 2147483647}
+            restarts: {type: integer, minimum: 0, maximum: 2147483647}
+            last_reason: {type: string}
+            next_start_at: {$ref: '#/components/schemas/Time'}
+            availability:
+              type: object
+              required: [last24h, last7d, observed24h_seconds, observed7d_seconds]
+              properties:
+                last24h: {type: number, minimum: 0, maximum: 1}
+                last7d: {type: number, minimum: 0, maximum: 1}
+                observed24h_seconds: {type: integer, minimum: 0, maximum: 604800}
+                observed7d_seconds: {type: integer, minimum: 0, maximum: 604800}
+        sync:
+          type: object
+          required: [state, limit_seconds]
+          properties:
+            state: {type: string, enum: [fresh, stale, never, unknown]}
+            last_pull: {$ref: '#/components/schemas/Time'}
+            limit_seconds: {type: integer, minimum: 0, maximum: 315360000}
+            reason: {type: string}
+        uplink:
+          type: object
+          required: [targets]
+          properties:
+            default_interface: {type: string}
+            targets:
+              type: array
+              items:
+                type: object
+                required: [name, address, since]
+                properties:
+                  name: {type: string}
+                  address: {type: string}
+                  reachable: {type: boolean}
+                  latency_millis: {type: number, minimum: 0, maximum: 1000000}
+                  since: {$ref: '#/components/schemas/Time'}
+                  reason: {type: string}
+        power:
+          type: object
+          required: [battery_low, since]
+          properties:
+            on_mains: {type: boolean}
+            battery_percent: {type: integer, minimum: 0, maximum: 100}
+            battery_low: {type: boolean}
+            since: {$ref: '#/components/schemas/Time'}
+        delivery:
+          type: object
+          required: [registry, pending, stored_through, failures, over_limit]
+          properties:
+            registry: {type: string}
+            pending: {$ref: '#/components/schemas/Count'}
+            stored_through: {$ref: '#/components/schemas/Count'}
+            last_delivery: {$ref: '#/components/schemas/Time'}
+            last_error: {type: string}
+            failures: {type: integer, minimum: 0, maximum: 2147483647}
+            next_attempt: {$ref: '#/components/schemas/Time'}
+            over_limit: {type: boolean}
+        outbox:
+          type: object
+          description: whether the station's outbox can be written, and what it holds in memory while the disk refuses
+          required: [path, writable, held, hold_limit, dropped]
+          properties:
+            path: {type: string}
+            writable: {type: boolean}
+            error: {type: string}
+            held: {$ref: '#/components/schemas/Count'}
+            hold_limit: {$ref: '#/components/schemas/Count'}
+            dropped: {$ref: '#/components/schemas/Count'}
+            since: {$ref: '#/components/schemas/Time'}
         stock:
           type: object
           required: [blanks, source, updated_at]

@@ -146,6 +146,15 @@ public final class Registry: Sendable {
     /// Card blanks a report may state: 0 to 10,000,000 (a national print run is 14,000 a regency).
     /// Bounded so sums over 15,000 stations and the daily rate cannot overflow (issue 13, hardening r7).
     public static let blanksRange = 0...10_000_000
+    /// A province, regency or district name, at most (issue 13: a 1 MB district name was stored).
+    public static let maxNameLength = 200
+
+    /// A batch's reports in sequence order, each number once (the first wins): stations send in
+    /// order, but a relay or a courier may not, and a repeated number is a duplicate, not an error.
+    static func normalized(_ reports: [WireReport]) -> [WireReport] {
+        var seen = Set<Int64>()
+        return reports.sorted { $0.sequence < $1.sequence }.filter { seen.insert($0.sequence).inserted }
+    }
 
     /// Checks a batch against the station that sent it; throws 400 or 403 before anything is stored.
     public static func validate(_ batch: ReportBatch, from station: String) throws {
@@ -154,25 +163,24 @@ public final class Registry: Sendable {
         }
         guard !batch.reports.isEmpty else { throw RegistryError.bad("reports: empty batch") }
         guard batch.reports.count <= maxBatch else { throw RegistryError.bad("reports: \(batch.reports.count) reports in one batch; at most \(maxBatch)") }
-        var previous: Int64 = 0
         for (i, r) in batch.reports.enumerated() {
             let at = "reports[\(i)]"
             guard r.sequence > 0 else { throw RegistryError.bad("\(at).sequence: \(r.sequence) is not positive") }
             guard r.sequence <= maxSequence else { throw RegistryError.bad("\(at).sequence: \(r.sequence) is over the ceiling of \(maxSequence)") }
-            guard r.sequence > previous else {
-                throw RegistryError.bad("\(at).sequence: \(r.sequence) does not follow \(previous); a batch is in increasing sequence order")
-            }
-            previous = r.sequence
             switch r.kind {
             case .event:
                 guard let e = r.event else { throw RegistryError.bad("\(at).event: missing for a report of kind event") }
                 guard r.status == nil else { throw RegistryError.bad("\(at).status: not allowed in a report of kind event") }
                 guard e.station == station else { throw RegistryError(403, "\(at).event.station: \(e.station) is not this token's station \(station)") }
-                guard e.sequence == r.sequence else { throw RegistryError.bad("\(at).event.sequence: \(e.sequence) differs from the report's \(r.sequence)") }
+                guard e.sequence == r.sequence else { throw RegistryError(409, "\(at).event.sequence: \(e.sequence) differs from the report's \(r.sequence)") }
             case .snapshot:
                 guard let s = r.status else { throw RegistryError.bad("\(at).status: missing for a report of kind snapshot") }
                 guard r.event == nil else { throw RegistryError.bad("\(at).event: not allowed in a report of kind snapshot") }
                 guard s.station == station else { throw RegistryError(403, "\(at).status.station: \(s.station) is not this token's station \(station)") }
+                for (field, value) in [("province", s.site.province), ("regency", s.site.regency), ("district", s.site.district)]
+                where value.count > maxNameLength {
+                    throw RegistryError.bad("\(at).status.site.\(field): \(value.count) characters; at most \(maxNameLength)")
+                }
                 if let b = s.stock?.blanks, !blanksRange.contains(b) {
                     throw RegistryError.bad("\(at).status.stock.blanks: \(b) is outside \(blanksRange.lowerBound) to \(blanksRange.upperBound)")
                 }
@@ -188,6 +196,7 @@ public final class Registry: Sendable {
     /// Stores a checked batch once; the reply says how far the station may forget.
     public func ingest(_ batch: ReportBatch, from station: String, receivedAt: Timestamp) async throws -> IngestReply {
         try Self.validate(batch, from: station)
+        let reports = Self.normalized(batch.reports)
         var statements: [SQLStatement] = [
             SQLStatement("""
                 INSERT INTO stations (id, first_heard, last_heard) VALUES (?, ?, ?)
@@ -198,8 +207,8 @@ public final class Registry: Sendable {
         // The reports themselves, many rows to a statement.
         let encoder = JSONStyle.encoder()
         var insertStatements = 0
-        for chunk in stride(from: 0, to: batch.reports.count, by: 250) {
-            let part = batch.reports[chunk..<min(chunk + 250, batch.reports.count)]
+        for chunk in stride(from: 0, to: reports.count, by: 250) {
+            let part = reports[chunk..<min(chunk + 250, reports.count)]
             var sql = "INSERT INTO reports (station, seq, kind, time, received_at, type, body) VALUES "
             var args: [SQLValue] = []
             args.reserveCapacity(part.count * 7)
@@ -218,11 +227,11 @@ public final class Registry: Sendable {
             insertStatements += 1
         }
         // The newest snapshot sets the station's current state (never an older one over a newer).
-        if let newest = batch.reports.last(where: { $0.kind == .snapshot }), let s = newest.status {
+        if let newest = reports.last(where: { $0.kind == .snapshot }), let s = newest.status {
             statements.append(Self.applySnapshot(s, sequence: newest.sequence, station: station, encoder: encoder))
         }
         // Every snapshot with blanks is a stock reading (the last of each day is kept).
-        for r in batch.reports where r.kind == .snapshot {
+        for r in reports where r.kind == .snapshot {
             guard let stock = r.status?.stock else { continue }
             let day = stock.updatedAt.millis / 86_400_000
             statements.append(SQLStatement("""
@@ -235,7 +244,7 @@ public final class Registry: Sendable {
         let skew = batch.sentAt.millis.subtractingReportingOverflow(receivedAt.millis)
         statements.append(SQLStatement("UPDATE stations SET clock_skew_ms = ? WHERE id = ?",
                                        [skew.overflow ? .null : .int(skew.partialValue), .text(station)]))
-        let last = batch.reports[batch.reports.count - 1].sequence
+        let last = reports[reports.count - 1].sequence
         statements.append(SQLStatement("""
             UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END WHERE id = ? RETURNING high_seq
             """, [.int(last), .int(last), .text(station)]))

@@ -123,6 +123,38 @@ import Testing
         #expect(Int64(seqs.count) + st.dropped == e.sequence)
     }
 
+    /// A stop (or kill -9) while the disk refuses loses what was held, but never its numbers: the
+    /// next start continues above them and says which were lost (found by a helper breaking it).
+    @Test func numbersGivenWhileTheDiskRefusedAreNeverGivenAgain() throws {
+        let dir = TempDir()
+        let path = dir.path + "/outbox.sqlite3"
+        var shown: [Int64: String] = [:]
+        do {
+            let outbox = try Outbox(path: path)
+            let journal = EventJournal(outbox: outbox, stationID: "s1")
+            journal.record(event(1))
+            outbox.limitPages(outbox.pageCount)
+            for i in 2...9 {
+                var e = event(i)
+                e.reason = String(repeating: "w", count: 8000) + "#\(i)"
+                let r = journal.record(e)
+                shown[r.sequence] = r.reason
+            }
+            #expect(journal.heldCount > 0)
+            // The daemon stops here with the disk still full: the held reports die with it.
+        }
+        let outbox = try Outbox(path: path)  // space again
+        let journal = EventJournal(outbox: outbox, stationID: "s1")
+        let next = journal.record(event(10))
+        #expect(next.sequence == 11, "9 numbers were given, the lost-range event took 10")
+        #expect(shown[next.sequence] == nil)
+        let stored = try outbox.pending(limit: 100)
+        let lost = try JSONStyle.decode(Event.self, from: try #require(stored.first { $0.sequence == 10 }).body)
+        #expect(lost.type == .outbox && lost.to == "lost")
+        #expect(lost.reason?.contains("(sequences 2-9)") == true, "\(lost.reason ?? "")")
+        #expect(Set(stored.map(\.sequence)).count == stored.count)
+    }
+
     @Test func heldSnapshotsAreSupersededByTheNewest() throws {
         let dir = TempDir()
         let outbox = try Outbox(path: dir.path + "/outbox.sqlite3")

@@ -20,8 +20,10 @@ import Synchronization
 /// same for a caller's timer. Held snapshots superseded by a newer one are dropped (the outbox does
 /// the same on disk). Past the bound the oldest held *events* are dropped, counted, logged, and once
 /// the disk accepts again an `outbox` event of its own ("N reports lost") tells the registry the gap
-/// is real. Held reports are not durable: a `kill -9` while the disk refuses loses them, and their
-/// numbers may then be given again (nothing else could be written either).
+/// is real. Held reports are not durable: a stop or a `kill -9` while the disk refuses loses them.
+/// Their numbers are not given again: while holding, the journal writes the highest number it gave
+/// into `OUTBOX.seq`, eight bytes overwritten in place (no new block is needed on a full disk), and
+/// the next start continues above it and records the lost range as an `outbox` event.
 ///
 /// Lock order: a caller may hold its own lock (the engine's) while it records; the journal never
 /// calls out while holding its lock except to yield to `AsyncStream`s, which does not block.
@@ -66,6 +68,8 @@ public final class EventJournal: Sendable {
     private let stamp: (@Sendable () -> Timestamp)?
     private let monotonic: @Sendable () -> Int64
     private let state: Mutex<State>
+    /// `OUTBOX.seq`: the highest number given while holding (-1: none).
+    private let highWaterFD: Int32
 
     /// - Parameters:
     ///   - outbox: where reports go; nil keeps them in memory only.
@@ -82,8 +86,33 @@ public final class EventJournal: Sendable {
         self.holdLimit = max(1, holdLimit)
         self.stamp = stamp
         self.monotonic = monotonic ?? { monotonicMillis() }
-        self.state = Mutex(State(lastSequence: outbox?.lastSequence ?? 0))
+        let stored = outbox?.lastSequence ?? 0
+        var fd: Int32 = -1
+        var given: Int64 = 0
+        if let outbox {
+            fd = open(outbox.path + ".seq", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                var v: Int64 = 0
+                if pread(fd, &v, 8, 0) == 8 { given = Int64(littleEndian: v) } else {
+                    var zero: Int64 = 0
+                    _ = pwrite(fd, &zero, 8, 0)  // the eight bytes exist from now on
+                    _ = fsync(fd)
+                }
+            }
+        }
+        highWaterFD = fd
+        var initial = State(lastSequence: max(stored, given))
+        if given > stored {
+            // Numbers given while the disk refused, lost when the daemon stopped: say so, once.
+            initial.droppedUnannounced = given - stored
+            initial.droppedFirst = stored + 1
+            initial.droppedLast = given
+        }
+        self.state = Mutex(initial)
+        if given > stored { state.withLock { s in _ = announceDropped(&s) } }
     }
+
+    deinit { if highWaterFD >= 0 { close(highWaterFD) } }
 
     // MARK: writing
 
@@ -224,6 +253,10 @@ public final class EventJournal: Sendable {
     }
 
     private func hold(_ s: inout State, _ h: Held) {
+        if highWaterFD >= 0 {
+            var v = s.lastSequence.littleEndian
+            if pwrite(highWaterFD, &v, 8, 0) == 8 { _ = fdatasync(highWaterFD) }
+        }
         if h.kind == .snapshot, let i = s.held.lastIndex(where: { $0.kind == .snapshot }) {
             s.held.remove(at: i)  // superseded: the newest snapshot says all it said
         }
@@ -274,7 +307,7 @@ public final class EventJournal: Sendable {
         s.lastSequence += 1
         let e = Event(sequence: s.lastSequence, time: stamp?() ?? (s.ring.last?.time ?? Timestamp(millis: 0)),
                       station: stationID, type: .outbox, subject: "outbox", from: "unwritable", to: "lost",
-                      reason: "\(n) report(s) (sequences \(range)) were lost: the disk refused them and more than \(holdLimit) were held in memory")
+                      reason: "\(n) report(s) (sequences \(range)) were lost: the disk refused them and they were held in memory past the bound of \(holdLimit), or when the daemon stopped")
         let body = (try? JSONStyle.encode(e)) ?? []
         _ = write(&s, Held(sequence: e.sequence, kind: .event, time: e.time, body: body))
         show(&s, e)
