@@ -3,6 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import EKTPModel
 import Hummingbird
 import Logging
@@ -20,21 +23,33 @@ public struct RegistryContext: RequestContext {
 public enum RegistryHTTP {
     public static let maxBody = 8 << 20
 
-    /// The clock requests are judged by. `trustStationClock` (for `ektpd simulate`, whose stations
-    /// live on a scenario's clock) takes a batch's `sent_at` as its arrival time.
+    /// The clock requests are judged by: the wall clock, or the time a simulation gives it
+    /// (`serve --clock-file`). A station's own times are never taken at their word: a batch's
+    /// `sent_at` is compared with this clock to flag a skewed station (issue 12).
     public struct Clock: Sendable {
         public var now: @Sendable () -> Timestamp
-        public var trustStationClock: Bool
-        public init(now: @escaping @Sendable () -> Timestamp, trustStationClock: Bool = false) {
+        public init(now: @escaping @Sendable () -> Timestamp) {
             self.now = now
-            self.trustStationClock = trustStationClock
+        }
+
+        /// A clock read from a file holding one RFC 3339 time, which a simulation rewrites as its
+        /// scenario time advances (`ektpd simulate`). Until the file holds a time: `fallback`.
+        public static func file(_ path: String, fallback: @escaping @Sendable () -> Timestamp) -> Clock {
+            Clock(now: {
+                guard let fd = Optional(open(path, O_RDONLY | O_CLOEXEC)), fd >= 0 else { return fallback() }
+                defer { close(fd) }
+                var buf = [UInt8](repeating: 0, count: 64)
+                let n = read(fd, &buf, 64)
+                guard n > 0 else { return fallback() }
+                let text = String(decoding: buf[0..<n], as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
+                return Timestamp(rfc3339: text) ?? fallback()
+            })
         }
     }
 
     public static func router(registry: Registry, clock: Clock, logger: Logger, metrics: RegistryMetrics = RegistryMetrics()) -> Router<RegistryContext> {
         let router = Router(context: RegistryContext.self)
         router.add(middleware: MethodNotAllowedMiddleware<RegistryContext>())
-        let latest = LatestClock()
 
         router.post("/v1/reports") { request, context -> Response in
             let response = await respond(logger) {
@@ -44,11 +59,7 @@ public enum RegistryHTTP {
                     throw RegistryError(413, "body over the limit of \(maxBody) bytes: send smaller batches")
                 }
                 let batch = try decode(ReportBatch.self, buffer)
-                var receivedAt = clock.now()
-                if clock.trustStationClock {
-                    receivedAt = batch.sentAt
-                    latest.advance(to: batch.sentAt)
-                }
+                let receivedAt = clock.now()
                 let reply = try await registry.ingest(batch, from: station, receivedAt: receivedAt)
                 logger.debug("ingest", metadata: ["station": "\(station)", "stored": "\(reply.stored)", "through": "\(reply.storedThrough)"])
                 metrics.ingested(reply)
@@ -59,7 +70,7 @@ public enum RegistryHTTP {
         }
         router.get("/metrics") { request, _ -> Response in
             await respond(logger) {
-                let t = try at(request, clock, latest)
+                let t = try at(request, clock)
                 let regencies = try await registry.tallies(at: t, by: ["province", "regency"])
                 var total = FleetTally()
                 for r in regencies { total.add(r.tally) }
@@ -70,19 +81,19 @@ public enum RegistryHTTP {
         }
         router.get("/v1/fleet") { request, _ -> Response in
             await respond(logger) {
-                try json(try await registry.fleet(at: try at(request, clock, latest)))
+                try json(try await registry.fleet(at: try at(request, clock)))
             }
         }
         router.get("/v1/sites") { request, _ -> Response in
             await respond(logger) {
                 let status = request.uri.queryParameters.get("status") ?? "all"
-                return try json(try await registry.sites(status: status, at: try at(request, clock, latest)))
+                return try json(try await registry.sites(status: status, at: try at(request, clock)))
             }
         }
         router.get("/v1/stations/:id") { request, context -> Response in
             await respond(logger) {
                 let id = context.parameters.get("id") ?? ""
-                return try json(try await registry.station(id, at: try at(request, clock, latest)))
+                return try json(try await registry.station(id, at: try at(request, clock)))
             }
         }
         router.get("/v1/events") { request, _ -> Response in
@@ -111,12 +122,11 @@ public enum RegistryHTTP {
 
     /// The time a query is judged at: `?at=` (RFC 3339), else the registry's clock (with a trusted
     /// station clock: the newest `sent_at` seen).
-    static func at(_ request: Request, _ clock: Clock, _ latest: LatestClock) throws -> Timestamp {
+    static func at(_ request: Request, _ clock: Clock) throws -> Timestamp {
         if let s = request.uri.queryParameters.get("at") {
             guard let t = Timestamp(rfc3339: s) else { throw RegistryError.bad("at=\(s): not an RFC 3339 time from 1970 to 9999 (2026-11-23T08:00:00Z)") }
             return t
         }
-        if clock.trustStationClock, let t = latest.value { return t }
         return clock.now()
     }
 
@@ -200,11 +210,4 @@ public enum RegistryHTTP {
             return (try? json(ErrorReply(error: "registry error: \(error)"), status: .internalServerError)) ?? Response(status: .internalServerError)
         }
     }
-}
-
-/// The newest station clock seen (for a registry that trusts station clocks).
-final class LatestClock: Sendable {
-    private let state = Mutex<Timestamp?>(nil)
-    var value: Timestamp? { state.withLock { $0 } }
-    func advance(to t: Timestamp) { state.withLock { v in if v == nil || v! < t { v = t } } }
 }

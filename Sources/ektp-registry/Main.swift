@@ -77,8 +77,8 @@ struct Serve: AsyncParsableCommand {
     var portFile: String?
     @Option(name: .long, help: "A station not heard from for this many seconds counts as silent.")
     var silentAfter: Int = 3600
-    @Flag(name: .long, help: "Take each batch's sent_at as its arrival time (ektpd simulate: stations on a scenario clock).")
-    var trustStationClock = false
+    @Option(name: .long, help: "Read the registry's clock from this file (one RFC 3339 time), which a simulation rewrites as its scenario time advances (ektpd simulate). Never in production.")
+    var clockFile: String?
     @Option(name: .long, help: "Log level: debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -98,7 +98,7 @@ struct Serve: AsyncParsableCommand {
             let applied = try await registry.migrate(now: wallClockNow()) { logger.notice("\($0)") }
             if !applied.isEmpty { logger.notice("database migrated: \(applied.count) migration(s)") }
             let router = RegistryHTTP.router(registry: registry,
-                                             clock: .init(now: wallClockNow, trustStationClock: trustStationClock),
+                                             clock: clockFile.map { .file($0, fallback: wallClockNow) } ?? .init(now: wallClockNow),
                                              logger: logger)
             let notifier = SystemdNotifier(environment: env)
             let portFile = self.portFile

@@ -88,6 +88,8 @@ struct Simulate: AsyncParsableCommand {
         let fleet: FleetSimulator
         do {
             fleet = try FleetSimulator(scenario: sc, registry: url, tokens: tokenMap, workDirectory: work)
+            // The embedded registry lives on the scenario's clock too; a registry of your own keeps its own.
+            if embedded != nil { fleet.onTime = { EmbeddedRegistry.setClock(work, $0) } }
             try await fleet.boot()
         } catch {
             FileOut.err("ektpd: \(error)\n")
@@ -263,6 +265,21 @@ final class EmbeddedRegistry {
         self.label = label
     }
 
+    /// The embedded registry's clock: the simulation writes its scenario time here as it advances,
+    /// and the registry judges arrivals and silence by it (not by the stations' own clocks).
+    static func clockFile(_ work: String) -> String { "\(work)/registry.clock" }
+
+    /// Sets the embedded registry's clock (written whole, then renamed into place).
+    static func setClock(_ work: String, _ t: Timestamp) {
+        let path = clockFile(work)
+        let fd = open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let text = Array((t.rfc3339 + "\n").utf8)
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        rename(path + ".new", path)
+    }
+
     static func start(work: String, database: String?, stations: [String], progress: (Int) -> Void) async throws -> EmbeddedRegistry {
         let binary = try findRegistryBinary()
         let db = database ?? "sqlite:\(work)/registry.sqlite3"
@@ -277,7 +294,7 @@ final class EmbeddedRegistry {
         }
         let portFile = "\(work)/registry.port"
         let child = try ChildProcess(argv: [binary, "serve", "--database", db, "--listen", "127.0.0.1:0", "--port-file", portFile,
-                                            "--trust-station-clock", "--silent-after", "7200", "--log-level", "warning"])
+                                            "--clock-file", clockFile(work), "--silent-after", "7200", "--log-level", "warning"])
         // Wait for it to listen (it writes the port file), or to die.
         for _ in 0..<3000 {
             if let text = readWholeFile(portFile), let port = UInt16(text.split(separator: "\n").first ?? "") {

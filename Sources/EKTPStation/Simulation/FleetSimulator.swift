@@ -50,6 +50,8 @@ public final class FleetSimulator {
     public private(set) var failedRounds = 0
     /// The alert notifications the stations made, as their hooks and webhooks would get them.
     public private(set) var alerts = AlertTally()
+    /// Told the scenario time before each tick's deliveries: the embedded registry's clock follows it.
+    public var onTime: (Timestamp) -> Void = { _ in }
 
     /// - Parameters:
     ///   - workDirectory: where each station's outbox file lives.
@@ -93,6 +95,7 @@ public final class FleetSimulator {
 
     /// Boots every station at the scenario's start.
     public func boot() async throws {
+        onTime(now)
         for s in stations {
             try await s.sim.boot()
             step(s, at: now)
@@ -103,6 +106,7 @@ public final class FleetSimulator {
     public func run(until: Timestamp, progress: (Timestamp) -> Void = { _ in }) async {
         while now < until {
             let t = min(until, now.adding(options.tick))
+            onTime(t)
             for s in stations {
                 await s.sim.run(until: t)
                 step(s, at: t)
