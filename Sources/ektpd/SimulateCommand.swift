@@ -226,8 +226,11 @@ struct SimulationReport: Codable {
             o += "\nCARD BLANKS\n"
             for s in fleet.stock {
                 var line = "  \(s.site.district) (\(s.station)): \(s.blanks) left"
-                if let r = s.perDay { line += ", using \(Int(r.rounded())) a day" }
-                if let d = s.daysLeft { line += ", \(d < 10 ? String(Double(Int(d * 10)) / 10) : String(Int(d))) days left" }
+                // Figures from the registry's JSON: formatted without converting an unbounded Double to Int.
+                if let r = s.perDay, r.isFinite, r >= 0, r < 1e12 { line += ", using \(Int(r.rounded())) a day" }
+                if let d = s.daysLeft, d.isFinite, d >= 0 {
+                    line += d >= 1e9 ? ", years of blanks left" : ", \(d < 10 ? String(Double(Int(d * 10)) / 10) : String(Int(d))) days left"
+                }
                 line += "; card printers: \(s.printersWorking) of \(s.printers) working"
                 o += line + "\n"
             }

@@ -215,3 +215,37 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         await r.store.close()
     }
 }
+
+/// Hardening r11: libpq's sslmode in the database URL is honoured, never ignored.
+@Suite struct PostgresTLSModeTests {
+    @Test func requireRefusesAServerWithoutTLSAndBadParametersAreNamed() async throws {
+        guard let cluster = PostgresCluster.shared else {
+            if ProcessInfo.processInfo.environment["EKTP_REQUIRE_POSTGRES"] == "1" {
+                throw PostgresCluster.Unavailable(description: "EKTP_REQUIRE_POSTGRES=1 but PostgreSQL could not be started")
+            }
+            return
+        }
+        let url = try cluster.newDatabase()  // the test cluster runs with ssl off
+        // disable and prefer connect in clear to a server without TLS, as libpq does.
+        for mode in ["disable", "prefer"] {
+            let store = try await StoreURL.open(url + "?sslmode=\(mode)")
+            #expect(try await Registry(store: store).schemaVersion() >= 0)
+            await store.close()
+        }
+        // require and verify-full must not: the connection fails rather than fall back to clear text.
+        for mode in ["require", "verify-full"] {
+            var failed = false
+            do {
+                let store = try await StoreURL.open(url + "?sslmode=\(mode)")
+                defer { Task { await store.close() } }
+                _ = try await Registry(store: store).schemaVersion()
+            } catch {
+                failed = true
+            }
+            #expect(failed, "sslmode=\(mode) connected to a server without TLS")
+        }
+        await #expect { _ = try await StoreURL.open(url + "?sslmode=maybe") } throws: { "\($0)".contains("sslmode=maybe: expected disable") }
+        await #expect { _ = try await StoreURL.open(url + "?sslcert=x.pem") } throws: { "\($0)".contains("parameter \"sslcert\" is not supported") }
+        await #expect { _ = try await StoreURL.open(url + "?sslmode=verify-ca&sslrootcert=/nonexistent.pem") } throws: { "\($0)".contains("sslrootcert=/nonexistent.pem") }
+    }
+}

@@ -130,6 +130,30 @@ import Testing
         #expect(access(daemon.socket, F_OK) != 0, "the socket file is removed")
     }
 
+    /// Hardening r10: SIGTERM in the first milliseconds is the same clean stop (exit 0, socket gone).
+    @Test func sigtermDuringStartUpExitsZero() throws {
+        for delay: UInt32 in [0, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000] {
+            let daemon = try RunningDaemon(scenario: standardKit)
+            // From the moment the process catches SIGTERM (its first act in main; before that it is
+            // the dynamic loader's, which no program can help): /proc/PID/status SigCgt, bit 15.
+            try waitFor("ektpd to reach main", seconds: 10) { Self.catchesSIGTERM(daemon.process.processIdentifier) }
+            usleep(delay)
+            kill(daemon.process.processIdentifier, SIGTERM)
+            try waitFor("ektpd to stop after an early SIGTERM", seconds: 15) { !daemon.process.isRunning }
+            daemon.process.waitUntilExit()
+            #expect(daemon.process.terminationReason == .exit && daemon.process.terminationStatus == 0,
+                    "SIGTERM after \(delay / 1000) ms: \(daemon.process.terminationReason == .exit ? "exit" : "signal") \(daemon.process.terminationStatus)")
+            #expect(access(daemon.socket, F_OK) != 0, "socket left after SIGTERM at \(delay / 1000) ms")
+        }
+    }
+
+    static func catchesSIGTERM(_ pid: Int32) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+              let mask = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        return mask & (1 << (UInt64(SIGTERM) - 1)) != 0
+    }
+
     /// Field case 10: a start command that forks the server and exits 0.
     @Test func aServerThatDaemonizesItselfIsUpAndStoppedWithTheDaemon() throws {
         let port = freeLoopbackPort()

@@ -90,6 +90,7 @@ extension SQLStatement {
 public enum StoreURL {
     public static func open(_ url: String) async throws -> any RegistryStore {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            try await PostgresStore.probe(url: url)
             return try PostgresStore(url: url)
         }
         var path = url
