@@ -1,5 +1,9 @@
 /// Where a station is: the administrative levels the centre groups the fleet by.
 public struct Site: Codable, Sendable, Equatable, Hashable {
+    /// A province, regency or district name, at most (characters): the registry refuses longer
+    /// ones and config and scenario files say so on their line (issue 13).
+    public static let maxNameLength = 200
+
     public var province: String
     public var regency: String
     public var district: String

@@ -147,7 +147,7 @@ public final class Registry: Sendable {
     /// Bounded so sums over 15,000 stations and the daily rate cannot overflow (issue 13, hardening r7).
     public static let blanksRange = 0...10_000_000
     /// A province, regency or district name, at most (issue 13: a 1 MB district name was stored).
-    public static let maxNameLength = 200
+    public static let maxNameLength = Site.maxNameLength
 
     /// A batch's reports in sequence order, each number once (the first wins): stations send in
     /// order, but a relay or a courier may not, and a repeated number is a duplicate, not an error.

@@ -76,9 +76,14 @@ public struct YAMLValue {
 
     public var isNull: Bool { if case .null = node.value { true } else { false } }
 
-    public func string() -> String? {
+    /// A text value, at most `maxLength` characters (issue 13: a 1 MB district name was taken).
+    public func string(maxLength: Int = 4096) -> String? {
         guard case .scalar(let s, _) = node.value else {
             fail("expected a text value, got \(node.shape)")
+            return nil
+        }
+        guard s.count <= maxLength else {
+            fail("\(s.count) characters; at most \(maxLength)")
             return nil
         }
         return s
@@ -212,7 +217,9 @@ public final class YAMLMap {
         return v
     }
 
-    public func string(_ key: String, required: Bool = false) -> String? { value(key, required: required)?.string() }
+    public func string(_ key: String, required: Bool = false, maxLength: Int = 4096) -> String? {
+        value(key, required: required)?.string(maxLength: maxLength)
+    }
     public func int(_ key: String, in range: ClosedRange<Int>? = nil, required: Bool = false) -> Int? {
         value(key, required: required)?.int(in: range)
     }

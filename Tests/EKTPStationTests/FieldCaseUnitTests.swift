@@ -1,4 +1,5 @@
 import EKTPModel
+import EKTPHardware
 import EKTPYAML
 import Foundation
 import Testing
@@ -71,6 +72,26 @@ import Testing
                 "\(e)".contains("d.yaml:6:") && "\(e)".contains("out of range") && "\(e)".contains("10 years")
             }
         }
+    }
+
+    /// A 1 MB district name (issue 13) is refused on its line, in configs and scenarios alike.
+    @Test func overlongNamesAreRefusedWithTheirLine() {
+        let long = String(repeating: "Kecamatan", count: 30)
+        let text = "station:\n  id: st-1\n  site: {province: P, regency: R, district: \(long)}\nbackend: {type: real}\n"
+        #expect {
+            _ = try StationConfig.parse(text, file: "e.yaml", environment: [:])
+        } throws: { e in
+            "\(e)".contains("e.yaml:3:") && "\(e)".contains("270 characters; at most 200")
+        }
+        let scenario = "stations:\n  - id: a\n    site: {province: P, regency: R, district: \(long)}\n    devices: []\n"
+        #expect { _ = try Scenario.parse(scenario, file: "s.yaml") } throws: { "\($0)".contains("at most 200") }
+    }
+
+    /// Centre-pull answers written by a Windows tool (a BOM, CRLF) read like any other.
+    @Test func aCentrePullAnswerWithABOMAndCRLFReads() throws {
+        let r = SyncWatch.parseTime("\u{FEFF}2026-11-30T01:02:03Z\r\n", from: "file")
+        guard case .success(let t?) = r else { Issue.record("\(r)"); return }
+        #expect(t == Timestamp(rfc3339: "2026-11-30T01:02:03Z"))
     }
 
     /// Field case 01: names from USB descriptors cannot break the rows of the human tables.

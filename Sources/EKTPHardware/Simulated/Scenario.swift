@@ -220,9 +220,9 @@ public struct Scenario: Sendable, Equatable {
 
     static func parseSite(_ s: YAMLMap, required: Bool) -> Site? {
         guard let m = s.map("site", required: required) else { return nil }
-        let site = Site(province: m.string("province", required: true) ?? "",
-                        regency: m.string("regency", required: true) ?? "",
-                        district: m.string("district", required: true) ?? "")
+        let site = Site(province: m.string("province", required: true, maxLength: Site.maxNameLength) ?? "",
+                        regency: m.string("regency", required: true, maxLength: Site.maxNameLength) ?? "",
+                        district: m.string("district", required: true, maxLength: Site.maxNameLength) ?? "")
         m.finish()
         return site
     }

@@ -74,9 +74,9 @@ public struct StationConfig: Sendable, Equatable {
                 }
             }
             if let s = st.map("site", required: true) {
-                site = Site(province: s.string("province", required: true) ?? "",
-                            regency: s.string("regency", required: true) ?? "",
-                            district: s.string("district", required: true) ?? "")
+                site = Site(province: s.string("province", required: true, maxLength: Site.maxNameLength) ?? "",
+                            regency: s.string("regency", required: true, maxLength: Site.maxNameLength) ?? "",
+                            district: s.string("district", required: true, maxLength: Site.maxNameLength) ?? "")
                 s.finish()
             }
             st.finish()

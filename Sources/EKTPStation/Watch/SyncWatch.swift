@@ -59,7 +59,9 @@ public final class SyncWatch: Sendable {
     }
 
     static func parseTime(_ text: String, from source: String) -> Result<Timestamp?, NetError> {
-        let t = text.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" }).first.map(String.init) ?? ""
+        // A leading byte-order mark and CRLF read like plain text (issue 13).
+        let plain = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        let t = plain.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" || $0 == "\r\n" }).first.map(String.init) ?? ""
         if t.isEmpty || t == "never" || t == "null" { return .success(nil) }
         if let s = Int64(t) { return .success(Timestamp(seconds: s)) }
         if let ts = Timestamp(rfc3339: t) { return .success(ts) }
