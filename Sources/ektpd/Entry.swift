@@ -17,7 +17,22 @@ struct Entry {
         if let code = FastPath.run(Array(CommandLine.arguments.dropFirst())) {
             exit(code)
         }
-        await Ektpd.main()
+        // ArgumentParser's own exit for a usage error is 64 (EX_USAGE); ektpd documents 4 for bad
+        // usage or bad input (README, exit codes), so scripts have one number to test.
+        do {
+            var command = try Ektpd.parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if Ektpd.exitCode(for: error) == .validationFailure {
+                FileHandleStandardError.write(Ektpd.fullMessage(for: error) + "\n")
+                exit(4)
+            }
+            Ektpd.exit(withError: error)
+        }
     }
 }
 
@@ -60,5 +75,13 @@ enum FastPath {
             printError("ektpd: \(error)")
             return 4
         }
+    }
+}
+
+/// stderr for the usage-error path (no Foundation FileHandle in the fast client).
+enum FileHandleStandardError {
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
 }

@@ -147,6 +147,24 @@ import Testing
     }
 }
 
+/// Requests a careless or hostile client sends get a prompt 400 that says why (found by a helper).
+@Suite struct ControlServerRefusalTests {
+    @Test func conflictingLengthsAndBareLFAreRefusedAtOnce() throws {
+        let dir = TempDir()
+        let path = dir.path + "/control.sock"
+        let server = try ControlServer(path: path, group: nil) { _ in .json(["ok": true]) }
+        server.start()
+        defer { server.stop() }
+        let tests = ControlServerTests()
+        let t0 = monotonicMillis()
+        let twoLengths = try tests.raw(path, Array("POST /v1/stock HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 30\r\n\r\n{}".utf8))
+        #expect(twoLengths.hasPrefix("HTTP/1.1 400") && twoLengths.contains("two different Content-Length"), "\(twoLengths)")
+        let bareLF = try tests.raw(path, Array("GET /v1/status HTTP/1.1\nHost: x\n\n".utf8))
+        #expect(bareLF.hasPrefix("HTTP/1.1 400") && bareLF.contains("CRLF"), "\(bareLF)")
+        #expect(monotonicMillis() - t0 < 1500, "answered before the 2 s deadline")
+    }
+}
+
 /// Issue 12: many clients at once, each on its own deadline; started once, stopped cleanly.
 @Suite struct ControlServerConcurrencyTests {
     func connectIdle(_ path: String) -> Int32 {

@@ -280,6 +280,16 @@ import Testing
         }
     }
 
+    /// Bad usage exits 4, as the README's exit codes say (ArgumentParser's own code is 64).
+    @Test func badUsageExitsFour() throws {
+        for args in [["events", "--limit", "99999999999999999999", "--socket", "/nonexistent"], ["no-such-command"], ["status", "--bogus"]] {
+            let r = try ektpd(args)
+            #expect(r.status == 4, "\(args): exit \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("Error:") || r.stderr.contains("ektpd"), "\(r.stderr)")
+        }
+        #expect(try ektpd(["--help"]).status == 0)
+    }
+
     /// Hardening r13: station ids from a scenario are checked where the scenario is read.
     @Test func aScenarioStationIDThatIsNotAnIDIsALocatedError() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-r13-\(UUID().uuidString.prefix(8))").path

@@ -261,6 +261,10 @@ public final class ControlServer: Sendable {
     private func parse(_ c: Connection) -> ControlResponse? {
         guard let headEnd = findHeadEnd(c.input) else {
             if c.input.count > ControlServer.maxHead { return .error(431, "request head larger than \(ControlServer.maxHead) bytes") }
+            // Bare LF line ends: say so now rather than time out (HTTP/1.1 lines end in CRLF).
+            if c.input.count >= 2, zip(c.input, c.input.dropFirst()).contains(where: { $0 == 10 && $1 == 10 }) {
+                return .error(400, "request lines must end in CRLF (\\r\\n), not a bare LF")
+            }
             return nil
         }
         let parsed: (method: String, target: String, headers: [String: String])

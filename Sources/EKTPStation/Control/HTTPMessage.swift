@@ -82,8 +82,12 @@ enum RequestHead {
         for line in lines where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else { return .failure(.init("malformed header line '\(line.prefix(60))'")) }
             let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].drop(while: { $0 == " " })
-            headers[name] = String(value)
+            let value = String(line[line.index(after: colon)...].drop(while: { $0 == " " }))
+            // Two different lengths are a smuggling attempt or a broken client: refuse (RFC 9112 §6.3).
+            if name == "content-length", let earlier = headers[name], earlier != value {
+                return .failure(.init("two different Content-Length headers ('\(earlier.prefix(20))' and '\(value.prefix(20))')"))
+            }
+            headers[name] = value
         }
         return .success((String(requestLine[0]), String(requestLine[1]), headers))
     }
