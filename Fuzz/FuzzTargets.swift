@@ -18,7 +18,7 @@ import EKTPYAML
 /// Targets: `config` (ektpd.yaml through StationConfig.parse), `scenario` (Scenario.parse),
 /// `time` (RFC 3339 and durations, with their round-trip invariants), `control` (a raw request
 /// on the control socket: head parser, query, the API with a simulated kit), `usb` (USB
-/// configuration descriptors), `batch` (a registry report batch as the registry decodes it).
+/// configuration descriptors), `batch` (a registry report batch as the registry decodes and checks it).
 enum FuzzTargets {
     static let names = ["config", "scenario", "time", "control", "usb", "batch"]
 
@@ -46,7 +46,15 @@ enum FuzzTargets {
         case "usb":
             _ = try? USBDescriptors.parse(bytes)
         case "batch":
-            _ = try? JSONStyle.decode(ReportBatch.self, from: bytes)
+            // As the registry takes it: decode, its rules, the order it stores in.
+            guard let batch = try? JSONStyle.decode(ReportBatch.self, from: bytes) else { return }
+            do {
+                try batch.check(from: batch.station)
+                let stored = ReportBatch.normalized(batch.reports)
+                precondition(stored.count <= batch.reports.count && zip(stored, stored.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+            } catch {
+                precondition([400, 403, 409].contains(error.status), "refusal \(error.status)")
+            }
         default:
             fatalError("unknown fuzz target '\(target)': one of \(names.joined(separator: ", "))")
         }

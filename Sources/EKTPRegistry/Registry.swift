@@ -139,57 +139,18 @@ public final class Registry: Sendable {
 
     // MARK: ingest
 
-    /// The highest sequence number a report may carry (2^53: exact in every JSON reader; a station
-    /// making a report a millisecond would take 285,000 years to reach it). Issue 13: Int64.max was
-    /// accepted and left the station's `stored_through` stuck there.
-    public static let maxSequence: Int64 = 1 << 53
-    /// Card blanks a report may state: 0 to 10,000,000 (a national print run is 14,000 a regency).
-    /// Bounded so sums over 15,000 stations and the daily rate cannot overflow (issue 13, hardening r7).
-    public static let blanksRange = 0...10_000_000
-    /// A province, regency or district name, at most (issue 13: a 1 MB district name was stored).
+    /// The batch rules live with the batch (EKTPModel, `ReportBatch.check`): pure, so the fuzzers
+    /// reach them. These name them where the registry's code reads them.
+    public static let maxSequence = ReportBatch.maxSequence
+    public static let blanksRange = ReportBatch.blanksRange
     public static let maxNameLength = Site.maxNameLength
 
-    /// A batch's reports in sequence order, each number once (the first wins): stations send in
-    /// order, but a relay or a courier may not, and a repeated number is a duplicate, not an error.
-    static func normalized(_ reports: [WireReport]) -> [WireReport] {
-        var seen = Set<Int64>()
-        return reports.sorted { $0.sequence < $1.sequence }.filter { seen.insert($0.sequence).inserted }
-    }
+    static func normalized(_ reports: [WireReport]) -> [WireReport] { ReportBatch.normalized(reports) }
 
-    /// Checks a batch against the station that sent it; throws 400 or 403 before anything is stored.
+    /// Checks a batch against the station that sent it; throws 400, 403 or 409 before anything is stored.
     public static func validate(_ batch: ReportBatch, from station: String) throws {
-        guard batch.station == station else {
-            throw RegistryError(403, "this token belongs to station \(station); it may not write records of station \(batch.station)")
-        }
-        guard !batch.reports.isEmpty else { throw RegistryError.bad("reports: empty batch") }
-        guard batch.reports.count <= maxBatch else { throw RegistryError.bad("reports: \(batch.reports.count) reports in one batch; at most \(maxBatch)") }
-        for (i, r) in batch.reports.enumerated() {
-            let at = "reports[\(i)]"
-            guard r.sequence > 0 else { throw RegistryError.bad("\(at).sequence: \(r.sequence) is not positive") }
-            guard r.sequence <= maxSequence else { throw RegistryError.bad("\(at).sequence: \(r.sequence) is over the ceiling of \(maxSequence)") }
-            switch r.kind {
-            case .event:
-                guard let e = r.event else { throw RegistryError.bad("\(at).event: missing for a report of kind event") }
-                guard r.status == nil else { throw RegistryError.bad("\(at).status: not allowed in a report of kind event") }
-                guard e.station == station else { throw RegistryError(403, "\(at).event.station: \(e.station) is not this token's station \(station)") }
-                guard e.sequence == r.sequence else { throw RegistryError(409, "\(at).event.sequence: \(e.sequence) differs from the report's \(r.sequence)") }
-            case .snapshot:
-                guard let s = r.status else { throw RegistryError.bad("\(at).status: missing for a report of kind snapshot") }
-                guard r.event == nil else { throw RegistryError.bad("\(at).event: not allowed in a report of kind snapshot") }
-                guard s.station == station else { throw RegistryError(403, "\(at).status.station: \(s.station) is not this token's station \(station)") }
-                for (field, value) in [("province", s.site.province), ("regency", s.site.regency), ("district", s.site.district)]
-                where value.count > maxNameLength {
-                    throw RegistryError.bad("\(at).status.site.\(field): \(value.count) characters; at most \(maxNameLength)")
-                }
-                if let b = s.stock?.blanks, !blanksRange.contains(b) {
-                    throw RegistryError.bad("\(at).status.stock.blanks: \(b) is outside \(blanksRange.lowerBound) to \(blanksRange.upperBound)")
-                }
-                for (j, d) in s.devices.enumerated() {
-                    if let b = d.blanksRemaining, !blanksRange.contains(b) {
-                        throw RegistryError.bad("\(at).status.devices[\(j)].blanks_remaining: \(b) is outside \(blanksRange.lowerBound) to \(blanksRange.upperBound)")
-                    }
-                }
-            }
+        do { try batch.check(from: station, maxReports: maxBatch) } catch let r as BatchRefusal {
+            throw RegistryError(r.status, r.message)
         }
     }
 
