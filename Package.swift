@@ -114,7 +114,7 @@ let package = Package(
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",
-                    dependencies: ["EKTPModel", "EKTPStation"],
+                    dependencies: ["EKTPModel", "EKTPStation", "EKTPHardware"],
                     exclude: ["umockdev", "helpers"]),  // device descriptions, the testbed helper, the webhook receiver: used by path
     ]
 )

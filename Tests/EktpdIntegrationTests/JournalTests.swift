@@ -1,4 +1,5 @@
 import EKTPModel
+import EKTPHardware
 import EKTPStation
 import Foundation
 import Glibc
@@ -294,5 +295,67 @@ import Testing
             }
         }
         #expect(daemon.terminate() == 0)
+    }
+}
+
+/// Issue 12: the main job shows what the daemon does. One scenario through `ektpd run` (real time)
+/// and through the fleet simulator (`ektpd simulate`'s engine, on the scenario's clock): the same
+/// device and kit events, in the same order, with the same subjects, states and reasons.
+@Suite(.serialized) struct RunAndSimulateAgreeTests {
+    static let scenario = """
+    seed: 3
+    stations:
+      - id: it-01
+        site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}
+        devices:
+          - {name: fingerprint, usb: 05ba:000a, port: 1-1, speed: full}
+          - {name: iris, usb: 1234:0001, port: 1-2, kind: iris}
+          - {name: camera, usb: 046d:082d, port: 1-3, interface_classes: [0x0e]}
+          - {name: signature, usb: 06a8:0043, port: 1-4.1, speed: full}
+        timeline:
+          - {at: 2s, device: fingerprint, fault: unplug}
+          - {at: 4s, device: fingerprint, fault: replug}
+          - {at: 6s, device: camera, fault: unresponsive}
+    """
+
+    /// What both must agree on: device and kit transitions (not timings, not the daemon's own
+    /// start and stop, not the network or the centre, which the simulator models per tick).
+    static func key(_ e: Event) -> String? {
+        guard [.deviceAdded, .deviceRemoved, .deviceHealth, .kitStatus].contains(e.type) else { return nil }
+        return "\(e.type.rawValue) \(e.subject) \(e.from ?? "-")->\(e.to ?? "-") \(e.reason ?? "")"
+    }
+
+    @Test func oneScenarioGivesTheSameDeviceAndKitEventsThroughRunAndSimulate() async throws {
+        // The daemon, in real time, with the simulator's probe policy (defaults but for the cadence).
+        let daemon = try RunningDaemon(scenario: Self.scenario, config: "probes: {interval: 300ms, retry_interval: 100ms}")
+        try daemon.waitReady()
+        _ = try daemon.waitForStatus(seconds: 30) { s in
+            s.devices.contains { $0.device.kind == .camera && $0.health == .failed } &&
+                s.devices.contains { $0.device.kind == .fingerprint && $0.health == .ok }
+        }
+        let r = try ektpd(["events", "--json", "--limit", "10000", "--socket", daemon.socket])
+        let viaRun = try JSONStyle.decode([Event].self, from: Array(r.stdout.utf8)).compactMap(Self.key)
+        #expect(daemon.terminate() == 0)
+
+        // The simulator, on the scenario's clock, delivering to a registry.
+        let reg = try RunningRegistry()
+        let token = try reg.token("it-01")
+        var sc = try Scenario.parse(Self.scenario, file: "agree.yaml")
+        sc.duration = .seconds(3600)
+        let work = reg.dir + "/sim"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let fleet = try FleetSimulator(scenario: sc, registry: PlainHTTPURL(reg.url)!, tokens: ["it-01": token], workDirectory: work)
+        try await fleet.boot()
+        await fleet.run(until: fleet.end)
+        fleet.flush()
+        let stored = try reg.get(EventsReply.self, "/v1/events?station=it-01&limit=5000").events.map(\.event)
+        let viaSimulate = stored.compactMap(Self.key)
+
+        // The scenario's story is in both: the unplug, the replug, the camera that stops answering.
+        #expect(viaRun.contains { $0.hasPrefix("device.removed 1-1:05ba:000a present->absent") })
+        #expect(viaRun.contains { $0.hasPrefix("device.added 1-1:05ba:000a") })
+        #expect(viaRun.contains { $0.hasPrefix("device.health 1-3:046d:082d ok->failed") })
+        #expect(viaRun.contains { $0.hasPrefix("kit.status kit ready->broken") })
+        #expect(viaRun == viaSimulate, "run:\n\(viaRun.joined(separator: "\n"))\nsimulate:\n\(viaSimulate.joined(separator: "\n"))")
     }
 }
