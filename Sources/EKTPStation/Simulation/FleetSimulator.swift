@@ -144,8 +144,11 @@ public final class FleetSimulator {
         if let change = s.spec.network.last(where: { $0.at <= offset }) {
             if change.up != s.networkUp {
                 s.networkUp = change.up
-                engine.record(type: .uplinkReachability, subject: "registry", from: change.up ? "unreachable" : "reachable",
-                              to: change.up ? "reachable" : "unreachable", reason: change.up ? "network back" : "network down", now: t)
+                // As the daemon's UplinkMonitor says it for a target named "registry".
+                engine.record(type: .uplinkReachability, subject: "uplink:registry", from: change.up ? "unreachable" : "reachable",
+                              to: change.up ? "reachable" : "unreachable",
+                              reason: change.up ? "registry reachable again (the network is back)"
+                                  : "registry unreachable: network down; reports wait in the outbox until it is back", now: t)
             }
         }
         // The centre's nightly pull: it works when the server is on and the station reachable.
