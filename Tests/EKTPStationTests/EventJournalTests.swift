@@ -56,20 +56,24 @@ import Testing
         #expect(snap.outbox?.writable == true)
     }
 
+    /// Fills the outbox's file to its last page (SQLite's own "database or disk is full" from then
+    /// on) after a first event, then records events `range` with 8 KB reasons, which need new pages.
+    func refuse(_ outbox: Outbox, _ journal: EventJournal, _ range: ClosedRange<Int>, tag: String = "x") -> [Event] {
+        journal.record(event(range.lowerBound - 1))
+        outbox.limitPages(outbox.pageCount)
+        return range.map { i in
+            var e = event(i)
+            e.reason = String(repeating: tag, count: 8000) + "#\(i)"
+            return journal.record(e)
+        }
+    }
+
     @Test func whenTheDiskRefusesReportsAreHeldInOrderAndWrittenWhenItAccepts() throws {
         let dir = TempDir()
         let outbox = try Outbox(path: dir.path + "/outbox.sqlite3")
         let clock = ManualMillis()
         let journal = EventJournal(outbox: outbox, stationID: "s1", holdLimit: 1000, monotonic: clock.read)
-        journal.record(event(1))
-        // SQLite's own "database or disk is full": the file may not grow past its current pages.
-        outbox.limitPages(outbox.pageCount)
-        let big = String(repeating: "x", count: 8000)
-        for i in 2...40 {
-            var e = event(i)
-            e.reason = big
-            journal.record(e)
-        }
+        _ = refuse(outbox, journal, 2...40)
         let st = journal.outboxStatus
         #expect(!st.writable)
         #expect(st.error == "disk full")
@@ -98,14 +102,7 @@ import Testing
         let outbox = try Outbox(path: dir.path + "/outbox.sqlite3")
         let clock = ManualMillis()
         let journal = EventJournal(outbox: outbox, stationID: "s1", holdLimit: 5, monotonic: clock.read)
-        journal.record(event(1))
-        outbox.limitPages(outbox.pageCount)
-        let big = String(repeating: "y", count: 8000)
-        for i in 2...12 {
-            var e = event(i)
-            e.reason = big
-            journal.record(e)
-        }
+        _ = refuse(outbox, journal, 2...12, tag: "y")
         let st = journal.outboxStatus
         #expect(st.held == 5)
         #expect(st.dropped >= 1)
@@ -132,14 +129,7 @@ import Testing
         do {
             let outbox = try Outbox(path: path)
             let journal = EventJournal(outbox: outbox, stationID: "s1")
-            journal.record(event(1))
-            outbox.limitPages(outbox.pageCount)
-            for i in 2...9 {
-                var e = event(i)
-                e.reason = String(repeating: "w", count: 8000) + "#\(i)"
-                let r = journal.record(e)
-                shown[r.sequence] = r.reason
-            }
+            for r in refuse(outbox, journal, 2...9, tag: "w") { shown[r.sequence] = r.reason }
             #expect(journal.heldCount > 0)
             // The daemon stops here with the disk still full: the held reports die with it.
         }
@@ -160,11 +150,7 @@ import Testing
         let outbox = try Outbox(path: dir.path + "/outbox.sqlite3")
         let clock = ManualMillis()
         let journal = EventJournal(outbox: outbox, stationID: "s1", monotonic: clock.read)
-        journal.record(event(1))
-        outbox.limitPages(outbox.pageCount)
-        var e = event(2)
-        e.reason = String(repeating: "z", count: 8000)
-        journal.record(e)
+        _ = refuse(outbox, journal, 2...2, tag: "z")
         for _ in 0..<3 {
             journal.recordSnapshot(time: Timestamp(seconds: 5)) { seq in statusWith(nil, sequence: seq) }
         }

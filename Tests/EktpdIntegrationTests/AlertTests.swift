@@ -24,6 +24,23 @@ func prometheusTool(_ path: String, else consequence: String) -> Bool {
     return false
 }
 
+/// The loopback webhook receiver (helpers/webhook-receiver.py) storing POSTs in `dir`, answering
+/// 500 to the first `failFirst`; returns it once it listens, with its port.
+func startWebhookReceiver(_ dir: String, failFirst: Int) throws -> (Process, String) {
+    let receiver = Process()
+    receiver.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    receiver.arguments = [repoRoot + "/Tests/EktpdIntegrationTests/helpers/webhook-receiver.py", dir, "\(failFirst)"]
+    try receiver.run()
+    try waitFor("the webhook receiver listening") { FileManager.default.fileExists(atPath: dir + "/port") }
+    return (receiver, try String(contentsOfFile: dir + "/port", encoding: .utf8))
+}
+
+/// SIGKILL: children of the test runner inherit its blocked SIGTERM.
+func stopWebhookReceiver(_ receiver: Process) {
+    kill(receiver.processIdentifier, SIGKILL)
+    receiver.waitUntilExit()
+}
+
 func files(_ dir: String, _ suffix: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(suffix) }.sorted().map { dir + "/" + $0 }
 }
@@ -169,14 +186,8 @@ let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100m
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-webhook-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let receiver = Process()
-        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        receiver.arguments = [repoRoot + "/Tests/EktpdIntegrationTests/helpers/webhook-receiver.py", scratch, "1"]
-        try receiver.run()
-        // SIGKILL: children of the test runner inherit its blocked SIGTERM
-        defer { kill(receiver.processIdentifier, SIGKILL); receiver.waitUntilExit() }
-        try waitFor("the webhook receiver listening") { FileManager.default.fileExists(atPath: scratch + "/port") }
-        let port = try String(contentsOfFile: scratch + "/port", encoding: .utf8)
+        let (receiver, port) = try startWebhookReceiver(scratch, failFirst: 1)
+        defer { stopWebhookReceiver(receiver) }
 
         let daemon = try RunningDaemon(scenario: fourDevicesKit + """
 

@@ -206,13 +206,8 @@ import Testing
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-fc08-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let receiver = Process()
-        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        receiver.arguments = [repoRoot + "/Tests/EktpdIntegrationTests/helpers/webhook-receiver.py", scratch, "1"]
-        try receiver.run()
-        defer { kill(receiver.processIdentifier, SIGKILL); receiver.waitUntilExit() }
-        try waitFor("the webhook receiver listening") { FileManager.default.fileExists(atPath: scratch + "/port") }
-        let port = try String(contentsOfFile: scratch + "/port", encoding: .utf8)
+        let (receiver, port) = try startWebhookReceiver(scratch, failFirst: 1)
+        defer { stopWebhookReceiver(receiver) }
         let daemon = try RunningDaemon(scenario: fourDevicesKit + """
 
             timeline:
