@@ -181,12 +181,7 @@ public final class StationEngine: Sendable {
     public func status(now: Timestamp) -> StationStatus {
         let seq = journal.lastSequence
         var st = state.withLock { s in status(s, now: now, lastSequence: seq) }
-        if let outbox = journal.outbox {
-            st.outbox = journal.outboxStatus
-            // Pending as it is now (the uplink's figure is from its last round): what is on disk
-            // plus what the journal holds in memory while the disk refuses.
-            if st.delivery != nil { st.delivery?.pending = outbox.pendingCount + (st.outbox?.held ?? 0) }
-        }
+        if journal.outbox != nil { st.outbox = journal.outboxStatus }
         return st.shiftingClock(by: wallOffset())
     }
 

@@ -54,6 +54,12 @@ public struct ControlAPI: Sendable {
         case ("GET", "status"):
             var status = engine.status(now: now())
             if let alerts { status.alerts = alerts().compactMap(FiringAlert.init) }
+            // Pending as it is now (the uplink's figure is from its last round): on disk plus held in
+            // memory while the disk refuses. Counted here, for a person asking, not in every status
+            // the alert rules and metrics build.
+            if status.delivery != nil, let outbox = engine.journal.outbox {
+                status.delivery?.pending = outbox.pendingCount + engine.journal.heldCount
+            }
             return .json(status)
         case ("GET", "devices"):
             if parts.count == 3 {
