@@ -36,6 +36,11 @@ let package = Package(
         .systemLibrary(name: "CSQLite3", providers: [.apt(["libsqlite3-dev"])]),  // static: see its module.modulemap
         // Linux calls hidden from Swift's Glibc module (accept4, pipe2).
         .target(name: "CEKTPSys"),
+        // The daemon's HTTP client: libcurl, loaded by dlopen at the first request (see its header),
+        // and zlib for gzip'd request bodies. Built against Debian's libcurl4-openssl-dev.
+        .target(name: "CEKTPCurl", dependencies: ["CEKTPZlib"], linkerSettings: [.linkedLibrary("dl")]),
+        // gzip both ways (zlib's init calls are macros Swift cannot call): the station's bodies, the registry's reading.
+        .target(name: "CEKTPZlib", linkerSettings: [.linkedLibrary("z")]),
 
         // Value types shared by station and registry. No I/O.
         .target(name: "EKTPModel"),
@@ -52,7 +57,7 @@ let package = Package(
         // The station daemon's services.
         .target(name: "EKTPStation",
                 dependencies: [
-                    "EKTPModel", "EKTPHardware", "EKTPYAML", "EKTPSupport", "CEKTPSys", "CSQLite3",
+                    "EKTPModel", "EKTPHardware", "EKTPYAML", "EKTPSupport", "CEKTPSys", "CSQLite3", "CEKTPCurl",
                     .product(name: "Logging", package: "swift-log"),
                     .product(name: "CoreMetrics", package: "swift-metrics"),
                     .product(name: "Prometheus", package: "swift-prometheus"),
@@ -77,7 +82,7 @@ let package = Package(
         // fleet queries, HTTP (Hummingbird).
         .target(name: "EKTPRegistry",
                 dependencies: [
-                    "EKTPModel", "EKTPSupport",
+                    "EKTPModel", "EKTPSupport", "CEKTPZlib",
                     .product(name: "Hummingbird", package: "hummingbird"),
                     .product(name: "CoreMetrics", package: "swift-metrics"),
                     .product(name: "Prometheus", package: "swift-prometheus"),
@@ -91,8 +96,9 @@ let package = Package(
                 ),
         .executableTarget(name: "ektp-registry",
                           dependencies: [
-                              "EKTPRegistry", "EKTPModel", "EKTPSupport",
+                              "EKTPRegistry", "EKTPModel", "EKTPSupport", "EKTPYAML",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                              .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                               .product(name: "Logging", package: "swift-log"),
                           ]),
         // Registry and outbox benchmarks (Benchmarks/run.py runs it in release).

@@ -2,7 +2,7 @@
 # Installs what building and testing ektpd needs on Debian 12, when it is missing.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
-pkgs=(gcc libc6-dev libusb-1.0-0-dev libudev-dev libsqlite3-dev pkg-config hwdata usbutils umockdev libumockdev-dev systemd python3 make postgresql prometheus)
+pkgs=(gcc libc6-dev libcurl4-openssl-dev zlib1g-dev openssl libusb-1.0-0-dev libudev-dev libsqlite3-dev pkg-config hwdata usbutils umockdev libumockdev-dev systemd python3 make postgresql prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -105,21 +105,41 @@ public final class Registry: Sendable {
         return token
     }
 
+    /// Rotation (issue 14): a new token for the station, while its live tokens keep working until
+    /// `now + grace` (default 7 days), so a fleet can move to new tokens without refusing a report.
+    /// A token already due to end sooner keeps its earlier end. Returns the new token and how many
+    /// old ones now end at the grace's end.
+    public func rotateToken(station: String, grace: Duration = .seconds(7 * 86400), now: Timestamp) async throws -> (token: String, retiring: Int) {
+        try Self.checkStationID(station)
+        let end = now.adding(grace).millis
+        let r = try await store.transaction([SQLStatement("UPDATE tokens SET revoked_at = ? WHERE station = ? AND (revoked_at IS NULL OR revoked_at > ?) RETURNING hash",
+                                                          [.int(end), .text(station), .int(end)])])
+        let token = try await issueToken(station: station, now: now)
+        return (token, r[0].count)
+    }
+
+    /// A station's tokens: when each was issued and when it ends (nil: never), newest first; never the token.
+    public func tokens(station: String) async throws -> [(issued: Timestamp, ends: Timestamp?, hashPrefix: String)] {
+        let rows = try await store.query(SQLStatement("SELECT issued_at, revoked_at, hash FROM tokens WHERE station = ? ORDER BY issued_at DESC", [.text(station)]))
+        return rows.map { r in (Timestamp(millis: r[0].int ?? 0), r[1].int.map { Timestamp(millis: $0) }, String((r[2].text ?? "").prefix(12))) }
+    }
+
     /// Revokes every live token of a station; returns how many.
     public func revokeTokens(station: String, now: Timestamp) async throws -> Int {
-        let r = try await store.transaction([SQLStatement("UPDATE tokens SET revoked_at = ? WHERE station = ? AND revoked_at IS NULL RETURNING hash",
-                                                          [.int(now.millis), .text(station)])])
+        let r = try await store.transaction([SQLStatement("UPDATE tokens SET revoked_at = ? WHERE station = ? AND (revoked_at IS NULL OR revoked_at > ?) RETURNING hash",
+                                                          [.int(now.millis), .text(station), .int(now.millis)])])
         return r[0].count
     }
 
-    /// The station a bearer token belongs to, or a 401 naming what is wrong.
-    public func authenticate(authorization: String?) async throws -> String {
+    /// The station a bearer token belongs to, or a 401 naming what is wrong. A rotated token keeps
+    /// working until its end (`revoked_at` in the future); `now` is the registry's clock.
+    public func authenticate(authorization: String?, now: Timestamp) async throws -> String {
         guard let authorization, !authorization.isEmpty else {
             throw RegistryError(401, "no Authorization header: send \"Authorization: Bearer TOKEN\" (ektp-registry token issue --station ID)")
         }
         guard authorization.hasPrefix("Bearer ") else { throw RegistryError(401, "Authorization is not a Bearer token") }
         let token = String(authorization.dropFirst("Bearer ".count)).trimmingSpaces
-        let rows = try await store.query(SQLStatement("SELECT station FROM tokens WHERE hash = ? AND revoked_at IS NULL", [.text(Self.hash(token))]))
+        let rows = try await store.query(SQLStatement("SELECT station FROM tokens WHERE hash = ? AND (revoked_at IS NULL OR revoked_at > ?)", [.text(Self.hash(token)), .int(now.millis)]))
         guard let station = rows.first?.first?.text else { throw RegistryError(401, "unknown or revoked token") }
         return station
     }

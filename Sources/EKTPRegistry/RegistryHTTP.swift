@@ -1,3 +1,4 @@
+import CEKTPZlib
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -47,17 +48,40 @@ public enum RegistryHTTP {
         }
     }
 
+    /// The body as sent, or inflated when `Content-Encoding: gzip` (stations compress: carrier data
+    /// is paid by the megabyte). Inflated, it may not pass `maxBody` either: a small bomb that would
+    /// inflate to gigabytes is refused (413) before it is kept. Other encodings are a 415.
+    static func decodeContent(_ buffer: ByteBuffer, encoding: String?) throws -> ByteBuffer {
+        let e = (encoding ?? "").trimmingSpaces.lowercased()
+        if e.isEmpty || e == "identity" { return buffer }
+        guard e == "gzip" || e == "x-gzip" else {
+            throw RegistryError(415, "Content-Encoding \(encoding ?? "") is not accepted: send gzip or none")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        var out: UnsafeMutablePointer<UInt8>?
+        var outLen = 0
+        var why = [CChar](repeating: 0, count: 128)
+        let rc = ektp_gunzip(bytes, bytes.count, maxBody, &out, &outLen, &why, why.count)
+        defer { free(out) }
+        switch rc {
+        case 0: return ByteBuffer(bytes: UnsafeBufferPointer(start: out, count: outLen))
+        case 1: throw RegistryError(413, "the gzip body inflates past the limit of \(maxBody) bytes: send smaller batches")
+        default: throw RegistryError(400, "the body is not valid gzip (\(String(cString: why)))")
+        }
+    }
+
     public static func router(registry: Registry, clock: Clock, logger: Logger, metrics: RegistryMetrics = RegistryMetrics()) -> Router<RegistryContext> {
         let router = Router(context: RegistryContext.self)
         router.add(middleware: MethodNotAllowedMiddleware<RegistryContext>())
 
         router.post("/v1/reports") { request, context -> Response in
             let response = await respond(logger) {
-                let station = try await registry.authenticate(authorization: request.headers[.authorization])
-                let buffer: ByteBuffer
+                let station = try await registry.authenticate(authorization: request.headers[.authorization], now: clock.now())
+                var buffer: ByteBuffer
                 do { buffer = try await request.body.collect(upTo: maxBody) } catch {
                     throw RegistryError(413, "body over the limit of \(maxBody) bytes: send smaller batches")
                 }
+                buffer = try decodeContent(buffer, encoding: request.headers[.contentEncoding])
                 let batch = try decode(ReportBatch.self, buffer)
                 let receivedAt = clock.now()
                 let reply = try await registry.ingest(batch, from: station, receivedAt: receivedAt)

@@ -2,8 +2,11 @@ import ArgumentParser
 import EKTPModel
 import EKTPRegistry
 import EKTPSupport
+import EKTPYAML
 import Hummingbird
+import HummingbirdCore
 import Logging
+import UnixSignals
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -81,6 +84,12 @@ struct Serve: AsyncParsableCommand {
     var clockFile: String?
     @Option(name: .long, help: "Log level: debug, info, notice, warning, error.")
     var logLevel: String = "info"
+    @Option(name: .long, help: "Serve HTTPS with this PEM certificate chain (or $EKTP_REGISTRY_TLS_CERT); reloaded on SIGHUP.")
+    var tlsCert: String?
+    @Option(name: .long, help: "The certificate's PEM private key (or $EKTP_REGISTRY_TLS_KEY).")
+    var tlsKey: String?
+    @Option(name: .long, help: "Require client certificates signed by this PEM CA (or $EKTP_REGISTRY_CLIENT_CA): mutual TLS.")
+    var clientCa: String?
 
     func run() async throws {
         let env = environment()
@@ -92,6 +101,31 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let host = String(listen[..<colon])
+        func setting(_ option: String?, _ name: String) -> String? {
+            if let option { return option }
+            if let v = env[name], !v.isEmpty { return v }
+            return nil
+        }
+        let certPath = setting(tlsCert, "EKTP_REGISTRY_TLS_CERT"), keyPath = setting(tlsKey, "EKTP_REGISTRY_TLS_KEY")
+        let clientCAPath = setting(clientCa, "EKTP_REGISTRY_CLIENT_CA")
+        var tls: RegistryTLS?
+        switch (certPath, keyPath) {
+        case (nil, nil):
+            if clientCAPath != nil {
+                FileHandleStderr.write("ektp-registry: --client-ca needs --tls-cert and --tls-key (client certificates come with HTTPS)\n")
+                throw ExitCode(2)
+            }
+        case let (cert?, key?):
+            do { tls = try RegistryTLS(certificate: cert, key: key, clientCA: clientCAPath) } catch {
+                FileHandleStderr.write("ektp-registry: \(error)\n")
+                throw ExitCode(1)
+            }
+        default:
+            FileHandleStderr.write("ektp-registry: give both --tls-cert and --tls-key (or neither, for plain HTTP behind a TLS proxy)\n")
+            throw ExitCode(2)
+        }
+        let scheme = tls == nil ? "http" : "https"
+        let serverTLS = tls
         try await reportingErrors {
             let store = try await StoreURL.open(db.url(env))
             let registry = Registry(store: store, silentAfter: .seconds(silentAfter))
@@ -102,8 +136,22 @@ struct Serve: AsyncParsableCommand {
                                              logger: logger)
             let notifier = SystemdNotifier(environment: env)
             let portFile = self.portFile
+            if let tls = serverTLS {
+                // A renewed certificate is read on SIGHUP (systemctl reload ektp-registry).
+                Task.detached {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        do {
+                            try tls.reload()
+                            logger.notice("reloaded the TLS certificate \(tls.certificatePath) and key \(tls.keyPath)")
+                        } catch {
+                            logger.error("TLS reload failed, still serving the previous certificate: \(error)")
+                        }
+                    }
+                }
+            }
             let app = Application(
                 router: router,
+                server: serverTLS.map { HTTPServerBuilder.registryTLS($0) } ?? .http1(),
                 configuration: .init(address: .hostname(host, port: port), serverName: "ektp-registry"),
                 onServerRunning: { channel in
                     let bound = channel.localAddress?.port ?? port
@@ -111,7 +159,7 @@ struct Serve: AsyncParsableCommand {
                         let tmp = portFile + ".tmp"
                         if let f = fopen(tmp, "w") { fputs("\(bound)\n", f); fclose(f); rename(tmp, portFile) }
                     }
-                    logger.notice("listening on http://\(host):\(bound) (\(store.label))")
+                    logger.notice("listening on \(scheme)://\(host):\(bound) (\(store.label))\(serverTLS?.clientCAPath != nil ? ", client certificates required" : "")")
                     notifier.notify(["READY": "1", "STATUS": "listening on \(host):\(bound)"])
                 },
                 logger: logger)
@@ -145,7 +193,7 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Token: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Issue or revoke a station's tokens.", subcommands: [Issue.self, Revoke.self])
+    static let configuration = CommandConfiguration(abstract: "Issue or revoke a station's tokens.", subcommands: [Issue.self, Rotate.self, List.self, Revoke.self])
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make a token for a station; it is printed once and only its hash is kept.")
@@ -159,6 +207,54 @@ struct Token: AsyncParsableCommand {
                 let token = try await registry.issueToken(station: station, now: wallClockNow())
                 await registry.store.close()
                 print(token)
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a new token for a station; its current tokens keep working for the grace period, then end.",
+            discussion: "Put the new token in the station's token_file and restart ektpd within the grace period; nothing is refused meanwhile.")
+        @OptionGroup var db: DatabaseOption
+        @Option(name: .long, help: "The station's ID.") var station: String
+        @Option(name: .long, help: "How long the old tokens keep working (a duration: 7d, 36h).") var grace: String = "7d"
+
+        func run() async throws {
+            guard let g = parseDuration(grace), g > .zero, g <= maxInputDuration else {
+                FileHandleStderr.write("ektp-registry: --grace \(grace): expected a duration such as 7d or 36h (at most 10 years)\n")
+                throw ExitCode(2)
+            }
+            try await reportingErrors {
+                let registry = try await db.open(environment())
+                try await registry.migrate(now: wallClockNow())
+                let now = wallClockNow()
+                let (token, retiring) = try await registry.rotateToken(station: station, grace: g, now: now)
+                await registry.store.close()
+                print(token)
+                FileHandleStderr.write("\(retiring) older token(s) of \(station) keep working until \(now.adding(g).rfc3339)\n")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a station's tokens: issued, ends, and the start of their hash (never the token).")
+        @OptionGroup var db: DatabaseOption
+        @Option(name: .long, help: "The station's ID.") var station: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let registry = try await db.open(environment())
+                try await registry.migrate(now: wallClockNow())
+                let now = wallClockNow()
+                let rows = try await registry.tokens(station: station)
+                await registry.store.close()
+                print("ISSUED                    ENDS                      STATE      HASH")
+                for r in rows {
+                    let state = r.ends.map { $0 <= now ? "ended" : "retiring" } ?? "live"
+                    let ends = r.ends?.rfc3339 ?? "-"
+                    print(r.issued.rfc3339.padding(26) + ends.padding(26) + state.padding(11) + r.hashPrefix)
+                }
+                if rows.isEmpty { throw ExitCode(1) }
             }
         }
     }
@@ -184,4 +280,8 @@ struct Token: AsyncParsableCommand {
 struct OpenAPI: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "openapi", abstract: "Print the API's OpenAPI document.")
     func run() { print(OpenAPIDocument.yaml, terminator: "") }
+}
+
+private extension String {
+    func padding(_ n: Int) -> String { count >= n ? self + " " : self + String(repeating: " ", count: n - count) }
 }

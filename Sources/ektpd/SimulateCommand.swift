@@ -51,10 +51,10 @@ struct Simulate: AsyncParsableCommand {
 
         let progress = Progress(enabled: !json || isatty(2) != 0)
         var embedded: EmbeddedRegistry?
-        let url: PlainHTTPURL
+        let url: HTTPURL
         var tokenMap: [String: String] = [:]
         if let registry {
-            guard let u = PlainHTTPURL(registry) else {
+            guard let u = HTTPURL(registry) else {
                 FileOut.err("ektpd: --registry \(registry): expected http://HOST:PORT\n")
                 throw ExitCode(4)
             }
@@ -131,8 +131,8 @@ struct Simulate: AsyncParsableCommand {
         }
     }
 
-    func fetch<T: Decodable>(_ type: T.Type, _ url: PlainHTTPURL, _ path: String) throws -> T {
-        switch httpRequest(method: "GET", host: url.host, port: url.port, path: url.prefix + path, timeout: .seconds(30), maxResponse: 64 << 20) {
+    func fetch<T: Decodable>(_ type: T.Type, _ url: HTTPURL, _ path: String) throws -> T {
+        switch HTTPClient().request("GET", url, path: path, timeout: .seconds(30), maxResponse: 64 << 20) {
         case .failure(let e): throw e
         case .success(let x):
             guard x.status == 200 else { throw SimulationError("GET \(path): \(x.status) \(String(decoding: x.body.prefix(300), as: UTF8.self))") }
@@ -256,12 +256,12 @@ struct SimulationReport: Codable {
 final class EmbeddedRegistry {
     nonisolated(unsafe) static var current: pid_t = 0
     let process: ChildProcess
-    let url: PlainHTTPURL
+    let url: HTTPURL
     let tokens: [String: String]
     let label: String
     var pid: pid_t { process.pid }
 
-    init(process: ChildProcess, url: PlainHTTPURL, tokens: [String: String], label: String) {
+    init(process: ChildProcess, url: HTTPURL, tokens: [String: String], label: String) {
         self.process = process
         self.url = url
         self.tokens = tokens
@@ -302,7 +302,7 @@ final class EmbeddedRegistry {
         for _ in 0..<3000 {
             if let text = readWholeFile(portFile), let port = UInt16(text.split(separator: "\n").first ?? "") {
                 let label = db.hasPrefix("postgres") ? "PostgreSQL" : "SQLite"
-                return EmbeddedRegistry(process: child, url: PlainHTTPURL("http://127.0.0.1:\(port)")!, tokens: tokens, label: label)
+                return EmbeddedRegistry(process: child, url: HTTPURL("http://127.0.0.1:\(port)")!, tokens: tokens, label: label)
             }
             var status: Int32 = 0
             if waitpid(child.pid, &status, WNOHANG) == child.pid {

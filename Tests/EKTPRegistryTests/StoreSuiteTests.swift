@@ -138,12 +138,35 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         let r = o.registry
         let token = try await r.issueToken(station: "s1", now: T0)
         #expect(token.hasPrefix("ektp_") && token.count > 40)
-        #expect(try await r.authenticate(authorization: "Bearer \(token)") == "s1")
+        #expect(try await r.authenticate(authorization: "Bearer \(token)", now: T0) == "s1")
         let raw = try await r.store.query(SQLStatement("SELECT hash FROM tokens"))
         #expect(raw.count == 1 && raw[0][0].text != token && raw[0][0].text == Registry.hash(token))
-        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer ektp_wrong") }
+        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer ektp_wrong", now: T0) }
         #expect(try await r.revokeTokens(station: "s1", now: T0) == 1)
-        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer \(token)") }
+        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer \(token)", now: T0) }
+        await r.store.close()
+    }
+
+    /// Issue 14: rotation gives a new token and keeps the old one working for the grace period only.
+    @Test(arguments: Backend.allCases) func rotatedTokensWorkUntilTheGraceEnds(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        let old = try await r.issueToken(station: "s1", now: T0)
+        let (new, retiring) = try await r.rotateToken(station: "s1", grace: .seconds(7 * 86400), now: T0)
+        #expect(retiring == 1 && new != old)
+        let sixDays = T0.adding(.seconds(6 * 86400)), eightDays = T0.adding(.seconds(8 * 86400))
+        #expect(try await r.authenticate(authorization: "Bearer \(old)", now: sixDays) == "s1")
+        #expect(try await r.authenticate(authorization: "Bearer \(new)", now: sixDays) == "s1")
+        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer \(old)", now: eightDays) }
+        #expect(try await r.authenticate(authorization: "Bearer \(new)", now: eightDays) == "s1")
+        // A second rotation a day later does not lengthen the first token's grace.
+        _ = try await r.rotateToken(station: "s1", grace: .seconds(7 * 86400), now: T0.adding(.seconds(86400)))
+        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer \(old)", now: T0.adding(.seconds(7 * 86400 + 1))) }
+        #expect(try await r.authenticate(authorization: "Bearer \(new)", now: T0.adding(.seconds(7 * 86400 + 1))) == "s1")
+        // Revoking ends every token now, the retiring ones too.
+        #expect(try await r.revokeTokens(station: "s1", now: T0.adding(.seconds(2 * 86400))) == 3)
+        await #expect(throws: RegistryError(401, "unknown or revoked token")) { _ = try await r.authenticate(authorization: "Bearer \(new)", now: T0.adding(.seconds(2 * 86400 + 1))) }
+        #expect(try await r.tokens(station: "s1").count == 3)
         await r.store.close()
     }
 

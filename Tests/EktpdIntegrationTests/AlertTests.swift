@@ -26,10 +26,11 @@ func prometheusTool(_ path: String, else consequence: String) -> Bool {
 
 /// The loopback webhook receiver (helpers/webhook-receiver.py) storing POSTs in `dir`, answering
 /// 500 to the first `failFirst`; returns it once it listens, with its port.
-func startWebhookReceiver(_ dir: String, failFirst: Int) throws -> (Process, String) {
+func startWebhookReceiver(_ dir: String, failFirst: Int, tls: (cert: String, key: String)? = nil) throws -> (Process, String) {
     let receiver = Process()
     receiver.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
     receiver.arguments = [repoRoot + "/Tests/EktpdIntegrationTests/helpers/webhook-receiver.py", dir, "\(failFirst)"]
+        + (tls.map { [$0.cert, $0.key] } ?? [])
     try receiver.run()
     try waitFor("the webhook receiver listening") { FileManager.default.fileExists(atPath: dir + "/port") }
     return (receiver, try String(contentsOfFile: dir + "/port", encoding: .utf8))

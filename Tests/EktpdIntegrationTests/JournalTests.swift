@@ -13,6 +13,7 @@ import Testing
         let token = try reg.token("it-01")
         let tokenFile = reg.dir + "/token"
         try (token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        chmod(tokenFile, 0o600)
         return """
             registry: {url: "\(reg.url)", token_file: \(tokenFile), snapshot_spacing: 0s, heartbeat: 1s, backoff_base: 50ms, backoff_max: 500ms, batch_size: 5\(extra)}
             """
@@ -286,7 +287,7 @@ import Testing
             }
             let cli = try ektpd(["status", "--json", "--socket", daemon.socket])
             #expect(cli.status == 0, "ektpd status behind 100 idle clients: exit \(cli.status) \(cli.stderr)")
-            switch httpRequest(method: "GET", host: "127.0.0.1", port: metricsPort, path: "/metrics", headers: [], body: [], timeout: .seconds(1)) {
+            switch HTTPClient().request("GET", HTTPURL("http://127.0.0.1:\(metricsPort)")!, path: "/metrics", timeout: .seconds(1)) {
             case .success(let x):
                 #expect(x.status == 200)
                 #expect(String(decoding: x.body, as: UTF8.self).contains("ektp_kit_ready"))
@@ -344,7 +345,7 @@ import Testing
         sc.duration = .seconds(3600)
         let work = reg.dir + "/sim"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let fleet = try FleetSimulator(scenario: sc, registry: PlainHTTPURL(reg.url)!, tokens: ["it-01": token], workDirectory: work)
+        let fleet = try FleetSimulator(scenario: sc, registry: HTTPURL(reg.url)!, tokens: ["it-01": token], workDirectory: work)
         try await fleet.boot()
         await fleet.run(until: fleet.end)
         fleet.flush()

@@ -29,8 +29,12 @@ final class RunningRegistry {
     let database: String
     let process = Process()
     let port: UInt16
+    /// HTTPS (serve --tls-cert): then `url` is https://localhost:PORT and requests trust `clientSettings`.
+    let tls: Bool
+    var clientSettings = HTTPClientSettings(section: "test")
 
     init(extra: [String] = [], database: String? = nil) throws {
+        tls = extra.contains("--tls-cert")
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-reg-it-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         self.database = database ?? "sqlite:\(dir)/registry.sqlite3"
@@ -54,7 +58,7 @@ final class RunningRegistry {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    var url: String { tls ? "https://localhost:\(port)" : "http://127.0.0.1:\(port)" }
 
     func token(_ station: String) throws -> String {
         let r = run([registryBinary, "token", "issue", "--database", database, "--station", station])
@@ -65,7 +69,7 @@ final class RunningRegistry {
     func request(_ method: String, _ path: String, token: String? = nil, body: [UInt8] = []) -> (status: Int, body: String) {
         var headers: [(String, String)] = [("Content-Type", "application/json")]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
-        switch httpRequest(method: method, host: "127.0.0.1", port: port, path: path, headers: headers, body: body, timeout: .seconds(60), maxResponse: 16 << 20) {
+        switch HTTPClient(settings: clientSettings).request(method, HTTPURL(url)!, path: path, headers: headers, body: body, timeout: .seconds(60), maxResponse: 16 << 20) {
         case .success(let x): return (x.status, String(decoding: x.body, as: UTF8.self))
         case .failure(let e): return (0, e.description)
         }
@@ -172,6 +176,7 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
         let token = try reg.token("it-01")
         let tokenFile = reg.dir + "/token"
         try (token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        chmod(tokenFile, 0o600)
         let config = """
             registry: {url: "\(reg.url)", token_file: \(tokenFile), snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, backoff_max: 500ms, batch_size: 3}
             """
@@ -223,7 +228,7 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
           site: {province: P, regency: R, district: D}
         backend: {type: simulated, scenario: \(repoRoot)/scenarios/demo-kit.yaml}
         registry:
-          url: https://registry.example
+          url: ftp://registry.example
           token_file: /nonexistent/token
           batch_size: 5000
         """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)

@@ -22,9 +22,12 @@ public final class AlertDispatcher: Sendable {
     /// The station is one alert group (Alertmanager's group_by station), so newer supersedes older.
     let newest = Mutex<[String: Int]>([:])
     let counter = Mutex<Int>(0)
+    /// One HTTP client (one connection cache) per webhook URL, in `config.webhooks` order.
+    let webhookClients: [HTTPClient]
 
     public init(config: AlertConfig, logger: Logger, onDelivery: @escaping @Sendable (Channel, Result) -> Void = { _, _ in }) {
         self.config = config
+        self.webhookClients = config.webhooks.map { _ in HTTPClient(settings: config.webhookHTTP) }
         self.logger = logger
         self.onDelivery = onDelivery
     }
@@ -84,9 +87,9 @@ public final class AlertDispatcher: Sendable {
         }
         for url in config.webhooks {
             retrying("webhook \(url) (\(what))", receiver: "\(url)", number: number, channel: .webhook) { [config] in
-                let r = httpRequest(method: "POST", host: url.host, port: url.port, path: url.prefix.isEmpty ? "/" : url.prefix,
-                                    headers: [("Content-Type", "application/json")], body: payload,
-                                    timeout: config.webhookTimeout, maxResponse: 64 << 10)
+                let r = self.webhookClient(url).request("POST", url, path: url.prefix.isEmpty ? "/" : "",
+                                                        headers: [("Content-Type", "application/json")], body: payload,
+                                                        timeout: config.webhookTimeout, maxResponse: 64 << 10)
                 switch r {
                 case .success(let x) where (200..<300).contains(x.status): return (.ok, "")
                 case .success(let x): return (.failed, "answered HTTP \(x.status): \(String(decoding: x.body.prefix(300), as: UTF8.self))")
@@ -94,6 +97,10 @@ public final class AlertDispatcher: Sendable {
                 }
             }
         }
+    }
+
+    func webhookClient(_ url: HTTPURL) -> HTTPClient {
+        webhookClients[config.webhooks.firstIndex(of: url) ?? 0]
     }
 
     func retrying(_ what: String, receiver: String, number: Int, channel: Channel, _ attempt: @escaping @Sendable () -> (Result, String)) {

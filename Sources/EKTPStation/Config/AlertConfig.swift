@@ -8,8 +8,11 @@ public struct AlertConfig: Sendable, Equatable {
     /// A hook still running after this is killed (its whole process group).
     public var hookTimeout: Duration = .seconds(10)
     /// Webhook URLs (Alertmanager receivers), POSTed the notification's JSON.
-    public var webhooks: [PlainHTTPURL] = []
+    public var webhooks: [HTTPURL] = []
     public var webhookTimeout: Duration = .seconds(10)
+    /// TLS and proxy for `https://` webhooks (`alerts.ca_file`, `client_cert`, `client_key`,
+    /// `pinned_public_key`, `proxy`).
+    public var webhookHTTP = HTTPClientSettings(section: "alerts")
     /// A failed hook run or webhook POST is tried again this many times...
     public var retries = 3
     /// ...after this delay, doubling each time.
@@ -20,8 +23,9 @@ public struct AlertConfig: Sendable, Equatable {
 
     public init() {}
 
-    static func read(_ a: YAMLMap) -> AlertConfig {
+    static func read(_ a: YAMLMap, configFile: String) -> AlertConfig {
         var c = AlertConfig()
+        c.webhookHTTP = HTTPClientSettings.read(a, section: "alerts", configFile: configFile)
         if let v = a.value("hooks_dir"), let s = v.string() {
             if s.hasPrefix("/") { c.hooksDirectory = s } else { v.fail("must be an absolute path") }
         }
@@ -35,8 +39,8 @@ public struct AlertConfig: Sendable, Equatable {
         if let list = a.list("webhooks") {
             for v in list {
                 guard let s = v.string() else { continue }
-                if let u = PlainHTTPURL(s) { c.webhooks.append(u) } else {
-                    v.fail("'\(s)' is not an http://HOST:PORT/PATH URL (https is not supported: put a local relay in front)")
+                if let u = HTTPURL(s) { c.webhooks.append(u) } else {
+                    v.fail("'\(s)' is not an http:// or https://HOST[:PORT]/PATH URL")
                 }
             }
         }

@@ -171,10 +171,10 @@ public struct StationConfig: Sendable, Equatable {
         var outboxMax: Int64 = 256 << 20
         var holdLimit = 10_000
         if let r = root.map("registry") {
-            var url: PlainHTTPURL?
+            var url: HTTPURL?
             if let v = r.value("url", required: true), let s = v.string() {
-                url = PlainHTTPURL(s)
-                if url == nil { v.fail("expected an http://HOST:PORT URL, like http://registry.example:8470") }
+                url = HTTPURL(s)
+                if url == nil { v.fail("expected an https://HOST[:PORT] or http://HOST:PORT URL, like https://registry.example.id") }
             }
             var token: String?
             switch (r.value("token"), r.value("token_file")) {
@@ -186,6 +186,7 @@ public struct StationConfig: Sendable, Equatable {
                         ? (environment["CREDENTIALS_DIRECTORY"] ?? "/run/credentials/ektpd.service") + path.dropFirst("$CREDENTIALS_DIRECTORY".count)
                         : path
                     let full = resolve(expanded, relativeTo: file)
+                    if let why = othersMayRead(full) { f.fail(why) }
                     if let text = readWholeFile(full) {
                         token = text.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" }).first.map(String.init)
                         if token == nil { f.fail("\(full) is empty: put the token from `ektp-registry token issue` in it") }
@@ -196,6 +197,8 @@ public struct StationConfig: Sendable, Equatable {
             case (.some, .some): r.value("token_file")?.fail("give either token or token_file, not both")
             case (nil, nil): r.diag.report(r.node.mark, "registry", "needs token or token_file (from `ektp-registry token issue --station ID`)")
             }
+            var http = HTTPClientSettings.read(r, section: "registry", configFile: file)
+            http.gzip = r.bool("compress") ?? true
             let batch = r.int("batch_size", in: 1...1000)
             let heartbeat = r.duration("heartbeat", atLeast: .seconds(1))
             let spacing = r.duration("snapshot_spacing", atLeast: .zero)
@@ -206,6 +209,7 @@ public struct StationConfig: Sendable, Equatable {
             if let n = r.int("outbox_hold_reports", in: 1...1_000_000) { holdLimit = n }
             if let url, let token {
                 var c = RegistryUplinkConfig(url: url, token: token)
+                c.http = http
                 c.batchSize = batch ?? c.batchSize
                 c.heartbeat = heartbeat ?? c.heartbeat
                 c.snapshotSpacing = spacing ?? c.snapshotSpacing
@@ -217,7 +221,7 @@ public struct StationConfig: Sendable, Equatable {
             }
             r.finish()
         }
-        let alerts = root.map("alerts").map(AlertConfig.read) ?? AlertConfig()
+        let alerts = root.map("alerts").map { AlertConfig.read($0, configFile: file) } ?? AlertConfig()
         let metrics = root.map("metrics").flatMap(MetricsConfig.read)
         let logLevel = root.value("log_level")?.word([("debug", "debug"), ("info", "info"), ("notice", "notice"),
                                                       ("warning", "warning"), ("error", "error")]) ?? "info"

@@ -103,14 +103,3 @@ func eachAddress(host: String, port: UInt16, passive: Bool,
     }
     return .failure(NetError(lastError))
 }
-
-/// `GET path` over HTTP/1.0; returns the status code.
-public func httpStatus(host: String, port: UInt16, path: String, timeout: Duration) -> Result<Int, NetError> {
-    httpGet(host: host, port: port, path: path, timeout: timeout).map(\.status)
-}
-
-/// `GET path` over HTTP/1.0 (plain HTTP on the station's own network); status and body (64 kB at most).
-public func httpGet(host: String, port: UInt16, path: String, timeout: Duration) -> Result<(status: Int, body: String), NetError> {
-    httpRequest(method: "GET", host: host, port: port, path: path, timeout: timeout, maxResponse: 65536)
-        .map { ($0.status, String(decoding: $0.body, as: UTF8.self)) }
-}

@@ -56,7 +56,7 @@ public final class FleetSimulator {
     /// - Parameters:
     ///   - workDirectory: where each station's outbox file lives.
     ///   - tokens: each station's registry token.
-    public init(scenario: Scenario, registry: PlainHTTPURL, tokens: [String: String], workDirectory: String,
+    public init(scenario: Scenario, registry: HTTPURL, tokens: [String: String], workDirectory: String,
                 options: Options = Options()) throws {
         self.scenario = scenario
         self.options = options

@@ -7,8 +7,11 @@ import Synchronization
 
 /// Where and how the station delivers its outbox (the `registry` section of ektpd.yaml).
 public struct RegistryUplinkConfig: Sendable, Equatable {
-    public var url: PlainHTTPURL
+    public var url: HTTPURL
     public var token: String
+    /// TLS, proxy and gzip (ektpd.yaml's `registry.ca_file`, `pinned_public_key`, `client_cert`,
+    /// `client_key`, `proxy`, `compress`).
+    public var http = HTTPClientSettings(section: "registry")
     /// Reports in one POST.
     public var batchSize: Int = 200
     /// A snapshot at least this often, even when nothing changes (the registry's "heard from").
@@ -20,7 +23,7 @@ public struct RegistryUplinkConfig: Sendable, Equatable {
     public var backoffMax: Duration = .seconds(600)
     public var timeout: Duration = .seconds(20)
 
-    public init(url: PlainHTTPURL, token: String) {
+    public init(url: HTTPURL, token: String) {
         self.url = url
         self.token = token
     }
@@ -37,6 +40,8 @@ public final class RegistryUplink: Sendable {
     public let config: RegistryUplinkConfig
     public let outbox: Outbox
     public let engine: StationEngine
+    /// One connection cache for every batch (kept open between rounds).
+    let client: HTTPClient
 
     struct State {
         var failures = 0
@@ -53,6 +58,7 @@ public final class RegistryUplink: Sendable {
         self.config = config
         self.outbox = outbox
         self.engine = engine
+        self.client = HTTPClient(settings: config.http)
         self.state = Mutex(State(storedThrough: outbox.acknowledged, rng: SplitMix64(seed: seed)))
     }
 
@@ -156,9 +162,9 @@ public final class RegistryUplink: Sendable {
     func send(_ reports: [Outbox.Report], sentAt: Timestamp) -> Result<IngestReply, NetError> {
         let body = Self.batchBody(station: engine.stationID, sentAt: sentAt, reports: reports)
         let url = config.url
-        let r = httpRequest(method: "POST", host: url.host, port: url.port, path: url.prefix + "/v1/reports",
-                            headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json")],
-                            body: body, timeout: config.timeout)
+        let r = client.request("POST", url, path: "/v1/reports",
+                               headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json")],
+                               body: body, timeout: config.timeout)
         switch r {
         case .failure(let e): return .failure(e)
         case .success(let x):

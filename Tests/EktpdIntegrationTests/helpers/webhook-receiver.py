@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """A loopback Alertmanager-style webhook receiver for the integration tests.
 
-webhook-receiver.py DIR [FAIL_FIRST]: listens on 127.0.0.1 (a free port, written to DIR/port once
+webhook-receiver.py DIR [FAIL_FIRST [CERT KEY]]: listens on 127.0.0.1 (a free port, written to DIR/port once
 listening), stores each POST as DIR/NNN.json (body) and DIR/NNN.meta (path and Content-Type), and
-answers 500 to the first FAIL_FIRST requests, 200 after.
+answers 500 to the first FAIL_FIRST requests, 200 after. With CERT and KEY (PEM) it speaks HTTPS.
 """
 import http.server
 import os
+import ssl
 import sys
 
 out = sys.argv[1]
@@ -34,6 +35,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) > 4:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
 tmp = os.path.join(out, "port.tmp")
 with open(tmp, "w") as f:
     f.write(str(server.server_address[1]))

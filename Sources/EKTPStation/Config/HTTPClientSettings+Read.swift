@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EKTPHardware
+import EKTPYAML
+
+extension HTTPClientSettings {
+    /// Reads the TLS and proxy keys of a section (`registry:` or `alerts:`): `ca_file`,
+    /// `pinned_public_key`, `client_cert`, `client_key`, `proxy`. Files are resolved against the
+    /// config file's directory and must exist and hold PEM (`-----BEGIN`); a key file must not be
+    /// readable by others. Problems are reported on the key, with the file's line and column.
+    static func read(_ m: YAMLMap, section: String, configFile: String) -> HTTPClientSettings {
+        var s = HTTPClientSettings(section: section)
+        func pemFile(_ key: String, secret: Bool = false) -> String? {
+            guard let v = m.value(key), let raw = v.string() else { return nil }
+            let path = resolve(raw, relativeTo: configFile)
+            guard let text = readWholeFile(path, limit: 1 << 20) else {
+                v.fail("cannot read \(path) (does it exist, and may ektpd read it?)")
+                return nil
+            }
+            guard text.contains("-----BEGIN ") else {
+                v.fail("\(path) is not PEM (no -----BEGIN line): give the certificate or key in PEM form")
+                return nil
+            }
+            if secret, let why = othersMayRead(path) { v.fail(why) }
+            return path
+        }
+        s.caFile = pemFile("ca_file")
+        s.clientCert = pemFile("client_cert")
+        s.clientKey = pemFile("client_key", secret: true)
+        if (s.clientCert == nil) != (s.clientKey == nil), m.value("client_cert") != nil || m.value("client_key") != nil {
+            (m.value("client_cert") ?? m.value("client_key"))?.fail("give both client_cert and client_key (mutual TLS), or neither")
+        }
+        if let v = m.value("pinned_public_key"), let pin = v.string() {
+            // curl's form: sha256//BASE64 of the SubjectPublicKeyInfo, several joined by ';'.
+            let ok = pin.split(separator: ";").allSatisfy { p in
+                p.hasPrefix("sha256//") && p.dropFirst(8).count == 44 && p.dropFirst(8).allSatisfy { $0.isLetter || $0.isNumber || "+/=".contains($0) }
+            }
+            if ok { s.pinnedPublicKey = pin } else {
+                v.fail("expected sha256//BASE64 (44 characters), as `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64` prints it")
+            }
+        }
+        if let v = m.value("proxy"), let p = v.string() {
+            if HTTPURL(p) != nil || p.hasPrefix("socks5://") || p.hasPrefix("socks5h://") { s.proxy = p } else {
+                v.fail("expected a proxy URL, like http://proxy.example:3128")
+            }
+        }
+        return s
+    }
+}
+
+/// Why a secret file may not be used: readable by others (mode o+r), as ssh refuses such a key.
+/// nil when it is private enough (or cannot be stat'ed: reading it reports that).
+func othersMayRead(_ path: String) -> String? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    if st.st_mode & S_IROTH != 0 {
+        return "\(path) is readable by every user (mode \(String(st.st_mode & 0o777, radix: 8))): chmod o-r \(path) (chmod 600, or 640 with group ektp)"
+    }
+    return nil
+}

@@ -1,0 +1,370 @@
+import EKTPModel
+import EKTPStation
+import Foundation
+import Glibc
+import Testing
+
+/// The test PKI (helpers/make-test-pki.sh, openssl), made once per test run: the centre's CA, a
+/// server certificate for localhost and 127.0.0.1, one for another name, an expired one, a renewed
+/// one, one from another CA, and a station's client certificate.
+let testPKI: String = {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-pki-\(getpid())").path
+    let r = run(["bash", repoRoot + "/Tests/EktpdIntegrationTests/helpers/make-test-pki.sh", dir])
+    precondition(r.status == 0, "make-test-pki.sh failed: \(r.stderr)")
+    return dir
+}()
+
+func pki(_ name: String) -> String { testPKI + "/" + name }
+func pin(_ name: String) throws -> String {
+    try String(contentsOfFile: pki(name + ".pin"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// `ektp-registry serve` over HTTPS with `cert` (a name in the PKI), optionally requiring client
+/// certificates; the test's own requests trust the centre's CA (and carry the station's certificate).
+func tlsRegistry(cert: String = "server", requireClientCertificates: Bool = false, database: String? = nil) throws -> RunningRegistry {
+    var extra = ["--tls-cert", pki(cert + ".crt"), "--tls-key", pki(cert + ".key")]
+    if requireClientCertificates { extra += ["--client-ca", pki("client-ca.crt")] }
+    let reg = try RunningRegistry(extra: extra, database: database)
+    reg.clientSettings.caFile = pki("centre-ca.crt")
+    if requireClientCertificates {
+        reg.clientSettings.clientCert = pki("station.crt")
+        reg.clientSettings.clientKey = pki("station.key")
+    }
+    return reg
+}
+
+/// A token for it-01 in a file only its owner reads (as check-config demands).
+func tokenFile(_ reg: RunningRegistry) throws -> (path: String, token: String) {
+    let token = try reg.token("it-01")
+    let path = reg.dir + "/token"
+    try (token + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    chmod(path, 0o600)
+    return (path, token)
+}
+
+/// Waits until the registry holds everything the daemon numbered (and the daemon says so).
+func waitDelivered(_ daemon: RunningDaemon, _ reg: RunningRegistry, seconds: Double = 30) throws -> (StationStatus, StationDetail) {
+    let deadline = Date().addingTimeInterval(seconds)
+    var last: (StationStatus?, StationDetail?) = (nil, nil)
+    while Date() < deadline {
+        let (_, s) = try daemon.status()
+        let d = try? reg.get(StationDetail.self, "/v1/stations/it-01")
+        last = (s, d)
+        if let s, let d, s.delivery?.pending == 0, d.view.storedThrough == s.lastSequence, s.delivery?.lastError == nil { return (s, d) }
+        usleep(100_000)
+    }
+    throw HarnessError("not delivered: daemon \(last.0?.lastSequence ?? -1) pending \(last.0?.delivery?.pending ?? -1) error \(last.0?.delivery?.lastError ?? "none"), registry \(last.1?.view.storedThrough ?? -1)")
+}
+
+/// A TCP relay on loopback that records every byte both ways: what a carrier (or tcpdump) sees.
+final class RecordingRelay: @unchecked Sendable {
+    let port: UInt16
+    private let listener: Int32
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+    private var stopped = false
+
+    init(to target: UInt16) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
+        listen(listener, 16)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        port = UInt16(bigEndian: addr.sin_port)
+        self.listener = listener
+        Thread.detachNewThread { [self] in
+            while true {
+                let c = accept(listener, nil, nil)
+                if c < 0 { return }
+                Thread.detachNewThread { self.pump(c, target) }
+            }
+        }
+    }
+
+    private func pump(_ client: Int32, _ target: UInt16) {
+        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = target.bigEndian
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        defer { close(client); close(upstream) }
+        guard ok == 0 else { return }
+        var fds = [pollfd(fd: client, events: Int16(POLLIN), revents: 0), pollfd(fd: upstream, events: Int16(POLLIN), revents: 0)]
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while poll(&fds, 2, 60_000) > 0 {
+            for (i, f) in fds.enumerated() where f.revents != 0 {
+                let n = read(f.fd, &buf, buf.count)
+                if n <= 0 { return }
+                lock.withLock { bytes += buf[0..<n] }
+                var off = 0
+                while off < n {
+                    let w = buf[off..<n].withUnsafeBytes { write(fds[1 - i].fd, $0.baseAddress, $0.count) }
+                    if w <= 0 { return }
+                    off += w
+                }
+            }
+        }
+    }
+
+    var recorded: [UInt8] { lock.withLock { bytes } }
+
+    func contains(_ text: String) -> Bool {
+        let needle = Array(text.utf8), hay = recorded
+        guard !needle.isEmpty, hay.count >= needle.count else { return false }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && Array(hay[i..<(i + needle.count)]) == needle { return true }
+        return false
+    }
+
+    deinit { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+}
+
+let deliveryTimings = "snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, backoff_max: 300ms"
+
+/// Issue 14: station to centre over TLS, through libcurl, against the registry's own HTTPS.
+@Suite(.serialized) struct TLSTests {
+    enum Trust: String, CaseIterable, CustomTestStringConvertible, Sendable {
+        case caFile, pinnedKey, clientCertificate
+        var testDescription: String { rawValue }
+    }
+
+    /// The station delivers over HTTPS trusting only the centre's CA; with the key pinned; with a
+    /// client certificate where the registry requires one.
+    @Test(arguments: Trust.allCases) func theStationDeliversOverHTTPS(_ trust: Trust) throws {
+        let reg = try tlsRegistry(requireClientCertificates: trust == .clientCertificate)
+        let (file, _) = try tokenFile(reg)
+        var tlsKeys = "ca_file: \(pki("centre-ca.crt"))"
+        if trust == .pinnedKey { tlsKeys += ", pinned_public_key: \"\(try pin("server"))\"" }
+        if trust == .clientCertificate { tlsKeys += ", client_cert: \(pki("station.crt")), client_key: \(pki("station.key"))" }
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+            registry: {url: "\(reg.url)", token_file: \(file), \(tlsKeys), \(deliveryTimings)}
+            """)
+        try daemon.waitReady()
+        #expect(try ektpd(["inject", "--socket", daemon.socket, "fingerprint", "unplug"]).status == 0)
+        _ = try daemon.waitForStatus { $0.kit.state == .broken }
+        let (status, detail) = try waitDelivered(daemon, reg)
+        #expect(detail.view.condition == .broken)
+        #expect(status.delivery?.registry == reg.url && status.delivery?.failures == 0)
+    }
+
+    struct Refusal: CustomTestStringConvertible, Sendable {
+        var name: String
+        var serverCertificate: String
+        var requireClientCertificates = false
+        var stationTLS: String
+        var expected: [String]
+        var testDescription: String { name }
+    }
+
+    static let refusals: [Refusal] = [
+        Refusal(name: "another CA", serverCertificate: "untrusted", stationTLS: "ca_file: CA",
+                expected: [": certificate is not trusted (", "set registry.ca_file to the centre's CA"]),
+        Refusal(name: "the system store only", serverCertificate: "server", stationTLS: "",
+                expected: [": certificate is not trusted (unable to get local issuer certificate): set registry.ca_file"]),
+        Refusal(name: "wrong name", serverCertificate: "wrong-name", stationTLS: "ca_file: CA",
+                expected: [": the certificate's name does not match localhost"]),
+        Refusal(name: "expired", serverCertificate: "expired", stationTLS: "ca_file: CA",
+                expected: [": certificate expired on 2025-11-01"]),
+        Refusal(name: "pinned key mismatch", serverCertificate: "server", stationTLS: "ca_file: CA, pinned_public_key: \"PIN\"",
+                expected: [": the server's public key does not match registry.pinned_public_key"]),
+        Refusal(name: "client certificate missing", serverCertificate: "server", requireClientCertificates: true, stationTLS: "ca_file: CA",
+                expected: [" requires a client certificate: set registry.client_cert and registry.client_key"]),
+    ]
+
+    /// Each refusal is named with its cause and the setting that fixes it, and nothing reaches the
+    /// registry: it holds no report of the station afterwards.
+    @Test(arguments: refusals) func aRefusedConnectionNamesItsCauseAndSendsNothing(_ r: Refusal) throws {
+        let reg = try tlsRegistry(cert: r.serverCertificate, requireClientCertificates: r.requireClientCertificates)
+        let (file, _) = try tokenFile(reg)
+        let tlsKeys = r.stationTLS.replacingOccurrences(of: "CA", with: pki("centre-ca.crt"))
+            .replacingOccurrences(of: "PIN", with: try pin("untrusted"))
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+            registry: {url: "\(reg.url)", token_file: \(file)\(tlsKeys.isEmpty ? "" : ", " + tlsKeys), \(deliveryTimings)}
+            """)
+        try daemon.waitReady()
+        let s = try daemon.waitForStatus { ($0.delivery?.failures ?? 0) >= 2 }
+        let error = s.delivery?.lastError ?? ""
+        #expect(error.hasPrefix("localhost:\(reg.port)"), "\(error)")
+        for e in r.expected { #expect(error.contains(e), "\(error)") }
+        // Nothing was stored: the same database served in clear has never heard of it-01.
+        let registryURL = reg.url
+        _ = daemon.terminate()
+        withExtendedLifetime(reg) {}
+        let plain = try RunningRegistry(database: reg.database)
+        #expect(plain.request("GET", "/v1/stations/it-01").status == 404, "a report reached \(registryURL)")
+    }
+
+    /// What crosses the network: through a recording relay the token never shows under HTTPS; the
+    /// same relay in front of plain HTTP shows it (so the relay does record), with a gzip'd body.
+    @Test func aRelayBetweenStationAndRegistrySeesNoByteOfTheToken() throws {
+        for https in [true, false] {
+            let reg = https ? try tlsRegistry() : try RunningRegistry()
+            let (file, token) = try tokenFile(reg)
+            let relay = try RecordingRelay(to: reg.port)
+            let url = https ? "https://localhost:\(relay.port)" : "http://127.0.0.1:\(relay.port)"
+            let daemon = try RunningDaemon(scenario: standardKit, config: """
+                registry: {url: "\(url)", token_file: \(file), ca_file: \(pki("centre-ca.crt")), \(deliveryTimings)}
+                """)
+            try daemon.waitReady()
+            _ = try ektpd(["inject", "--socket", daemon.socket, "camera", "unplug"])
+            _ = try waitDelivered(daemon, reg)
+            #expect(relay.recorded.count > 1000)
+            if https {
+                #expect(!relay.contains(token), "the token crossed the relay in clear")
+                #expect(!relay.contains("Bearer") && !relay.contains("it-01") && !relay.contains("Sintang"))
+            } else {
+                #expect(relay.contains("Bearer " + token), "the relay records what it carries")
+                #expect(relay.contains("Content-Encoding: gzip"))
+                #expect(!relay.contains("Sintang"), "the body went gzip'd")
+            }
+        }
+    }
+
+    /// A renewed certificate is read on SIGHUP while a station keeps delivering: nothing is lost,
+    /// and new connections get the new certificate.
+    @Test func theRegistryReloadsItsCertificateOnSIGHUPWithoutLosingAReport() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-renew-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func install(_ name: String) throws {
+            for ext in ["crt", "key"] {
+                try? FileManager.default.removeItem(atPath: "\(dir)/tls.\(ext).tmp")
+                try FileManager.default.copyItem(atPath: pki("\(name).\(ext)"), toPath: "\(dir)/tls.\(ext).tmp")
+                rename("\(dir)/tls.\(ext).tmp", "\(dir)/tls.\(ext)")
+            }
+        }
+        try install("server")
+        let reg = try RunningRegistry(extra: ["--tls-cert", dir + "/tls.crt", "--tls-key", dir + "/tls.key"])
+        reg.clientSettings.caFile = pki("centre-ca.crt")
+        let (file, _) = try tokenFile(reg)
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+            registry: {url: "\(reg.url)", token_file: \(file), ca_file: \(pki("centre-ca.crt")), \(deliveryTimings), batch_size: 2}
+            """)
+        try daemon.waitReady()
+        func servedBy(_ name: String) throws -> Bool {
+            var s = HTTPClientSettings(section: "test")
+            s.caFile = pki("centre-ca.crt")
+            s.pinnedPublicKey = try pin(name)
+            return (try? HTTPClient(settings: s).request("GET", HTTPURL(reg.url)!, path: "/healthz", timeout: .seconds(5)).get().status) == 200
+        }
+        #expect(try servedBy("server") && !servedBy("renewed"))
+        for (i, fault) in ["unplug", "replug", "unplug", "replug", "unplug", "replug"].enumerated() {
+            #expect(try ektpd(["inject", "--socket", daemon.socket, "fingerprint", fault]).status == 0)
+            if i == 2 {
+                try install("renewed")
+                kill(reg.process.processIdentifier, SIGHUP)
+                try waitFor("the renewed certificate served") { (try? servedBy("renewed")) == true }
+            }
+        }
+        #expect(try !servedBy("server"))
+        let (status, _) = try waitDelivered(daemon, reg)
+        let events = try reg.get(EventsReply.self, "/v1/events?station=it-01&limit=5000").events.map(\.event.sequence)
+        #expect(Set(events).count == events.count)
+        #expect(status.delivery?.failures == 0, "a delivery failed across the reload")
+        #expect(reg.process.isRunning)
+        // A reload that cannot read the files keeps serving the certificate it has.
+        try "not a certificate".write(toFile: dir + "/tls.crt", atomically: true, encoding: .utf8)
+        kill(reg.process.processIdentifier, SIGHUP)
+        _ = try ektpd(["inject", "--socket", daemon.socket, "camera", "unplug"])
+        _ = try waitDelivered(daemon, reg)
+        #expect(try servedBy("renewed"))
+    }
+
+    /// gzip'd batches are taken; a small body that inflates past the limit (a zip bomb), a body that
+    /// is not gzip, and an encoding the registry does not know are refused and store nothing.
+    @Test func gzipBodiesAreAcceptedAndBombsRefused() throws {
+        let reg = try RunningRegistry()
+        let token = try reg.token("s1")
+        var gz = HTTPClientSettings(section: "test")
+        gz.gzip = true
+        let url = HTTPURL(reg.url)!
+        let auth = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]
+        let ok = try HTTPClient(settings: gz).request("POST", url, path: "/v1/reports", headers: auth, body: batchJSON("s1", 1...3), timeout: .seconds(10)).get()
+        #expect(ok.status == 200, "\(String(decoding: ok.body, as: UTF8.self))")
+        #expect(ok.uploaded < batchJSON("s1", 1...3).count)
+        let bomb = try HTTPClient(settings: gz).request("POST", url, path: "/v1/reports", headers: auth,
+                                                        body: [UInt8](repeating: 0x20, count: 64 << 20), timeout: .seconds(30)).get()
+        #expect(bomb.status == 413 && bomb.uploaded < 1 << 20, "\(bomb.status) after \(bomb.uploaded) bytes")
+        #expect(String(decoding: bomb.body, as: UTF8.self).contains("inflates past the limit"))
+        let notGzip = try HTTPClient().request("POST", url, path: "/v1/reports", headers: auth + [("Content-Encoding", "gzip")],
+                                               body: batchJSON("s1", 4...5), timeout: .seconds(10)).get()
+        #expect(notGzip.status == 400 && String(decoding: notGzip.body, as: UTF8.self).contains("not valid gzip"))
+        let brotli = try HTTPClient().request("POST", url, path: "/v1/reports", headers: auth + [("Content-Encoding", "br")],
+                                              body: batchJSON("s1", 4...5), timeout: .seconds(10)).get()
+        #expect(brotli.status == 415)
+        let stored = try reg.get(EventsReply.self, "/v1/events?station=s1").events.map(\.event.sequence)
+        #expect(stored == [1, 2, 3])
+    }
+
+    /// Alert webhooks to an https:// receiver that the centre's CA signed.
+    @Test func webhooksGoToAnHTTPSReceiver() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-webhook-tls-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let (receiver, port) = try startWebhookReceiver(scratch, failFirst: 0, tls: (pki("server.crt"), pki("server.key")))
+        defer { stopWebhookReceiver(receiver) }
+        let daemon = try RunningDaemon(scenario: fourDevicesKit, config: """
+            \(fastProbes)
+            alerts:
+              hooks_dir: \(scratch)/no-hooks
+              group_wait: 100ms
+              ca_file: \(pki("centre-ca.crt"))
+              webhooks: ["https://localhost:\(port)/alerts/ektp"]
+            """)
+        try daemon.waitReady()
+        _ = try ektpd(["inject", "--socket", daemon.socket, "camera", "unplug"])
+        try waitFor("the webhook POST over HTTPS") { !files(scratch, ".json").isEmpty }
+        let body = try String(contentsOfFile: files(scratch, ".json")[0], encoding: .utf8)
+        #expect(body.contains("\"DeviceFailed\"") || body.contains("\"KitBroken\""))
+    }
+
+    /// A token file every user may read is refused, as ssh refuses such a key: by check-config and
+    /// by run, with the file, line and the fix.
+    @Test func aTokenFileReadableByOthersIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-tokmode-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "ektp_secret\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        chmod(dir + "/token", 0o644)
+        try """
+        station:
+          id: s1
+          site: {province: P, regency: R, district: D}
+        backend: {type: simulated, scenario: \(repoRoot)/scenarios/demo-kit.yaml}
+        control: {socket: \(dir)/control.sock}
+        state_directory: \(dir)/state
+        registry:
+          url: https://registry.example.id
+          token_file: \(dir)/token
+        """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
+        let check = try ektpd(["check-config", dir + "/ektpd.yaml"])
+        #expect(check.status != 0)
+        #expect((check.stdout + check.stderr).contains("ektpd.yaml:9:") && (check.stdout + check.stderr).contains("is readable by every user (mode 644): chmod o-r"))
+        let runResult = run([ektpdBinary, "run", "--config", dir + "/ektpd.yaml"])
+        #expect(runResult.status != 0 && runResult.stderr.contains("readable by every user"))
+        chmod(dir + "/token", 0o600)
+        #expect(try ektpd(["check-config", dir + "/ektpd.yaml"]).status == 0)
+    }
+
+    /// `ektp-registry token rotate`: the new token works at once and the old one for the grace period.
+    @Test func rotatingATokenKeepsTheOldOneWorkingMeanwhile() throws {
+        let reg = try RunningRegistry()
+        let old = try reg.token("s1")
+        let r = run([registryBinary, "token", "rotate", "--database", reg.database, "--station", "s1", "--grace", "7d"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let new = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(new.hasPrefix("ektp_") && new != old)
+        #expect(r.stderr.contains("1 older token(s) of s1 keep working until"))
+        #expect(reg.request("POST", "/v1/reports", token: old, body: batchJSON("s1", 1...2)).status == 200)
+        #expect(reg.request("POST", "/v1/reports", token: new, body: batchJSON("s1", 3...4)).status == 200)
+        let list = run([registryBinary, "token", "list", "--database", reg.database, "--station", "s1"])
+        #expect(list.status == 0 && list.stdout.contains("retiring") && list.stdout.contains("live"))
+        #expect(!list.stdout.contains(old) && !list.stdout.contains(new))
+        #expect(run([registryBinary, "token", "revoke", "--database", reg.database, "--station", "s1"]).status == 0)
+        #expect(reg.request("POST", "/v1/reports", token: old, body: batchJSON("s1", 5...5)).status == 401)
+        #expect(reg.request("POST", "/v1/reports", token: new, body: batchJSON("s1", 5...5)).status == 401)
+    }
+}
