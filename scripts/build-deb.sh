@@ -15,7 +15,7 @@ Package: ektpd
 Version: $version
 Architecture: $arch
 Maintainer: ektpd developers <ektpd@localhost>
-Depends: libc6, libstdc++6, libgcc-s1, libudev1, libusb-1.0-0, systemd
+Depends: libc6, libstdc++6, libgcc-s1, libudev1, libusb-1.0-0, zlib1g, libcurl4, systemd
 Recommends: hwdata
 Section: admin
 Priority: optional

@@ -5,6 +5,10 @@ import Foundation
 final class PostgresCluster: @unchecked Sendable {
     let port: Int
     let dir: String
+    /// The test PKI (Tests/EktpdIntegrationTests/helpers/make-test-pki.sh): the server runs with
+    /// ssl=on and the centre CA's certificate for 127.0.0.1; every store test connects with
+    /// sslmode=verify-full against that CA (issue 14).
+    let pki: String
     let bin: String
     private let lock = NSLock()
     private var databases = 0
@@ -32,6 +36,9 @@ final class PostgresCluster: @unchecked Sendable {
         try? fm.removeItem(atPath: dir)
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         port = Self.freePort()
+        pki = dir + "/pki"
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        _ = try Self.sh("bash \(repo)/Tests/EktpdIntegrationTests/helpers/make-test-pki.sh \(pki)")
         let asRoot = getuid() == 0
         if asRoot {
             guard getpwnam("postgres") != nil else { throw Unavailable(description: "running as root and there is no postgres user for initdb") }
@@ -41,7 +48,9 @@ final class PostgresCluster: @unchecked Sendable {
             asRoot ? try Self.sh("su postgres -s /bin/sh -c \"\(cmd)\"") : try Self.sh(cmd)
         }
         _ = try pg("\(bin)/initdb -D \(dir)/data -A trust -U postgres --no-sync")
-        _ = try pg("\(bin)/pg_ctl -D \(dir)/data -l \(dir)/log -w start -o '-p \(port) -k \(dir) -c listen_addresses=127.0.0.1 -c fsync=off'")
+        // The server's key must belong to the server's user and be private (PostgreSQL refuses it otherwise).
+        _ = try Self.sh("cp \(pki)/server.crt \(pki)/server.key \(dir)/data/ && chmod 600 \(dir)/data/server.key" + (asRoot ? " && chown postgres \(dir)/data/server.crt \(dir)/data/server.key" : ""))
+        _ = try pg("\(bin)/pg_ctl -D \(dir)/data -l \(dir)/log -w start -o '-p \(port) -k \(dir) -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key'")
         let stop = "\(bin)/pg_ctl -D \(dir)/data -m immediate stop"
         Self.stopCommand = (asRoot ? "su postgres -s /bin/sh -c \"\(stop)\"" : stop) + " >/dev/null 2>&1; rm -rf \(dir)"
         atexit {
@@ -54,7 +63,7 @@ final class PostgresCluster: @unchecked Sendable {
         let n: Int = lock.withLock { databases += 1; return databases }
         let name = "t\(n)"
         _ = try Self.sh("psql -h 127.0.0.1 -p \(port) -U postgres -q -c 'CREATE DATABASE \(name)'")
-        return "postgres://postgres@127.0.0.1:\(port)/\(name)"
+        return "postgres://postgres@127.0.0.1:\(port)/\(name)?sslmode=verify-full&sslrootcert=\(pki)/centre-ca.crt"
     }
 
     @discardableResult

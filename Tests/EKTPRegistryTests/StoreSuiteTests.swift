@@ -239,36 +239,79 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
     }
 }
 
-/// Hardening r11: libpq's sslmode in the database URL is honoured, never ignored.
+/// Hardening r11 and issue 14: libpq's sslmode in the database URL is honoured, never ignored. The
+/// test cluster runs with ssl=on and a certificate from the centre's test CA.
 @Suite struct PostgresTLSModeTests {
-    @Test func requireRefusesAServerWithoutTLSAndBadParametersAreNamed() async throws {
+    func cluster() throws -> PostgresCluster? {
         guard let cluster = PostgresCluster.shared else {
             if ProcessInfo.processInfo.environment["EKTP_REQUIRE_POSTGRES"] == "1" {
                 throw PostgresCluster.Unavailable(description: "EKTP_REQUIRE_POSTGRES=1 but PostgreSQL could not be started")
             }
-            return
+            return nil
         }
-        let url = try cluster.newDatabase()  // the test cluster runs with ssl off
-        // disable and prefer connect in clear to a server without TLS, as libpq does.
-        for mode in ["disable", "prefer"] {
-            let store = try await StoreURL.open(url + "?sslmode=\(mode)")
-            #expect(try await Registry(store: store).schemaVersion() >= 0)
+        return cluster
+    }
+
+    func connects(_ url: String) async -> Bool {
+        do {
+            let store = try await StoreURL.open(url)
+            defer { Task { await store.close() } }
+            return try await Registry(store: store).schemaVersion() >= 0
+        } catch {
+            return false
+        }
+    }
+
+    @Test func everyModeAgainstAServerWithTLSAndOnlyTheRightCAVerifies() async throws {
+        guard let cluster = try cluster() else { return }
+        let base = String(try cluster.newDatabase().prefix { $0 != "?" })
+        let ca = cluster.pki + "/centre-ca.crt", other = cluster.pki + "/other-ca.crt"
+        for q in ["sslmode=disable", "sslmode=prefer", "sslmode=require", "sslmode=verify-ca&sslrootcert=\(ca)", "sslmode=verify-full&sslrootcert=\(ca)"] {
+            #expect(await connects(base + "?" + q), "\(q) did not connect")
+        }
+        // The store suite's own URL (verify-full) really runs over TLS, and disable really does not.
+        for (q, tls) in [("sslmode=verify-full&sslrootcert=\(ca)", Int64(1)), ("sslmode=disable", Int64(0))] {
+            let store = try await StoreURL.open(base + "?" + q)
+            let rows = try await store.query(SQLStatement("SELECT CASE WHEN ssl THEN 1 ELSE 0 END FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))
+            #expect(rows.first?.first?.int == tls, "\(q): pg_stat_ssl says \(String(describing: rows.first?.first?.int))")
             await store.close()
         }
-        // require and verify-full must not: the connection fails rather than fall back to clear text.
-        for mode in ["require", "verify-full"] {
-            var failed = false
-            do {
-                let store = try await StoreURL.open(url + "?sslmode=\(mode)")
-                defer { Task { await store.close() } }
-                _ = try await Registry(store: store).schemaVersion()
-            } catch {
-                failed = true
-            }
-            #expect(failed, "sslmode=\(mode) connected to a server without TLS")
+        // Another CA, or the system's store, does not verify the centre's certificate.
+        for q in ["sslmode=verify-full&sslrootcert=\(other)", "sslmode=verify-ca&sslrootcert=\(other)", "sslmode=verify-full"] {
+            #expect(!(await connects(base + "?" + q)), "\(q) connected to a server its CA did not sign")
         }
-        await #expect { _ = try await StoreURL.open(url + "?sslmode=maybe") } throws: { "\($0)".contains("sslmode=maybe: expected disable") }
-        await #expect { _ = try await StoreURL.open(url + "?sslcert=x.pem") } throws: { "\($0)".contains("parameter \"sslcert\" is not supported") }
-        await #expect { _ = try await StoreURL.open(url + "?sslmode=verify-ca&sslrootcert=/nonexistent.pem") } throws: { "\($0)".contains("sslrootcert=/nonexistent.pem") }
+        await #expect { _ = try await StoreURL.open(base + "?sslmode=maybe") } throws: { "\($0)".contains("sslmode=maybe: expected disable") }
+        await #expect { _ = try await StoreURL.open(base + "?sslcert=x.pem") } throws: { "\($0)".contains("parameter \"sslcert\" is not supported") }
+        await #expect { _ = try await StoreURL.open(base + "?sslmode=verify-ca&sslrootcert=/nonexistent.pem") } throws: { "\($0)".contains("sslrootcert=/nonexistent.pem") }
+    }
+
+    /// A server that says "no TLS" (an 'N' to the SSLRequest, as a PostgreSQL with ssl=off answers):
+    /// require and verify-full refuse to go on in clear.
+    @Test func requireRefusesAServerWithoutTLS() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        listen(fd, 8)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        Thread.detachNewThread {
+            while true {
+                let c = accept(fd, nil, nil)
+                if c < 0 { return }
+                var request = [UInt8](repeating: 0, count: 8)
+                _ = read(c, &request, 8)
+                _ = write(c, "N", 1)
+                close(c)
+            }
+        }
+        defer { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        for mode in ["require", "verify-full"] {
+            await #expect { _ = try await StoreURL.open("postgres://postgres@127.0.0.1:\(port)/t?sslmode=\(mode)") } throws: {
+                "\($0)".contains("sslmode=\(mode)")
+            }
+        }
     }
 }

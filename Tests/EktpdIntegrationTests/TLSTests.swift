@@ -43,14 +43,15 @@ func tokenFile(_ reg: RunningRegistry) throws -> (path: String, token: String) {
 }
 
 /// Waits until the registry holds everything the daemon numbered (and the daemon says so).
-func waitDelivered(_ daemon: RunningDaemon, _ reg: RunningRegistry, seconds: Double = 30) throws -> (StationStatus, StationDetail) {
+func waitDelivered(_ daemon: RunningDaemon, _ reg: RunningRegistry, seconds: Double = 30,
+                   until: (StationDetail) -> Bool = { _ in true }) throws -> (StationStatus, StationDetail) {
     let deadline = Date().addingTimeInterval(seconds)
     var last: (StationStatus?, StationDetail?) = (nil, nil)
     while Date() < deadline {
         let (_, s) = try daemon.status()
         let d = try? reg.get(StationDetail.self, "/v1/stations/it-01")
         last = (s, d)
-        if let s, let d, s.delivery?.pending == 0, d.view.storedThrough == s.lastSequence, s.delivery?.lastError == nil { return (s, d) }
+        if let s, let d, s.delivery?.pending == 0, d.view.storedThrough == s.lastSequence, s.delivery?.lastError == nil, until(d) { return (s, d) }
         usleep(100_000)
     }
     throw HarnessError("not delivered: daemon \(last.0?.lastSequence ?? -1) pending \(last.0?.delivery?.pending ?? -1) error \(last.0?.delivery?.lastError ?? "none"), registry \(last.1?.view.storedThrough ?? -1)")
@@ -145,7 +146,8 @@ let deliveryTimings = "snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, 
         try daemon.waitReady()
         #expect(try ektpd(["inject", "--socket", daemon.socket, "fingerprint", "unplug"]).status == 0)
         _ = try daemon.waitForStatus { $0.kit.state == .broken }
-        let (status, detail) = try waitDelivered(daemon, reg)
+        // The registry's view follows the snapshot taken after the kit broke.
+        let (status, detail) = try waitDelivered(daemon, reg) { $0.view.condition == .broken }
         #expect(detail.view.condition == .broken)
         #expect(status.delivery?.registry == reg.url && status.delivery?.failures == 0)
     }
