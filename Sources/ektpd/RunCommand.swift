@@ -26,6 +26,9 @@ struct Run: AsyncParsableCommand {
         let level = Logger.Level(word: cfg.logLevel)
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, environment: env) }
         let logger = Logger(label: "ektpd")
+        if !cfg.httpUsers.isEmpty, let why = HTTPClient.unavailable() {
+            logger.error("\(why): \(cfg.httpUsers.joined(separator: ", ")) will fail until it is installed")
+        }
         do {
             try await StationDaemon.run(config: cfg, environment: env, logger: logger)
         } catch let e as StartupError {
@@ -44,13 +47,19 @@ struct CheckConfig: ParsableCommand {
     var file: String = StationConfig.defaultPath
 
     func run() throws {
+        let cfg: StationConfig
         do {
-            let cfg = try StationConfig.load(path: file, environment: environment())
-            print("\(file): ok (station \(cfg.stationID), kit: \(cfg.kit.requirements.map { "\($0.count) \($0.kind.rawValue)" }.joined(separator: ", ")))")
+            cfg = try StationConfig.load(path: file, environment: environment())
         } catch {
             printError(error.description)
             printError("\(file): \(error.issues.count) problem\(error.issues.count == 1 ? "" : "s")")
             throw ExitCode(4)
         }
+        // libcurl is loaded only to make requests: check here that it can be.
+        if !cfg.httpUsers.isEmpty, let why = HTTPClient.unavailable() {
+            printError("\(file): \(cfg.httpUsers.joined(separator: ", ")) need libcurl: \(why)")
+            throw ExitCode(4)
+        }
+        print("\(file): ok (station \(cfg.stationID), kit: \(cfg.kit.requirements.map { "\($0.count) \($0.kind.rawValue)" }.joined(separator: ", ")))")
     }
 }

@@ -251,3 +251,16 @@ func resolve(_ path: String, relativeTo file: String) -> String {
     guard let slash = file.lastIndex(of: "/") else { return path }
     return String(file[...slash]) + path
 }
+
+extension StationConfig {
+    /// What in this config makes HTTP requests (and so needs libcurl): the registry, webhooks, an
+    /// `http:` liveness probe, an `http:` centre-pull source. Empty when nothing does.
+    public var httpUsers: [String] {
+        var out: [String] = []
+        if registry != nil { out.append("registry") }
+        if !alerts.webhooks.isEmpty { out.append("alerts.webhooks") }
+        if case .http = server?.probe { out.append("server.probe") }
+        if case .http = centrePull?.source { out.append("centre_pull") }
+        return out
+    }
+}
