@@ -275,6 +275,73 @@ let deliveryTimings = "snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, 
         #expect(try servedBy("renewed"))
     }
 
+    /// Through a proxy: `proxy:` in the config, or `https_proxy` in the daemon's environment (as
+    /// systemd's Environment= sets it); the proxy sees only a CONNECT, the token stays inside TLS.
+    @Test func deliveryGoesThroughAProxyFromTheConfigOrTheEnvironment() throws {
+        for viaEnvironment in [false, true] {
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-proxy-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let proxy = Process()
+            proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            proxy.arguments = [repoRoot + "/Tests/EktpdIntegrationTests/helpers/connect-proxy.py", scratch]
+            try proxy.run()
+            defer { kill(proxy.processIdentifier, SIGKILL); proxy.waitUntilExit() }
+            try waitFor("the proxy listening") { FileManager.default.fileExists(atPath: scratch + "/port") }
+            let proxyURL = "http://127.0.0.1:" + (try String(contentsOfFile: scratch + "/port", encoding: .utf8))
+            let reg = try tlsRegistry()
+            let (file, _) = try tokenFile(reg)
+            let daemon = try RunningDaemon(scenario: standardKit, config: """
+                registry: {url: "\(reg.url)", token_file: \(file), ca_file: \(pki("centre-ca.crt")), \(deliveryTimings)\(viaEnvironment ? "" : ", proxy: \"\(proxyURL)\"")}
+                """, environment: viaEnvironment ? ["https_proxy": proxyURL, "no_proxy": ""] : [:])
+            try daemon.waitReady()
+            _ = try waitDelivered(daemon, reg)
+            let requests = (try? String(contentsOfFile: scratch + "/requests", encoding: .utf8)) ?? ""
+            #expect(requests.hasPrefix("CONNECT localhost:\(reg.port) "), "the proxy saw: \(requests)")
+        }
+    }
+
+    /// check-config names a TLS file that is missing or not PEM, with its line; the registry
+    /// names a certificate or key it cannot use and does not start.
+    @Test func tlsFilesThatCannotBeUsedAreNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-tlsfiles-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "ektp_secret\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        chmod(dir + "/token", 0o600)
+        try "hello".write(toFile: dir + "/not-pem.crt", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: pki("station.key"), toPath: dir + "/open.key")
+        chmod(dir + "/open.key", 0o644)
+        try """
+        station:
+          id: s1
+          site: {province: P, regency: R, district: D}
+        backend: {type: simulated, scenario: \(repoRoot)/scenarios/demo-kit.yaml}
+        registry:
+          url: https://registry.example.id
+          token_file: \(dir)/token
+          ca_file: \(dir)/missing.crt
+          client_cert: \(dir)/not-pem.crt
+          client_key: \(dir)/open.key
+          pinned_public_key: "sha256//short"
+        """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
+        let check = try ektpd(["check-config", dir + "/ektpd.yaml"])
+        let all = check.stdout + check.stderr
+        #expect(check.status == 4)
+        #expect(all.contains("ektpd.yaml:8:") && all.contains("registry.ca_file: cannot read \(dir)/missing.crt"), "\(all)")
+        #expect(all.contains("ektpd.yaml:9:") && all.contains("is not PEM"), "\(all)")
+        #expect(all.contains("ektpd.yaml:10:") && all.contains("open.key is readable by every user"), "\(all)")
+        #expect(all.contains("ektpd.yaml:11:") && all.contains("expected sha256//BASE64"), "\(all)")
+        let bad = run([registryBinary, "serve", "--database", "sqlite:\(dir)/r.db", "--listen", "127.0.0.1:0",
+                       "--tls-cert", dir + "/not-pem.crt", "--tls-key", pki("server.key")])
+        #expect(bad.status == 1 && bad.stderr.contains("--tls-cert \(dir)/not-pem.crt: cannot be read as PEM certificates"), "\(bad.stderr)")
+        let mismatch = run([registryBinary, "serve", "--database", "sqlite:\(dir)/r.db", "--listen", "127.0.0.1:0",
+                            "--tls-cert", pki("server.crt"), "--tls-key", pki("station.key")])
+        #expect(mismatch.status == 1 && mismatch.stderr.contains("does the key belong to the certificate?"), "\(mismatch.stderr)")
+        let half = run([registryBinary, "serve", "--database", "sqlite:\(dir)/r.db", "--tls-cert", pki("server.crt")])
+        #expect(half.status == 2 && half.stderr.contains("give both --tls-cert and --tls-key"))
+    }
+
     /// gzip'd batches are taken; a small body that inflates past the limit (a zip bomb), a body that
     /// is not gzip, and an encoding the registry does not know are refused and store nothing.
     @Test func gzipBodiesAreAcceptedAndBombsRefused() throws {
@@ -287,6 +354,10 @@ let deliveryTimings = "snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, 
         let ok = try HTTPClient(settings: gz).request("POST", url, path: "/v1/reports", headers: auth, body: batchJSON("s1", 1...3), timeout: .seconds(10)).get()
         #expect(ok.status == 200, "\(String(decoding: ok.body, as: UTF8.self))")
         #expect(ok.uploaded < batchJSON("s1", 1...3).count)
+        // One client keeps its connection: the next request reuses it.
+        let client = HTTPClient(settings: gz)
+        #expect(try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().newConnection)
+        #expect(try !client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().newConnection)
         let bomb = try HTTPClient(settings: gz).request("POST", url, path: "/v1/reports", headers: auth,
                                                         body: [UInt8](repeating: 0x20, count: 64 << 20), timeout: .seconds(30)).get()
         #expect(bomb.status == 413 && bomb.uploaded < 1 << 20, "\(bomb.status) after \(bomb.uploaded) bytes")
