@@ -40,6 +40,25 @@ struct DatabaseOption: ParsableArguments {
         let store = try await StoreURL.open(url(env))
         return Registry(store: store)
     }
+
+    /// Opens the database, brings its schema up to date, runs `body` with the registry and the
+    /// wall clock's now, and closes it (also when `body` throws); store and request errors are
+    /// printed as one line (exit 1).
+    func withMigratedRegistry<T>(_ body: (Registry, Timestamp) async throws -> T) async throws -> T {
+        var result: T?
+        try await reportingErrors {
+            let registry = try await open(environment())
+            do {
+                try await registry.migrate(now: wallClockNow())
+                result = try await body(registry, wallClockNow())
+            } catch {
+                await registry.store.close()
+                throw error
+            }
+            await registry.store.close()
+        }
+        return result!
+    }
 }
 
 func environment() -> [String: String] {
@@ -201,13 +220,7 @@ struct Token: AsyncParsableCommand {
         @Option(name: .long, help: "The station's ID (as in its ektpd.yaml).") var station: String
 
         func run() async throws {
-            try await reportingErrors {
-                let registry = try await db.open(environment())
-                try await registry.migrate(now: wallClockNow())
-                let token = try await registry.issueToken(station: station, now: wallClockNow())
-                await registry.store.close()
-                print(token)
-            }
+            print(try await db.withMigratedRegistry { registry, now in try await registry.issueToken(station: station, now: now) })
         }
     }
 
@@ -224,15 +237,12 @@ struct Token: AsyncParsableCommand {
                 FileHandleStderr.write("ektp-registry: --grace \(grace): expected a duration such as 7d or 36h (at most 10 years)\n")
                 throw ExitCode(2)
             }
-            try await reportingErrors {
-                let registry = try await db.open(environment())
-                try await registry.migrate(now: wallClockNow())
-                let now = wallClockNow()
+            let (token, retiring, now) = try await db.withMigratedRegistry { registry, now in
                 let (token, retiring) = try await registry.rotateToken(station: station, grace: g, now: now)
-                await registry.store.close()
-                print(token)
-                FileHandleStderr.write("\(retiring) older token(s) of \(station) keep working until \(now.adding(g).rfc3339)\n")
+                return (token, retiring, now)
             }
+            print(token)
+            FileHandleStderr.write("\(retiring) older token(s) of \(station) keep working until \(now.adding(g).rfc3339)\n")
         }
     }
 
@@ -242,20 +252,14 @@ struct Token: AsyncParsableCommand {
         @Option(name: .long, help: "The station's ID.") var station: String
 
         func run() async throws {
-            try await reportingErrors {
-                let registry = try await db.open(environment())
-                try await registry.migrate(now: wallClockNow())
-                let now = wallClockNow()
-                let rows = try await registry.tokens(station: station)
-                await registry.store.close()
-                print("ISSUED                    ENDS                      STATE      HASH")
-                for r in rows {
-                    let state = r.ends.map { $0 <= now ? "ended" : "retiring" } ?? "live"
-                    let ends = r.ends?.rfc3339 ?? "-"
-                    print(r.issued.rfc3339.padding(26) + ends.padding(26) + state.padding(11) + r.hashPrefix)
-                }
-                if rows.isEmpty { throw ExitCode(1) }
+            let (rows, now) = try await db.withMigratedRegistry { registry, now in (try await registry.tokens(station: station), now) }
+            print("ISSUED                    ENDS                      STATE      HASH")
+            for r in rows {
+                let state = r.ends.map { $0 <= now ? "ended" : "retiring" } ?? "live"
+                let ends = r.ends?.rfc3339 ?? "-"
+                print(r.issued.rfc3339.padding(26) + ends.padding(26) + state.padding(11) + r.hashPrefix)
             }
+            if rows.isEmpty { throw ExitCode(1) }
         }
     }
 
@@ -265,14 +269,9 @@ struct Token: AsyncParsableCommand {
         @Option(name: .long, help: "The station's ID.") var station: String
 
         func run() async throws {
-            try await reportingErrors {
-                let registry = try await db.open(environment())
-                try await registry.migrate(now: wallClockNow())
-                let n = try await registry.revokeTokens(station: station, now: wallClockNow())
-                await registry.store.close()
-                print("revoked \(n) token(s) of \(station)")
-                if n == 0 { throw ExitCode(1) }
-            }
+            let n = try await db.withMigratedRegistry { registry, now in try await registry.revokeTokens(station: station, now: now) }
+            print("revoked \(n) token(s) of \(station)")
+            if n == 0 { throw ExitCode(1) }
         }
     }
 }
