@@ -54,10 +54,14 @@ let package = Package(
         // Hardware abstraction: backends, catalogue, scenarios, probes.
         .target(name: "EKTPHardware",
                 dependencies: ["EKTPModel", "EKTPYAML", "CLibUSB", "CUdev", "CEKTPSys"]),
+        // The daemon's HTTP client (libcurl, dlopen'd): the station's requests and the registry's uploads.
+        .target(name: "EKTPHTTPClient", dependencies: ["EKTPModel", "CEKTPCurl"]),
+        // Ed25519 and SHA-256 from libcrypto, dlopen'd: the station's signing key (issue 16).
+        .target(name: "CEKTPCrypto", linkerSettings: [.linkedLibrary("dl")]),
         // The station daemon's services.
         .target(name: "EKTPStation",
                 dependencies: [
-                    "EKTPModel", "EKTPHardware", "EKTPYAML", "EKTPSupport", "CEKTPSys", "CSQLite3", "CEKTPCurl",
+                    "EKTPModel", "EKTPHardware", "EKTPYAML", "EKTPSupport", "CEKTPSys", "CSQLite3", "CEKTPZlib", "CEKTPCrypto", "EKTPHTTPClient",
                     .product(name: "Logging", package: "swift-log"),
                     .product(name: "CoreMetrics", package: "swift-metrics"),
                     .product(name: "Prometheus", package: "swift-prometheus"),
@@ -96,7 +100,7 @@ let package = Package(
                 ),
         .executableTarget(name: "ektp-registry",
                           dependencies: [
-                              "EKTPRegistry", "EKTPModel", "EKTPSupport", "EKTPYAML",
+                              "EKTPRegistry", "EKTPModel", "EKTPSupport", "EKTPYAML", "EKTPHTTPClient",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                               .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                               .product(name: "Logging", package: "swift-log"),

@@ -31,11 +31,27 @@ public struct ReportBatch: Codable, Sendable, Equatable {
     /// The station's clock when it sent the batch.
     public var sentAt: Timestamp
     public var reports: [WireReport]
+    /// The station's Ed25519 public key (32 bytes, base64), so the registry can check the courier
+    /// bundles it signs (issue 16); the registry keeps the first it sees for a station.
+    public var publicKey: String?
 
-    public init(station: String, sentAt: Timestamp, reports: [WireReport]) {
+    public init(station: String, sentAt: Timestamp, reports: [WireReport], publicKey: String? = nil) {
         self.station = station
         self.sentAt = sentAt
         self.reports = reports
+        self.publicKey = publicKey
+    }
+}
+
+/// Which of a station's sequences the registry holds in a range (`GET /v1/reports/stored`), as
+/// closed ranges, so a station forgets what reached the centre by courier without sending it again.
+public struct StoredRanges: Codable, Sendable, Equatable {
+    public var station: String
+    public var ranges: [[Int64]]
+
+    public init(station: String, ranges: [[Int64]]) {
+        self.station = station
+        self.ranges = ranges
     }
 }
 

@@ -47,6 +47,15 @@ public enum StationDaemon {
         try ControlServer.prepareDirectoryOrFail(config.stateDirectory)
         let outbox: Outbox
         do { outbox = try Outbox(path: config.stateDirectory + "/outbox.sqlite3", maxBytes: config.outboxMaxBytes) } catch { throw StartupError(error.description) }
+        // The station's signing key for courier bundles (issue 16), made at the first start.
+        let key: StationKey?
+        do {
+            key = try StationKey.load(path: config.stateDirectory + "/" + StationKey.fileName, create: true)
+            logger.info("station key \(key!.fingerprint) (\(key!.path))")
+        } catch {
+            key = nil
+            logger.error("no station key, so no courier bundles and no key sent to the registry: \(error)")
+        }
         let journal = EventJournal(outbox: outbox, stationID: config.stationID, holdLimit: config.outboxHoldLimit,
                                    stamp: { clock.wall() }, monotonic: { clock.monotonicMillis() })
         let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,
@@ -65,8 +74,17 @@ public enum StationDaemon {
         let renderMetrics: @Sendable () -> [UInt8] = {
             metrics.render(engine.status(now: now()), firing: alerts.firing, backlog: outbox.backlog)
         }
-        let api = ControlAPI(engine: engine, simulated: simulated, waker: waker, now: now,
-                             metrics: renderMetrics, alerts: { alerts.firing })
+        var controlAPI = ControlAPI(engine: engine, simulated: simulated, waker: waker, now: now,
+                                    metrics: renderMetrics, alerts: { alerts.firing })
+        if let key {
+            controlAPI.export = { since, max in
+                Result { () throws(BundleError) -> [UInt8] in
+                    try BundleExport.make(outbox: outbox, station: config.stationID, site: config.site, key: key,
+                                          since: since, max: max, now: clock.wall()).bytes
+                }
+            }
+        }
+        let api = controlAPI
         let server: ControlServer
         do {
             server = try ControlServer(path: config.socketPath, group: config.socketGroup, handler: { api.handle($0) })
@@ -157,6 +175,8 @@ public enum StationDaemon {
         if let registry = config.registry {
             var rng = SystemRandomNumberGenerator()
             let seed = rng.next()
+            var registry = registry
+            registry.publicKey = key?.publicKeyBase64
             let uplink = RegistryUplink(config: registry, outbox: outbox, engine: engine, seed: seed)
             uplinkService = RegistryUplinkService(uplink: uplink, waker: uplinkWaker, logger: logger, now: now,
                                                   onRound: { metrics.deliveryRound(delivered: $0, failed: $1) })

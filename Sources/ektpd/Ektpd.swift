@@ -9,5 +9,5 @@ struct Ektpd: AsyncParsableCommand {
             3 daemon unreachable (the message names the socket), 4 bad usage or input.
             """,
         version: "ektpd 0.1.0",
-        subcommands: [Run.self, Status.self, Devices.self, Events.self, Alerts.self, Metrics.self, CheckConfig.self, Inject.self, Recheck.self, Stock.self, Simulate.self, PrintUdevRules.self, Scan.self])
+        subcommands: [Run.self, Status.self, Devices.self, Events.self, Alerts.self, Metrics.self, CheckConfig.self, Inject.self, Recheck.self, Stock.self, Export.self, Simulate.self, PrintUdevRules.self, Scan.self])
 }

@@ -17,6 +17,8 @@ import EKTPYAML
 /// - `POST /v1/recheck`: probe every device now
 /// - `GET /v1/alerts`: `[Alert]` firing now (Alertmanager's shape)
 /// - `GET /metrics`: Prometheus text format
+/// - `GET /v1/export?since=SEQ&max=N`: a signed courier bundle (gzip) of what the registry lacks;
+///   changes nothing (a read, for whoever may open the socket: root and group ektp)
 /// - `POST /v1/simulated/faults` `{"device": "fp", "fault": "unplug", ...}`: simulated backend only
 public struct ControlAPI: Sendable {
     public let engine: StationEngine
@@ -27,6 +29,8 @@ public struct ControlAPI: Sendable {
     public var metrics: (@Sendable () -> [UInt8])?
     /// The alerts firing now.
     public var alerts: (@Sendable () -> [Alert])?
+    /// A courier bundle of the outbox from a sequence on, at most so many reports (issue 16).
+    public var export: (@Sendable (_ since: Int64, _ max: Int) -> Result<[UInt8], BundleError>)?
 
     public init(engine: StationEngine, simulated: SimulatedBackend?, waker: Waker, now: @escaping @Sendable () -> Timestamp,
                 metrics: (@Sendable () -> [UInt8])? = nil, alerts: (@Sendable () -> [Alert])? = nil) {
@@ -84,10 +88,22 @@ public struct ControlAPI: Sendable {
             guard (0...10_000_000).contains(b.blanks) else { return .error(400, "blanks: \(b.blanks) is not between 0 and 10000000") }
             let e = engine.setStock(blanks: b.blanks, now: now())
             return .json(e)
+        case ("GET", "export"):
+            guard let export else { return .error(503, "this station has no signing key (see the daemon's log): no bundles") }
+            let since = r.query["since"].map { Int64($0) } ?? 0
+            let max = r.query["max"].map { Int($0) } ?? 50_000
+            guard let since, since >= 0 else { return .error(400, "since must be a sequence number (0 or more), got '\(r.query["since"] ?? "")'") }
+            guard let max, (1...CarryBundle.maxReports).contains(max) else {
+                return .error(400, "max must be a whole number from 1 to \(CarryBundle.maxReports), got '\(r.query["max"] ?? "")'")
+            }
+            switch export(since, max) {
+            case .success(let bytes): return ControlResponse(status: 200, contentType: "application/gzip", body: bytes)
+            case .failure(let e): return .error(e.description.hasPrefix("nothing to export") ? 404 : 500, e.description)
+            }
         case ("POST", "simulated"):
             guard parts.count == 3, parts[2] == "faults" else { return .error(404, "no such endpoint: \(r.path)") }
             return inject(r)
-        case (_, "ping"), (_, "status"), (_, "devices"), (_, "events"), (_, "recheck"), (_, "simulated"), (_, "stock"), (_, "alerts"):
+        case (_, "ping"), (_, "status"), (_, "devices"), (_, "events"), (_, "recheck"), (_, "simulated"), (_, "stock"), (_, "alerts"), (_, "export"):
             return .error(405, "\(r.method) is not allowed on \(r.path)")
         default:
             return .error(404, "no such endpoint: \(r.path) (try /v1/status, /v1/devices, /v1/events)")

@@ -43,17 +43,30 @@ public final class Outbox: @unchecked Sendable {
     private let lock = Mutex<Void>(())
     private let db: OpaquePointer
 
-    public init(path: String, maxBytes: Int64 = 256 << 20) throws(OutboxError) {
+    /// Opens (or makes) the outbox. `readOnly`: only reads, changes nothing, creates nothing
+    /// (`ektpd export` while the daemon is stopped).
+    public init(path: String, maxBytes: Int64 = 256 << 20, readOnly: Bool = false) throws(OutboxError) {
         self.path = path
         self.maxBytes = maxBytes
         var handle: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        let flags = readOnly ? SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
         guard rc == SQLITE_OK, let handle else {
             let why = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let handle { sqlite3_close(handle) }
             throw OutboxError("cannot open the outbox \(path): \(why)")
         }
         db = handle
+        if readOnly {
+            do throws(OutboxError) {
+                try exec("PRAGMA busy_timeout=5000")
+                guard try scalarInt("PRAGMA user_version") >= 1 else { throw OutboxError("\(path) is not an ektpd outbox") }
+            } catch {
+                sqlite3_close(db)
+                throw error
+            }
+            return
+        }
         do throws(OutboxError) {
             try exec("PRAGMA journal_mode=WAL")
             try exec("PRAGMA synchronous=FULL")
@@ -131,12 +144,12 @@ public final class Outbox: @unchecked Sendable {
         return try append(sequence: event.sequence, kind: .event, time: event.time, body: body)
     }
 
-    /// Reports not yet acknowledged, oldest first.
-    public func pending(limit: Int = 500) throws(OutboxError) -> [Report] {
+    /// Reports not yet acknowledged, oldest first, from sequence `from` on.
+    public func pending(from: Int64 = 0, limit: Int = 500) throws(OutboxError) -> [Report] {
         try lock.withLock { _ throws(OutboxError) -> [Report] in
             var out: [Report] = []
-            try query("SELECT seq, kind, time, body FROM reports ORDER BY seq LIMIT ?1",
-                      [.int(Int64(limit))]) { stmt in
+            try query("SELECT seq, kind, time, body FROM reports WHERE seq >= ?2 ORDER BY seq LIMIT ?1",
+                      [.int(Int64(limit)), .int(from)]) { stmt in
                 let bytes = Int(sqlite3_column_bytes(stmt, 3))
                 let body = sqlite3_column_blob(stmt, 3).map { Array(UnsafeRawBufferPointer(start: $0, count: bytes)) } ?? []
                 out.append(Report(sequence: sqlite3_column_int64(stmt, 0),
@@ -156,6 +169,22 @@ public final class Outbox: @unchecked Sendable {
             do throws(OutboxError) {
                 try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'acked'", [.int(high)])
                 for s in sequences { try run("DELETE FROM reports WHERE seq = ?1", [.int(s)]) }
+                try exec("COMMIT")
+            } catch {
+                try? exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// The registry holds these ranges of sequences (they came by courier): forget them.
+    public func acknowledge(ranges: [ClosedRange<Int64>]) throws(OutboxError) {
+        guard let high = ranges.map(\.upperBound).max() else { return }
+        try lock.withLock { _ throws(OutboxError) in
+            try exec("BEGIN IMMEDIATE")
+            do throws(OutboxError) {
+                try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'acked'", [.int(high)])
+                for r in ranges { try run("DELETE FROM reports WHERE seq BETWEEN ?1 AND ?2", [.int(r.lowerBound), .int(r.upperBound)]) }
                 try exec("COMMIT")
             } catch {
                 try? exec("ROLLBACK")

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPHTTPClient
 import EKTPModel
 
 /// How to tell the recording server is alive.
@@ -47,11 +48,6 @@ extension Result {
         case .failure(let f): failure(f)
         }
     }
-}
-
-public struct NetError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    init(_ d: String) { description = d }
 }
 
 /// Connects to an IPv4 or IPv6 literal or a name (resolved with getaddrinfo) within `timeout`.

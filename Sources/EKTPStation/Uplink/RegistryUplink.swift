@@ -12,6 +12,8 @@ public struct RegistryUplinkConfig: Sendable, Equatable {
     /// TLS, proxy and gzip (ektpd.yaml's `registry.ca_file`, `pinned_public_key`, `client_cert`,
     /// `client_key`, `proxy`, `compress`).
     public var http = HTTPClientSettings(section: "registry")
+    /// The station's Ed25519 public key (base64), sent with each batch (issue 16); nil: none.
+    public var publicKey: String?
     /// Reports in one POST.
     public var batchSize: Int = 200
     /// A snapshot at least this often, even when nothing changes (the registry's "heard from").
@@ -51,6 +53,9 @@ public final class RegistryUplink: Sendable {
         var storedThrough: Int64 = 0
         var lastSnapshot: Timestamp?
         var rng: SplitMix64
+        /// Ask the registry what it already holds (reports carried by courier) before sending: at
+        /// the first round and after every failure (the link was down: a courier may have gone).
+        var askStored = true
     }
     private let state: Mutex<State>
 
@@ -96,7 +101,16 @@ public final class RegistryUplink: Sendable {
             result.next = due
             return result
         }
-        while true {
+        if state.withLock({ $0.askStored }) {
+            switch forgetCarried() {
+            case .success(let n):
+                state.withLock { $0.askStored = false }
+                result.delivered += n
+            case .failure(let e):
+                result.error = e.description
+            }
+        }
+        while result.error == nil {
             let reports: [Outbox.Report]
             do { reports = try outbox.pending(limit: config.batchSize) } catch {
                 result.error = error.description
@@ -133,6 +147,7 @@ public final class RegistryUplink: Sendable {
             let retry = state.withLock { s -> Timestamp in
                 s.failures += 1
                 s.lastError = error
+                s.askStored = true
                 let exp = min(config.backoffMax.wholeMilliseconds,
                               config.backoffBase.wholeMilliseconds << min(Int64(s.failures - 1), 30))
                 let jittered = exp / 2 + Int64(s.rng.next() % UInt64(max(1, exp / 2 + 1)))
@@ -158,9 +173,38 @@ public final class RegistryUplink: Sendable {
 
     public var failures: Int { state.withLock { $0.failures } }
 
+    /// Asks the registry which of the pending sequences it already holds (they went by courier,
+    /// issue 16) and forgets those: they are never sent again. Returns how many it forgot. A
+    /// registry without the endpoint (404) holds nothing by courier.
+    func forgetCarried() -> Result<Int, NetError> {
+        let pending: [Outbox.Report]
+        do { pending = try outbox.pending(limit: 1) } catch { return .failure(NetError(error.description)) }
+        guard let first = pending.first?.sequence else { return .success(0) }
+        let last = max(first, outbox.lastSequence)
+        let r = client.request("GET", config.url, path: "/v1/reports/stored?from=\(first)&to=\(last)",
+                               headers: [("Authorization", "Bearer \(config.token)")], timeout: config.timeout)
+        switch r {
+        case .failure(let e): return .failure(e)
+        case .success(let x) where x.status == 404: return .success(0)
+        case .success(let x):
+            guard x.status == 200, let stored = try? JSONStyle.decode(StoredRanges.self, from: x.body) else {
+                return .failure(NetError("registry \(config.url) answered \(x.status) to GET /v1/reports/stored"))
+            }
+            let ranges = stored.ranges.compactMap { r -> ClosedRange<Int64>? in
+                guard r.count == 2 else { return nil }
+                let lo = max(r[0], first), hi = min(r[1], last)
+                return lo <= hi ? lo...hi : nil
+            }
+            guard !ranges.isEmpty else { return .success(0) }
+            let before = outbox.pendingCount
+            do { try outbox.acknowledge(ranges: ranges) } catch { return .failure(NetError(error.description)) }
+            return .success(before - outbox.pendingCount)
+        }
+    }
+
     /// One POST of a batch; the registry's reply, or why it failed.
     func send(_ reports: [Outbox.Report], sentAt: Timestamp) -> Result<IngestReply, NetError> {
-        let body = Self.batchBody(station: engine.stationID, sentAt: sentAt, reports: reports)
+        let body = Self.batchBody(station: engine.stationID, sentAt: sentAt, reports: reports, publicKey: config.publicKey)
         let url = config.url
         let r = client.request("POST", url, path: "/v1/reports",
                                headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json")],
@@ -179,20 +223,28 @@ public final class RegistryUplink: Sendable {
     }
 
     /// The batch as JSON, made from the outbox's stored bodies without decoding them again.
-    static func batchBody(station: String, sentAt: Timestamp, reports: [Outbox.Report]) -> [UInt8] {
+    static func batchBody(station: String, sentAt: Timestamp, reports: [Outbox.Report], publicKey: String? = nil) -> [UInt8] {
         let quotedStation = (try? JSONStyle.encode(station)) ?? Array("\"\"".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(reports.reduce(64) { $0 + $1.body.count + 96 })
-        out += Array(#"{"reports":["#.utf8)
+        out += Array(#"{"#.utf8)
+        if let publicKey { out += Array(#""public_key":"\#(publicKey)","#.utf8) }
+        out += Array(#""reports":["#.utf8)
         for (i, r) in reports.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            let key = r.kind == .event ? "event" : "status"
-            out += Array(#"{"kind":"\#(r.kind.rawValue)","sequence":\#(r.sequence),"time":"\#(r.time.rfc3339)","\#(key)":"#.utf8)
-            out += r.body
-            out.append(UInt8(ascii: "}"))
+            out += wireReport(r)
         }
         out += Array(#"],"sent_at":"\#(sentAt.rfc3339)","station":"#.utf8)
         out += quotedStation
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// One report as a batch (and a courier bundle) carries it: `{"kind":...,"sequence":...,"time":...,"event"|"status":BODY}`.
+    public static func wireReport(_ r: Outbox.Report) -> [UInt8] {
+        let key = r.kind == .event ? "event" : "status"
+        var out = Array(#"{"kind":"\#(r.kind.rawValue)","sequence":\#(r.sequence),"time":"\#(r.time.rfc3339)","\#(key)":"#.utf8)
+        out += r.body
         out.append(UInt8(ascii: "}"))
         return out
     }

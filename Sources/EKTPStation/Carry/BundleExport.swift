@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CEKTPZlib
+import EKTPModel
+
+/// Courier bundles on the station's side (issue 16): made from the outbox, signed with the
+/// station's key, gzip'd; and read back (inflated, every checksum and the signature checked).
+/// Making one changes nothing in the outbox: a report leaves it only when the registry says it
+/// holds it (online, or by `GET /v1/reports/stored` after a courier brought it).
+public enum BundleExport {
+    /// A bundle of the outbox's reports from sequence `since` on, at most `max` of them.
+    /// - Returns: the file's bytes (gzip) and its header; throws when there is nothing to export.
+    public static func make(outbox: Outbox, station: String, site: Site?, key: StationKey, since: Int64 = 0,
+                            max: Int = 50_000, now: Timestamp) throws(BundleError) -> (bytes: [UInt8], header: BundleHeader) {
+        let reports: [Outbox.Report]
+        do { reports = try outbox.pending(from: since, limit: Swift.min(max, CarryBundle.maxReports)) } catch {
+            throw BundleError("cannot read the outbox: \(error)")
+        }
+        guard let first = reports.first, let last = reports.last else {
+            throw BundleError(since > 0 ? "nothing to export from sequence \(since) on: the outbox holds nothing the registry lacks there"
+                                        : "nothing to export: the registry holds every report (the outbox is empty)")
+        }
+        let header = BundleHeader(station: station, site: site, createdAt: now, firstSequence: first.sequence, lastSequence: last.sequence,
+                                  firstTime: reports.map(\.time).min() ?? first.time, lastTime: reports.map(\.time).max() ?? last.time,
+                                  reports: reports.count, publicKey: key.publicKeyBase64)
+        let text: [UInt8]
+        do {
+            text = try CarryBundle.compose(header: header, reports: reports.map(RegistryUplink.wireReport), sha256: sha256,
+                                           sign: { bytes in try key.sign(bytes) })
+        } catch {
+            throw BundleError("cannot make the bundle: \(error)")
+        }
+        var outLen = 0
+        guard let z = ektp_gzip(text, text.count, &outLen) else { throw BundleError("cannot compress the bundle (zlib)") }
+        defer { free(z) }
+        return (Array(UnsafeBufferPointer(start: z, count: outLen)), header)
+    }
+
+    /// Inflates a bundle file (gzip), refusing past `CarryBundle.maxBytes`.
+    public static func inflate(_ gz: [UInt8]) throws(BundleError) -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        var outLen = 0
+        var why = [CChar](repeating: 0, count: 128)
+        let rc = ektp_gunzip(gz, gz.count, CarryBundle.maxBytes, &out, &outLen, &why, why.count)
+        defer { free(out) }
+        switch rc {
+        case 0: return Array(UnsafeBufferPointer(start: out, count: outLen))
+        case 1: throw BundleError("the bundle inflates past \(CarryBundle.maxBytes >> 20) MiB: it is not one ektpd made")
+        default: throw BundleError("the bundle is not whole gzip (\(String(cString: why))): it is damaged or truncated")
+        }
+    }
+
+    /// Reads a bundle file and checks it whole: gzip, every report's checksum, and the signature
+    /// against the key it names (and `expectedKey`, when given, must be that key).
+    public static func read(_ gz: [UInt8], expectedKey: [UInt8]? = nil) throws(BundleError) -> ParsedBundle {
+        let parsed = try CarryBundle.parse(try inflate(gz), sha256: sha256)
+        if let expectedKey, expectedKey != parsed.publicKey {
+            throw BundleError("the bundle is signed by another key than this station's")
+        }
+        guard ed25519Verify(publicKey: parsed.publicKey, message: parsed.signed, signature: parsed.signature) else {
+            throw BundleError("the signature does not match: the bundle was changed after the station signed it")
+        }
+        return parsed
+    }
+}

@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#endif
+import CEKTPCrypto
+import EKTPHardware
+import EKTPModel
+
+/// The station's signing key (issue 16): Ed25519, made at the daemon's first start and kept in its
+/// state directory as `station.key` (PKCS#8 PEM, mode 0600, as `openssl genpkey -algorithm ed25519`
+/// writes one), so `openssl pkey -in station.key -pubout` shows the public half. It signs courier
+/// bundles; its public key reaches the registry with each online batch or by `ektp-registry station add`.
+public struct StationKey: Sendable {
+    /// The 32-byte private seed (RFC 8032).
+    let seed: [UInt8]
+    /// The 32-byte public key.
+    public let publicKey: [UInt8]
+    public let path: String
+
+    /// The file name in the state directory.
+    public static let fileName = "station.key"
+
+    // DER prefixes of PKCS#8 PrivateKeyInfo and SubjectPublicKeyInfo for Ed25519 (RFC 8410 7, 10.3).
+    static let pkcs8Prefix: [UInt8] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
+    static let spkiPrefix: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
+
+    /// Reads the key at `path`, or makes one there (0600, written to a temporary name, fsync'd and
+    /// renamed) when there is none and `create` is set. Throws naming the file and the problem.
+    public static func load(path: String, create: Bool) throws(KeyError) -> StationKey {
+        if let text = readWholeFile(path, limit: 64 << 10) {
+            guard let der = pemBody(text, label: "PRIVATE KEY"), der.count == 48, Array(der.prefix(16)) == pkcs8Prefix else {
+                throw KeyError("\(path): not an Ed25519 private key in PKCS#8 PEM (move it aside and ektpd makes a new one)")
+            }
+            return try StationKey(seed: Array(der.suffix(32)), path: path)
+        }
+        guard create else { throw KeyError("\(path): no station key (ektpd makes it at its first start)") }
+        var seed = [UInt8](repeating: 0, count: 32)
+        guard ektp_random(&seed, 32) == 0 else { throw KeyError("no randomness from the kernel (getrandom): \(String(cString: strerror(errno)))") }
+        let key = try StationKey(seed: seed, path: path)
+        let pem = "-----BEGIN PRIVATE KEY-----\n\(Data(pkcs8Prefix + seed).base64EncodedString())\n-----END PRIVATE KEY-----\n"
+        try writePrivate(pem, to: path)
+        return key
+    }
+
+    init(seed: [UInt8], path: String) throws(KeyError) {
+        var why = [CChar](repeating: 0, count: 256)
+        guard ektp_crypto_load(&why, why.count) == 0 else { throw KeyError(String(cString: why)) }
+        var pub = [UInt8](repeating: 0, count: 32)
+        guard ektp_ed25519_public(seed, &pub) == 0 else { throw KeyError("\(path): libcrypto refused the key") }
+        self.seed = seed
+        self.publicKey = pub
+        self.path = path
+    }
+
+    /// The Ed25519 signature (64 bytes) of `message`.
+    public func sign(_ message: [UInt8]) throws(KeyError) -> [UInt8] {
+        var sig = [UInt8](repeating: 0, count: 64)
+        guard ektp_ed25519_sign(seed, message, message.count, &sig) == 0 else { throw KeyError("signing failed (libcrypto)") }
+        return sig
+    }
+
+    /// The public key in base64 (32 bytes), as batches and bundle headers carry it.
+    public var publicKeyBase64: String { Data(publicKey).base64EncodedString() }
+
+    /// `SHA256:...`, as ssh-keygen -l prints a key's fingerprint (and the registry shows it).
+    public var fingerprint: String { CarryBundle.fingerprint(publicKey: publicKey, sha256: sha256) }
+
+    /// The public key as SubjectPublicKeyInfo PEM (for `ektp-registry station add --public-key`).
+    public var publicKeyPEM: String {
+        "-----BEGIN PUBLIC KEY-----\n\(Data(Self.spkiPrefix + publicKey).base64EncodedString())\n-----END PUBLIC KEY-----\n"
+    }
+
+    static func pemBody(_ text: String, label: String) -> [UInt8]? {
+        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { line -> String in
+            var t = Substring(line)
+            while t.first?.isWhitespace == true { t.removeFirst() }
+            while t.last?.isWhitespace == true { t.removeLast() }
+            return String(t)
+        }
+        guard let begin = lines.firstIndex(of: "-----BEGIN \(label)-----"), let end = lines.firstIndex(of: "-----END \(label)-----"), begin < end else { return nil }
+        return Data(base64Encoded: lines[(begin + 1)..<end].joined()).map(Array.init)
+    }
+
+    static func writePrivate(_ text: String, to path: String) throws(KeyError) {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw KeyError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard n == bytes.count, synced, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw KeyError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// SHA-256 (libcrypto).
+public func sha256(_ bytes: [UInt8]) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: 32)
+    _ = ektp_sha256(bytes, bytes.count, &out)
+    return out
+}
+
+/// Ed25519 verification (libcrypto): whether `signature` is `publicKey`'s over `message`.
+public func ed25519Verify(publicKey: [UInt8], message: [UInt8], signature: [UInt8]) -> Bool {
+    guard publicKey.count == 32, signature.count == 64 else { return false }
+    return ektp_ed25519_verify(publicKey, message, message.count, signature) == 1
+}
+
+/// A key problem, naming the file.
+public struct KeyError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
