@@ -202,6 +202,12 @@ public struct SiteView: Codable, Sendable, Equatable {
     public var clockSkewSeconds: Int64?
     /// The skew is over `Registry.clockSkewLimit` either way: the station's times are not to be trusted.
     public var clockSkewed: Bool = false
+    /// When the station last delivered over the network (issue 16).
+    public var lastOnline: Timestamp?
+    /// When a courier's bundle of the station last reached the registry; `last_heard` counts it.
+    public var lastCourier: Timestamp?
+    /// The newest report time that came by courier: how recent the station's carried news is.
+    public var courierNewsUntil: Timestamp?
 
     public init(station: String, site: Site, condition: SiteCondition, reasons: [String], conditionSince: Timestamp?,
                 lastHeard: Timestamp?, silent: Bool, sync: SyncState?, lastPull: Timestamp?, notPulled: Bool,
@@ -229,6 +235,8 @@ public struct StationDetail: Codable, Sendable, Equatable {
     public var recentEvents: [Event]
     /// Reports (events and snapshots) the registry holds for the station.
     public var reportsStored: Int64
+    /// The fingerprint (`SHA256:...`) of the key the registry checks the station's bundles with; nil: none yet.
+    public var publicKeyFingerprint: String?
     public init(view: SiteView, status: StationStatus?, recentEvents: [Event], reportsStored: Int64) {
         self.view = view; self.status = status; self.recentEvents = recentEvents; self.reportsStored = reportsStored
     }

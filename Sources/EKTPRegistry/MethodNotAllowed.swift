@@ -7,7 +7,7 @@ import NIOCore
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Path prefix (a trailing `/` matches one more segment) and the methods it takes.
     static var routes: [(path: String, methods: [HTTPRequest.Method])] {
-        [("/v1/reports", [.post]), ("/v1/fleet", [.get]), ("/v1/sites", [.get]), ("/v1/events", [.get]),
+        [("/v1/reports", [.post]), ("/v1/reports/stored", [.get]), ("/v1/bundles", [.post]), ("/v1/fleet", [.get]), ("/v1/sites", [.get]), ("/v1/events", [.get]),
          ("/v1/stations/", [.get]), ("/metrics", [.get]), ("/openapi.yaml", [.get]), ("/healthz", [.get])]
     }
 

@@ -96,10 +96,7 @@ public final class Registry: Sendable {
     /// Makes a token for a station and stores only its hash; the token is shown once.
     public func issueToken(station: String, now: Timestamp) async throws -> String {
         try Self.checkStationID(station)
-        var bytes = [UInt8](repeating: 0, count: 32)
-        var rng = SystemRandomNumberGenerator()
-        for i in bytes.indices { bytes[i] = UInt8.random(in: .min ... .max, using: &rng) }
-        let token = "ektp_" + Base64URL.encode(bytes)
+        let token = Self.newToken()
         _ = try await store.transaction([SQLStatement("INSERT INTO tokens (hash, station, issued_at) VALUES (?, ?, ?)",
                                                       [.text(Self.hash(token)), .text(station), .int(now.millis)])])
         return token
@@ -124,6 +121,12 @@ public final class Registry: Sendable {
         return rows.map { r in (Timestamp(millis: r[0].int ?? 0), r[1].int.map { Timestamp(millis: $0) }, String((r[2].text ?? "").prefix(12))) }
     }
 
+    /// A new bearer token: `ektp_` and 32 random bytes in base64url.
+    static func newToken() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return "ektp_" + Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
+    }
+
     /// Revokes every live token of a station; returns how many.
     public func revokeTokens(station: String, now: Timestamp) async throws -> Int {
         let r = try await store.transaction([SQLStatement("UPDATE tokens SET revoked_at = ? WHERE station = ? AND (revoked_at IS NULL OR revoked_at > ?) RETURNING hash",
@@ -134,14 +137,10 @@ public final class Registry: Sendable {
     /// The station a bearer token belongs to, or a 401 naming what is wrong. A rotated token keeps
     /// working until its end (`revoked_at` in the future); `now` is the registry's clock.
     public func authenticate(authorization: String?, now: Timestamp) async throws -> String {
-        guard let authorization, !authorization.isEmpty else {
-            throw RegistryError(401, "no Authorization header: send \"Authorization: Bearer TOKEN\" (ektp-registry token issue --station ID)")
+        switch try await principal(authorization: authorization, now: now) {
+        case .station(let station): return station
+        case .courier: throw RegistryError(403, "a courier token uploads signed bundles only (POST /v1/bundles)")
         }
-        guard authorization.hasPrefix("Bearer ") else { throw RegistryError(401, "Authorization is not a Bearer token") }
-        let token = String(authorization.dropFirst("Bearer ".count)).trimmingSpaces
-        let rows = try await store.query(SQLStatement("SELECT station FROM tokens WHERE hash = ? AND (revoked_at IS NULL OR revoked_at > ?)", [.text(Self.hash(token)), .int(now.millis)]))
-        guard let station = rows.first?.first?.text else { throw RegistryError(401, "unknown or revoked token") }
-        return station
     }
 
     static func hash(_ token: String) -> String {
@@ -168,23 +167,48 @@ public final class Registry: Sendable {
     static func normalized(_ reports: [WireReport]) -> [WireReport] { ReportBatch.normalized(reports) }
 
     /// Checks a batch against the station that sent it; throws 400, 403 or 409 before anything is stored.
-    public static func validate(_ batch: ReportBatch, from station: String) throws {
-        do { try batch.check(from: station, maxReports: maxBatch) } catch let r as BatchRefusal {
+    /// The batch rules (`ReportBatch.check`) as a `RegistryError` with their HTTP status.
+    public static func validate(_ batch: ReportBatch, from station: String, maxReports: Int = maxBatch) throws {
+        do { try batch.check(from: station, maxReports: maxReports) } catch let r as BatchRefusal {
             throw RegistryError(r.status, r.message)
         }
     }
 
-    /// Stores a checked batch once; the reply says how far the station may forget.
-    public func ingest(_ batch: ReportBatch, from station: String, receivedAt: Timestamp) async throws -> IngestReply {
-        try Self.validate(batch, from: station)
+    /// How a batch reached the registry: from the station over the network, or in a courier's bundle.
+    public enum Delivery: String, Sendable { case online, courier }
+
+    /// Stores a checked batch once; the reply says how far the station may forget. `via` says how
+    /// it came (issue 16): online, the station was heard now and its clock is compared with ours;
+    /// by courier, the station's news reached the centre now (it counts as heard, with the date),
+    /// and the bundle's age says nothing of its clock.
+    public func ingest(_ batch: ReportBatch, from station: String, receivedAt: Timestamp, via: Delivery = .online,
+                       maxReports: Int = Registry.maxBatch) async throws -> IngestReply {
+        try Self.validate(batch, from: station, maxReports: maxReports)
         let reports = Self.normalized(batch.reports)
+        let channel = via == .online ? "last_online" : "last_courier"
         var statements: [SQLStatement] = [
             SQLStatement("""
-                INSERT INTO stations (id, first_heard, last_heard) VALUES (?, ?, ?)
+                INSERT INTO stations (id, first_heard, last_heard, \(channel)) VALUES (?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET last_heard = CASE WHEN stations.last_heard < excluded.last_heard
-                    THEN excluded.last_heard ELSE stations.last_heard END
-                """, [.text(station), .int(receivedAt.millis), .int(receivedAt.millis)]),
+                    THEN excluded.last_heard ELSE stations.last_heard END, \(channel) = excluded.\(channel)
+                """, [.text(station), .int(receivedAt.millis), .int(receivedAt.millis), .int(receivedAt.millis)]),
         ]
+        if via == .courier, let newest = reports.map(\.time.millis).max() {
+            statements.append(SQLStatement("""
+                UPDATE stations SET courier_news = CASE WHEN courier_news IS NULL OR courier_news < ? THEN ? ELSE courier_news END WHERE id = ?
+                """, [.int(min(newest, receivedAt.millis)), .int(min(newest, receivedAt.millis)), .text(station)]))
+        }
+        if via == .online, let key = batch.publicKey {
+            // The first key a station sends is kept (its token vouches for it); a different one later is not taken.
+            guard let raw = Data(base64Encoded: key), raw.count == 32 else {
+                throw RegistryError.bad("public_key: expected 32 bytes of base64 (an Ed25519 public key)")
+            }
+            statements.append(SQLStatement("""
+                INSERT INTO station_keys (station, public_key, added_at, added_by) VALUES (?, ?, ?, 'online')
+                ON CONFLICT (station) DO NOTHING
+                """, [.text(station), .text(key), .int(receivedAt.millis)]))
+        }
+        let firstInsert = statements.count
         // The reports themselves, many rows to a statement.
         let encoder = JSONStyle.encoder()
         var insertStatements = 0
@@ -221,10 +245,12 @@ public final class Registry: Sendable {
                 WHERE excluded.time > stock_days.time
                 """, [.text(station), .int(day), .int(stock.updatedAt.millis), .int(Int64(stock.blanks))]))
         }
-        // The station's clock against ours, from the time it says it sent the batch.
-        let skew = batch.sentAt.millis.subtractingReportingOverflow(receivedAt.millis)
-        statements.append(SQLStatement("UPDATE stations SET clock_skew_ms = ? WHERE id = ?",
-                                       [skew.overflow ? .null : .int(skew.partialValue), .text(station)]))
+        // The station's clock against ours, from the time it says it sent the batch (online only).
+        if via == .online {
+            let skew = batch.sentAt.millis.subtractingReportingOverflow(receivedAt.millis)
+            statements.append(SQLStatement("UPDATE stations SET clock_skew_ms = ? WHERE id = ?",
+                                           [skew.overflow ? .null : .int(skew.partialValue), .text(station)]))
+        }
         let last = reports[reports.count - 1].sequence
         statements.append(SQLStatement("""
             UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END WHERE id = ? RETURNING high_seq
@@ -237,7 +263,7 @@ public final class Registry: Sendable {
             writeFailure.withLock { $0 = "\(error)" }
             throw error
         }
-        let stored = results[1...insertStatements].reduce(0) { $0 + $1.count }
+        let stored = results[firstInsert..<(firstInsert + insertStatements)].reduce(0) { $0 + $1.count }
         let through = results[results.count - 1].first?.first?.int ?? last
         return IngestReply(station: station, storedThrough: through, stored: stored, duplicates: batch.reports.count - stored)
     }
@@ -385,7 +411,7 @@ public final class Registry: Sendable {
 
     static let siteColumns = """
         id, province, regency, district, condition, reasons, condition_since, last_heard, sync_state, last_pull,
-        not_pulled, server_state, avail_24h, on_mains, blanks, high_seq, clock_skew_ms
+        not_pulled, server_state, avail_24h, on_mains, blanks, high_seq, clock_skew_ms, last_online, last_courier, courier_news
         """
 
     /// A station clock off from the registry's by more than this is flagged (issue 12: 5 minutes,
@@ -405,6 +431,9 @@ public final class Registry: Sendable {
                         storedThrough: r[15].int ?? 0)
         view.clockSkewSeconds = r[16].int.map { $0 / 1000 }
         view.clockSkewed = r[16].int.map { abs($0) > Self.clockSkewLimit.wholeMilliseconds } ?? false
+        view.lastOnline = r[17].int.map { Timestamp(millis: $0) }
+        view.lastCourier = r[18].int.map { Timestamp(millis: $0) }
+        view.courierNewsUntil = r[19].int.map { Timestamp(millis: $0) }
         return view
     }
 
@@ -437,12 +466,14 @@ public final class Registry: Sendable {
         let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns), snapshot FROM stations WHERE id = ?", [.text(id)]))
         guard let r = rows.first else { throw RegistryError(404, "no station \(id) has reported to this registry") }
         let decoder = JSONStyle.decoder()
-        let status = r[17].text.flatMap { try? decoder.decode(StationStatus.self, from: Data($0.utf8)) }
+        let status = r[20].text.flatMap { try? decoder.decode(StationStatus.self, from: Data($0.utf8)) }
         let events = try await store.query(SQLStatement(
             "SELECT body FROM reports WHERE station = ? AND kind = 'event' ORDER BY seq DESC LIMIT ?", [.text(id), .int(Int64(limit))]))
         let decoded = events.reversed().compactMap { $0[0].text.flatMap { try? decoder.decode(Event.self, from: Data($0.utf8)) } }
         let count = try await store.query(SQLStatement("SELECT COUNT(*) FROM reports WHERE station = ?", [.text(id)]))
-        return StationDetail(view: siteView(r, at: at), status: status, recentEvents: decoded, reportsStored: count.first?.first?.int ?? 0)
+        var detail = StationDetail(view: siteView(r, at: at), status: status, recentEvents: decoded, reportsStored: count.first?.first?.int ?? 0)
+        detail.publicKeyFingerprint = try await stationKey(id).map { Self.fingerprint($0) }
+        return detail
     }
 
     /// Events in the order the registry stored them, after `since` (a registry event ID).

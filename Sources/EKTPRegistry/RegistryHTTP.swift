@@ -92,6 +92,38 @@ public enum RegistryHTTP {
             if response.status != .ok { metrics.ingested(nil) }
             return response
         }
+        // Which of the caller's own sequences the registry holds (the station then forgets what a
+        // courier brought, issue 16).
+        router.get("/v1/reports/stored") { request, _ -> Response in
+            await respond(logger) {
+                let station = try await registry.authenticate(authorization: request.headers[.authorization], now: clock.now())
+                let q = request.uri.queryParameters
+                let from = try integer(q.get("from"), name: "from", default: 1, in: 1...Registry.maxSequence)
+                let to = try integer(q.get("to"), name: "to", default: from, in: 1...Registry.maxSequence)
+                return try json(try await registry.storedRanges(station: station, from: from, to: to))
+            }
+        }
+        // A courier's signed bundle (issue 16): a courier token for the station's regency, or the
+        // station's own token. 200 imported, 202 held for review, 422 refused (nothing stored).
+        router.post("/v1/bundles") { request, _ -> Response in
+            await respond(logger) {
+                let now = clock.now()
+                let who = try await registry.principal(authorization: request.headers[.authorization], now: now)
+                let buffer: ByteBuffer
+                do { buffer = try await request.body.collect(upTo: Registry.maxBundleFile) } catch {
+                    throw RegistryError(413, "bundle over the limit of \(Registry.maxBundleFile >> 20) MiB: export with a smaller --max")
+                }
+                let outcome = try await registry.importBundle(Array(buffer.readableBytesView), by: who, now: now)
+                logger.notice("bundle \(outcome.result.rawValue)", metadata: ["station": "\(outcome.station ?? "?")", "stored": "\(outcome.stored ?? 0)",
+                                                                      "reason": "\(outcome.reason ?? "")"])
+                let status: HTTPResponse.Status = switch outcome.result {
+                case .imported: .ok
+                case .pending: .accepted
+                case .refused: .unprocessableContent
+                }
+                return try json(outcome, status: status)
+            }
+        }
         router.get("/metrics") { request, _ -> Response in
             await respond(logger) {
                 let t = try at(request, clock)

@@ -1,4 +1,8 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#endif
+import EKTPHTTPClient
 import EKTPModel
 import EKTPRegistry
 import EKTPSupport
@@ -22,7 +26,7 @@ struct EktpRegistry: AsyncParsableCommand {
             else sqlite:/var/lib/ektp-registry/registry.sqlite3.
             """,
         version: ektpVersion,
-        subcommands: [Serve.self, Migrate.self, Token.self, OpenAPI.self])
+        subcommands: [Serve.self, Migrate.self, Token.self, StationCommand.self, Import.self, OpenAPI.self])
 }
 
 struct DatabaseOption: ParsableArguments {
@@ -215,12 +219,28 @@ struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Issue or revoke a station's tokens.", subcommands: [Issue.self, Rotate.self, List.self, Revoke.self])
 
     struct Issue: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make a token for a station; it is printed once and only its hash is kept.")
+        static let configuration = CommandConfiguration(
+            abstract: "Make a token for a station (or, with --courier, for a regency's courier); it is printed once and only its hash is kept.",
+            discussion: "A courier token uploads the signed bundles of its regency's stations (ektp-registry import --registry) and nothing else.")
         @OptionGroup var db: DatabaseOption
-        @Option(name: .long, help: "The station's ID (as in its ektpd.yaml).") var station: String
+        @Option(name: .long, help: "The station's ID (as in its ektpd.yaml).") var station: String?
+        @Flag(name: .long, help: "A courier token for --province and --regency instead of a station's.") var courier = false
+        @Option(name: .long, help: "With --courier: the province.") var province: String?
+        @Option(name: .long, help: "With --courier: the regency (kabupaten/kota).") var regency: String?
+
+        func validate() throws {
+            if courier {
+                guard station == nil, province != nil, regency != nil else { throw ValidationError("--courier takes --province and --regency, not --station") }
+            } else {
+                guard station != nil, province == nil, regency == nil else { throw ValidationError("give --station ID (or --courier --province P --regency R)") }
+            }
+        }
 
         func run() async throws {
-            print(try await db.withMigratedRegistry { registry, now in try await registry.issueToken(station: station, now: now) })
+            print(try await db.withMigratedRegistry { registry, now in
+                if courier { return try await registry.issueCourierToken(province: province!, regency: regency!, now: now) }
+                return try await registry.issueToken(station: station!, now: now)
+            })
         }
     }
 
@@ -274,6 +294,194 @@ struct Token: AsyncParsableCommand {
             if n == 0 { throw ExitCode(1) }
         }
     }
+}
+
+struct StationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "station", abstract: "A station's signing key.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register (or replace) a station's public key, so its courier bundles are checked and taken.",
+            discussion: """
+                The key is the station's state directory's station.key, public half:
+                  openssl pkey -in /var/lib/ektpd/station.key -pubout > STATION.pub
+                A station also sends it with its first online delivery; this is for stations that never went online.
+                --province/--regency/--district give its site, so a regency's courier may bring its bundles.
+                """)
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The station's ID.") var station: String
+        @Option(name: .long, help: "The public key: PEM (BEGIN PUBLIC KEY) or 32 bytes of base64.") var publicKey: String
+        @Option(name: .long) var province: String?
+        @Option(name: .long) var regency: String?
+        @Option(name: .long) var district: String?
+
+        func run() async throws {
+            guard let text = readFileText(publicKey) else {
+                FileHandleStderr.write("ektp-registry: --public-key \(publicKey): cannot read the file\n")
+                throw ExitCode(1)
+            }
+            guard let key = parsePublicKey(text) else {
+                FileHandleStderr.write("ektp-registry: --public-key \(publicKey): not an Ed25519 public key (PEM BEGIN PUBLIC KEY, or 32 bytes of base64)\n")
+                throw ExitCode(1)
+            }
+            let site = regency.map { Site(province: province ?? "", regency: $0, district: district ?? "") }
+            let fingerprint = try await db.withMigratedRegistry { registry, now in
+                try await registry.addStationKey(station: station, publicKey: key, site: site, now: now)
+            }
+            print("station \(station): key \(fingerprint)")
+        }
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import courier bundles (from ektpd export): checked whole, each report stored once.",
+        discussion: """
+            At the registry: ektp-registry import FILE... (the database as for serve).
+            From a regency office: ektp-registry import --registry https://registry.example.id --token FILE FILE...
+            with a courier token (ektp-registry token issue --courier --province P --regency R).
+            A bundle of a station the registry has no key for is held for review: --pending lists them,
+            --retry-pending imports those whose key has since been added (ektp-registry station add).
+            Exit codes: 0 every bundle imported (or held), 1 one was refused or could not be read.
+            """)
+    @OptionGroup var db: DatabaseOption
+    @Argument(help: "Bundle files (ektp-STATION-FIRST-LAST.bundle).") var files: [String] = []
+    @Option(name: .long, help: "Upload to this registry instead of writing the database here.") var registry: String?
+    @Option(name: .long, help: "With --registry: a file holding a courier token.") var token: String?
+    @Option(name: .long, help: "With --registry: trust only this CA (PEM) for its certificate.") var caFile: String?
+    @Flag(name: .long, help: "List the bundles held for review.") var pending = false
+    @Flag(name: .long, help: "Import the held bundles whose station now has a key.") var retryPending = false
+    @Flag(name: .long, help: "Print each outcome as JSON.") var json = false
+
+    func validate() throws {
+        if pending || retryPending {
+            guard files.isEmpty, registry == nil else { throw ValidationError("--pending and --retry-pending take no files and no --registry") }
+        } else {
+            guard !files.isEmpty else { throw ValidationError("give one or more bundle files") }
+            guard (registry == nil) == (token == nil) else { throw ValidationError("--registry and --token go together") }
+        }
+    }
+
+    func run() async throws {
+        if pending {
+            let list = try await db.withMigratedRegistry { registry, _ in try await registry.pendingBundles() }
+            if json { print(String(decoding: try JSONStyle.encode(list, pretty: true), as: UTF8.self)); return }
+            if list.isEmpty { print("no bundles held for review") }
+            for p in list {
+                print("#\(p.id) station \(p.station), \(p.reports) reports \(p.firstSequence)-\(p.lastSequence), received \(p.receivedAt.rfc3339) from \(p.scope), signed by \(p.fingerprint)")
+            }
+            return
+        }
+        var outcomes: [(String, ImportOutcome)] = []
+        if retryPending {
+            let done = try await db.withMigratedRegistry { registry, now in try await registry.retryPending(now: now) }
+            outcomes = done.map { ("held bundle of \($0.station ?? "?")", $0) }
+            if done.isEmpty { print("no held bundle has a key yet") }
+        } else if let registry, let token {
+            outcomes = try upload(to: registry, tokenFile: token)
+        } else {
+            var read: [(String, [UInt8])] = []
+            for f in files {
+                guard let bytes = readFileBytes(f) else {
+                    outcomes.append((f, ImportOutcome(result: .refused, reason: "cannot read the file")))
+                    continue
+                }
+                read.append((f, bytes))
+            }
+            let toImport = read
+            let done = try await db.withMigratedRegistry { registry, now in
+                var out: [(String, ImportOutcome)] = []
+                for (f, bytes) in toImport { out.append((f, try await registry.importBundle(bytes, by: nil, now: now))) }
+                return out
+            }
+            outcomes += done
+        }
+        report(outcomes)
+        if outcomes.contains(where: { $0.1.result == .refused }) { throw ExitCode(1) }
+    }
+
+    func report(_ outcomes: [(String, ImportOutcome)]) {
+        for (f, o) in outcomes {
+            if json { print(String(decoding: (try? JSONStyle.encode(o)) ?? [], as: UTF8.self)); continue }
+            switch o.result {
+            case .imported:
+                print("\(f): station \(o.station ?? "?"), \(o.reports ?? 0) reports \(o.firstSequence ?? 0)-\(o.lastSequence ?? 0): \(o.stored ?? 0) new, \(o.known ?? 0) already known")
+            case .pending:
+                print("\(f): held for review: \(o.reason ?? "")")
+            case .refused:
+                print("\(f): refused, nothing stored: \(o.reason ?? "")")
+            }
+        }
+    }
+
+    /// POSTs each file to a remote registry with a courier token (libcurl, TLS as the station's).
+    func upload(to registry: String, tokenFile: String) throws -> [(String, ImportOutcome)] {
+        guard let url = HTTPURL(registry) else {
+            FileHandleStderr.write("ektp-registry: --registry \(registry): expected https://HOST[:PORT]\n")
+            throw ExitCode(2)
+        }
+        guard let text = readFileText(tokenFile), let token = text.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" }).first else {
+            FileHandleStderr.write("ektp-registry: --token \(tokenFile): cannot read a token there\n")
+            throw ExitCode(2)
+        }
+        var settings = HTTPClientSettings(section: "import")
+        settings.caFile = caFile
+        let client = HTTPClient(settings: settings)
+        var out: [(String, ImportOutcome)] = []
+        for f in files {
+            guard let bytes = readFileBytes(f) else {
+                out.append((f, ImportOutcome(result: .refused, reason: "cannot read the file")))
+                continue
+            }
+            switch client.request("POST", url, path: "/v1/bundles", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/gzip")],
+                                  body: bytes, timeout: .seconds(300)) {
+            case .failure(let e):
+                out.append((f, ImportOutcome(result: .refused, reason: "not sent: \(e.description)")))
+            case .success(let x):
+                if let o = try? JSONStyle.decode(ImportOutcome.self, from: x.body) {
+                    out.append((f, o))
+                } else {
+                    struct Problem: Decodable { var error: String }
+                    let why = (try? JSONStyle.decode(Problem.self, from: x.body))?.error ?? String(decoding: x.body.prefix(200), as: UTF8.self)
+                    out.append((f, ImportOutcome(result: .refused, reason: "the registry answered \(x.status): \(why)")))
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// A file's bytes (64 MiB at most), or nil.
+func readFileBytes(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n > 0 { out += buf[0..<n] }
+        if n < buf.count { return ferror(f) == 0 ? out : nil }
+        if out.count > Registry.maxBundleFile { return nil }
+    }
+}
+
+func readFileText(_ path: String) -> String? { readFileBytes(path).map { String(decoding: $0, as: UTF8.self) } }
+
+/// An Ed25519 public key from PEM SubjectPublicKeyInfo (as `openssl pkey -pubout` writes) or raw base64.
+func parsePublicKey(_ text: String) -> [UInt8]? {
+    let spki: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
+    let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { line -> String in
+        var t = Substring(line)
+        while t.first?.isWhitespace == true { t.removeFirst() }
+        while t.last?.isWhitespace == true { t.removeLast() }
+        return String(t)
+    }
+    if let b = lines.firstIndex(of: "-----BEGIN PUBLIC KEY-----"), let e = lines.firstIndex(of: "-----END PUBLIC KEY-----"), b < e,
+       let der = Data(base64Encoded: lines[(b + 1)..<e].joined()), der.count == 44, Array(der.prefix(12)) == spki {
+        return Array(der.suffix(32))
+    }
+    if lines.count == 1, let raw = Data(base64Encoded: lines[0]), raw.count == 32 { return Array(raw) }
+    return nil
 }
 
 struct OpenAPI: ParsableCommand {

@@ -150,6 +150,8 @@ let deliveryTimings = "snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, 
         let (status, detail) = try waitDelivered(daemon, reg) { $0.view.condition == .broken }
         #expect(detail.view.condition == .broken)
         #expect(status.delivery?.registry == reg.url && status.delivery?.failures == 0)
+        // Issue 16: the station's key came with its first online delivery.
+        #expect(detail.publicKeyFingerprint?.hasPrefix("SHA256:") == true)
     }
 
     struct Refusal: CustomTestStringConvertible, Sendable {

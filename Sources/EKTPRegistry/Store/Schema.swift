@@ -71,6 +71,38 @@ public enum Schema {
             (3, "a station's clock skew at its last delivery", [
                 "ALTER TABLE stations ADD COLUMN clock_skew_ms BIGINT",
             ]),
+            (4, "offline carry: station keys, courier tokens, how news came, bundles held for review", [
+                "ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'station'",
+                "ALTER TABLE tokens ADD COLUMN province TEXT",
+                "ALTER TABLE tokens ADD COLUMN regency TEXT",
+                "ALTER TABLE stations ADD COLUMN last_online BIGINT",
+                "ALTER TABLE stations ADD COLUMN last_courier BIGINT",
+                "ALTER TABLE stations ADD COLUMN courier_news BIGINT",
+                """
+                CREATE TABLE station_keys (
+                    station TEXT PRIMARY KEY,
+                    public_key TEXT NOT NULL,
+                    added_at BIGINT NOT NULL,
+                    added_by TEXT NOT NULL,
+                    province TEXT,
+                    regency TEXT,
+                    district TEXT
+                )
+                """,
+                """
+                CREATE TABLE pending_bundles (
+                    \(id),
+                    station TEXT NOT NULL,
+                    received_at BIGINT NOT NULL,
+                    first_seq BIGINT NOT NULL,
+                    last_seq BIGINT NOT NULL,
+                    reports BIGINT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    bundle TEXT NOT NULL
+                )
+                """,
+            ]),
         ]
     }
 
