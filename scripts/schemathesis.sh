@@ -17,7 +17,7 @@ token=$("$bin/ektp-registry" token issue --database "$db" --station=st-1)
 for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 url="http://127.0.0.1:$(cat "$work/port")"
 echo "==> schemathesis against $url/openapi.yaml (seed $seed, $examples examples an operation)"
-if ! schemathesis run "$url/openapi.yaml" --url "$url" -H "Authorization: Bearer $token" \
+if ! schemathesis --config-file scripts/schemathesis.toml run "$url/openapi.yaml" --url "$url" -H "Authorization: Bearer $token" \
      --seed "$seed" --max-examples "$examples" --checks all --no-color; then
   echo "registry log:"; tail -20 "$work/registry.log"; exit 1
 fi

@@ -41,6 +41,59 @@ paths:
         '413': {$ref: '#/components/responses/Error'}
         '429': {$ref: '#/components/responses/Error'}
         '503': {$ref: '#/components/responses/Error'}
+  /v1/reports/stored:
+    get:
+      summary: Which of the caller's own sequences the registry holds, as closed ranges
+      description: |
+        A station asks before sending, so that what reached the registry by courier (a bundle) is
+        forgotten without being sent again. With a station token only.
+      security: [{bearer: []}]
+      parameters:
+        - {name: from, in: query, required: true, schema: {type: integer, minimum: 1, maximum: 9007199254740992}}
+        - {name: to, in: query, required: true, schema: {type: integer, minimum: 1, maximum: 9007199254740992}}
+      responses:
+        '200':
+          description: The ranges held
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/StoredRanges'}
+        '400': {$ref: '#/components/responses/Error'}
+        '401': {$ref: '#/components/responses/Error'}
+        '403': {$ref: '#/components/responses/Error'}
+  /v1/bundles:
+    post:
+      summary: Import a courier bundle (ektpd export), checked whole
+      description: |
+        The body is the bundle file (gzip; at most 64 MiB). With a courier token (its regency's
+        stations) or the station's own token. Checked whole (gzip, every report's checksum, the
+        station's registered Ed25519 key and signature, the courier's regency) and stored through the
+        same idempotent path as online delivery. 200 imported (new and already-known counts), 202 held
+        for review (the registry has no key for the station), 422 refused with the reason (nothing stored).
+      security: [{bearer: []}]
+      requestBody:
+        required: true
+        content:
+          application/octet-stream:
+            schema: {type: string, format: binary}
+      responses:
+        '200':
+          description: Imported
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ImportOutcome'}
+        '202':
+          description: Held for review
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ImportOutcome'}
+        '401': {$ref: '#/components/responses/Error'}
+        '413': {$ref: '#/components/responses/Error'}
+        '422':
+          description: Refused whole, nothing stored
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ImportOutcome'}
+        '503': {$ref: '#/components/responses/Error'}
   /v1/fleet:
     get:
       summary: The fleet by province, regency and district, with card blank stock
@@ -156,6 +209,7 @@ components:
       properties:
         station: {$ref: '#/components/schemas/StationID'}
         sent_at: {$ref: '#/components/schemas/Time'}
+        public_key: {type: string, description: "the station's Ed25519 public key, 32 bytes in base64; the first one sent is kept", pattern: '^[A-Za-z0-9+/]{43}=$'}
         reports:
           type: array
           minItems: 1
@@ -439,6 +493,9 @@ components:
         stored_through: {type: integer}
         clock_skew_seconds: {type: integer, description: "the station's clock minus the registry's at its last delivery"}
         clock_skewed: {type: boolean, description: off by more than 5 minutes either way}
+        last_online: {$ref: '#/components/schemas/Time'}
+        last_courier: {$ref: '#/components/schemas/Time'}
+        courier_news_until: {$ref: '#/components/schemas/Time'}
     SitesReply:
       type: object
       required: [at, status, sites]
@@ -446,11 +503,33 @@ components:
         at: {$ref: '#/components/schemas/Time'}
         status: {type: string}
         sites: {type: array, items: {$ref: '#/components/schemas/SiteView'}}
+    StoredRanges:
+      type: object
+      required: [station, ranges]
+      properties:
+        station: {$ref: '#/components/schemas/StationID'}
+        ranges:
+          type: array
+          items: {type: array, items: {type: integer}, minItems: 2, maxItems: 2}
+    ImportOutcome:
+      type: object
+      required: [result]
+      properties:
+        result: {type: string, enum: [imported, pending, refused]}
+        station: {type: string}
+        first_sequence: {type: integer}
+        last_sequence: {type: integer}
+        reports: {type: integer}
+        stored: {type: integer}
+        known: {type: integer}
+        reason: {type: string}
+        fingerprint: {type: string}
     StationDetail:
       type: object
       required: [view, recent_events, reports_stored]
       properties:
         reports_stored: {type: integer, description: reports (events and snapshots) held for the station}
+        public_key_fingerprint: {type: string, description: "SHA256:... of the key its bundles are checked with"}
         view: {$ref: '#/components/schemas/SiteView'}
         status: {$ref: '#/components/schemas/StationStatus'}
         recent_events: {type: array, items: {$ref: '#/components/schemas/Event'}}

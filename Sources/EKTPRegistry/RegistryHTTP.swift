@@ -98,6 +98,7 @@ public enum RegistryHTTP {
             await respond(logger) {
                 let station = try await registry.authenticate(authorization: request.headers[.authorization], now: clock.now())
                 let q = request.uri.queryParameters
+                guard q.get("from") != nil, q.get("to") != nil else { throw RegistryError.bad("from and to are required: ?from=SEQ&to=SEQ") }
                 let from = try integer(q.get("from"), name: "from", default: 1, in: 1...Registry.maxSequence)
                 let to = try integer(q.get("to"), name: "to", default: from, in: 1...Registry.maxSequence)
                 return try json(try await registry.storedRanges(station: station, from: from, to: to))

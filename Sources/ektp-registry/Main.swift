@@ -433,7 +433,7 @@ struct Import: AsyncParsableCommand {
                 out.append((f, ImportOutcome(result: .refused, reason: "cannot read the file")))
                 continue
             }
-            switch client.request("POST", url, path: "/v1/bundles", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/gzip")],
+            switch client.request("POST", url, path: "/v1/bundles", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/octet-stream")],
                                   body: bytes, timeout: .seconds(300)) {
             case .failure(let e):
                 out.append((f, ImportOutcome(result: .refused, reason: "not sent: \(e.description)")))

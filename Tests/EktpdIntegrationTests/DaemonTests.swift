@@ -200,7 +200,10 @@ import Testing
         // the server crashes: the supervisor restarts it and the status says so
         let pid = try #require(s.server?.pid)
         kill(pid, SIGKILL)
-        let restarted = try daemon.waitForStatus { ($0.server?.restarts ?? 0) >= 1 && $0.server?.state == .up && $0.server?.pid != pid }
+        // Restarted, and the uplink probe has seen its port answer again (it probes on its own schedule).
+        let restarted = try daemon.waitForStatus {
+            ($0.server?.restarts ?? 0) >= 1 && $0.server?.state == .up && $0.server?.pid != pid && $0.uplink?.targets.first?.reachable == true
+        }
         #expect(restarted.server?.lastReason?.contains("killed by signal 9") == true)
         // ...and so do the metrics, counted from the supervisor's own tally.
         let metrics = try ektpd(["metrics", "--socket", daemon.socket]).stdout
