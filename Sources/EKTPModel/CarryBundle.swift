@@ -170,3 +170,27 @@ public enum CarryBundle {
         return "SHA256:" + b
     }
 }
+
+/// What became of one bundle: imported (how many reports were new and how many known), held for
+/// review (no key for the station yet), or refused whole with the reason (nothing stored).
+public struct ImportOutcome: Codable, Sendable, Equatable {
+    public enum Result: String, Codable, Sendable { case imported, pending, refused }
+    public var result: Result
+    public var station: String?
+    public var firstSequence: Int64?
+    public var lastSequence: Int64?
+    public var reports: Int?
+    /// New reports stored.
+    public var stored: Int?
+    /// Reports the registry already held (online, or from an earlier bundle).
+    public var known: Int?
+    public var reason: String?
+    /// The key that signed the bundle.
+    public var fingerprint: String?
+
+    public init(result: Result, station: String? = nil, reason: String? = nil) {
+        self.result = result
+        self.station = station
+        self.reason = reason
+    }
+}

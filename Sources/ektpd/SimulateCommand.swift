@@ -90,6 +90,18 @@ struct Simulate: AsyncParsableCommand {
             fleet = try FleetSimulator(scenario: sc, registry: url, tokens: tokenMap, workDirectory: work)
             // The embedded registry lives on the scenario's clock too; a registry of your own keeps its own.
             if embedded != nil { fleet.onTime = { EmbeddedRegistry.setClock(work, $0) } }
+            // Courier stations never deliver online, so the registry learns their keys (and each
+            // regency gets a courier token) before the first trip.
+            if !fleet.courierStations.isEmpty {
+                if let embedded {
+                    progress.line("registering \(fleet.courierStations.count) courier station key(s)")
+                    fleet.courierTokens = try await embedded.registerCouriers(fleet.courierStations, work: work)
+                } else {
+                    for c in fleet.courierStations { writeFile("\(work)/\(c.id).pub", c.publicKeyPEM) }
+                    FileOut.err("ektpd: courier stations upload with their own tokens; register their keys at your registry first "
+                                + "(ektp-registry station add ID --public-key \(work)/ID.pub; use --keep), else their bundles are held for review\n")
+                }
+            }
             try await fleet.boot()
         } catch {
             FileOut.err("ektpd: \(error)\n")
@@ -119,7 +131,8 @@ struct Simulate: AsyncParsableCommand {
                                           fleet: summary, unableToEnrol: broken.sites, notPulled: unpulled.sites, silent: silent.sites,
                                           alerts: fleet.alerts,
                                           alertsFiring: fleet.firingAlerts.sorted { $0.key < $1.key }
-                                              .map { .init(station: $0.key, alerts: $0.value.compactMap(FiringAlert.init)) })
+                                              .map { .init(station: $0.key, alerts: $0.value.compactMap(FiringAlert.init)) },
+                                          courier: fleet.courierTrips.isEmpty ? nil : fleet.courierTrips)
             if json {
                 print(String(decoding: try JSONStyle.encode(report, pretty: true), as: UTF8.self))
             } else {
@@ -178,6 +191,8 @@ struct SimulationReport: Codable {
     var alerts: AlertTally
     /// Stations with alerts firing at the end (a list: JSON's snake_case style would rewrite map keys).
     var alertsFiring: [StationAlerts]
+    /// Courier trips of the stations that report by bundle (issue 16); absent when none do.
+    var courier: [CourierTrip]?
 
     struct StationAlerts: Codable {
         var station: String
@@ -214,7 +229,22 @@ struct SimulationReport: Codable {
         }
         o += "\nNOT HEARD FROM in \(spokenDuration(.seconds(fleet.silentAfterSeconds))) (\(silent.count))\n"
         if silent.isEmpty { o += "  none\n" }
-        for s in silent { o += "  \(s.site.district) (\(s.station)): last heard \(s.lastHeard?.rfc3339 ?? "never")\n" }
+        for s in silent {
+            let courier = s.lastCourier.map { ", by courier \($0.rfc3339) (news until \(s.courierNewsUntil?.rfc3339 ?? "?"))" } ?? ""
+            o += "  \(s.site.district) (\(s.station)): last heard \(s.lastHeard?.rfc3339 ?? "never")\(courier)\n"
+        }
+        if let courier, !courier.isEmpty {
+            o += "\nBY COURIER: how the centre's view filled in, trip by trip\n"
+            for trip in courier {
+                let what: String = switch trip.result {
+                case .imported where trip.reports == 0: "nothing new to carry"
+                case .imported: "\(trip.reports) reports carried: \(trip.stored) new, \(trip.known) already known"
+                case .pending: "held for review: \(trip.reason ?? "")"
+                case .refused: "refused: \(trip.reason ?? "")"
+                }
+                o += "  \(trip.time.rfc3339.prefix(16))Z \(pad(trip.station, 24)) \(what); sites known to be unable to enrol: \(trip.cannotEnrolBefore) -> \(trip.cannotEnrolKnown)\n"
+            }
+        }
         o += "\nALERTS the stations sent to their hooks and webhooks\n"
         o += "  \(alerts.notifications) notification(s): \(alerts.fired) alert(s) fired, \(alerts.resolved) resolved, \(alerts.repeats) repeat(s)\n"
         if !alerts.firedByName.isEmpty {
@@ -259,9 +289,11 @@ final class EmbeddedRegistry {
     let url: HTTPURL
     let tokens: [String: String]
     let label: String
+    let database: String
     var pid: pid_t { process.pid }
 
-    init(process: ChildProcess, url: HTTPURL, tokens: [String: String], label: String) {
+    init(process: ChildProcess, url: HTTPURL, tokens: [String: String], label: String, database: String) {
+        self.database = database
         self.process = process
         self.url = url
         self.tokens = tokens
@@ -302,7 +334,7 @@ final class EmbeddedRegistry {
         for _ in 0..<3000 {
             if let text = readWholeFile(portFile), let port = UInt16(text.split(separator: "\n").first ?? "") {
                 let label = db.hasPrefix("postgres") ? "PostgreSQL" : "SQLite"
-                return EmbeddedRegistry(process: child, url: HTTPURL("http://127.0.0.1:\(port)")!, tokens: tokens, label: label)
+                return EmbeddedRegistry(process: child, url: HTTPURL("http://127.0.0.1:\(port)")!, tokens: tokens, label: label, database: db)
             }
             var status: Int32 = 0
             if waitpid(child.pid, &status, WNOHANG) == child.pid {
@@ -312,6 +344,30 @@ final class EmbeddedRegistry {
         }
         child.signal(SIGTERM)
         throw SimulationError("the embedded registry did not start listening within 30 seconds")
+    }
+
+    /// Registers the courier stations' keys and sites (`ektp-registry station add`) and issues a
+    /// courier token per regency; returns the tokens by `PROVINCE/REGENCY`.
+    func registerCouriers(_ stations: [(id: String, site: Site, publicKeyPEM: String)], work: String) async throws -> [String: String] {
+        let binary = try Self.findRegistryBinary()
+        var tokens: [String: String] = [:]
+        for s in stations {
+            let pem = "\(work)/\(s.id).pub"
+            writeFile(pem, s.publicKeyPEM)
+            let r = await runCommand([binary, "station", "add", s.id, "--database", database, "--public-key", pem,
+                                      "--province", s.site.province, "--regency", s.site.regency, "--district", s.site.district], timeout: .seconds(60))
+            guard r.code == 0 else { throw SimulationError("ektp-registry station add \(s.id) failed: \(r.error ?? r.output)") }
+            let scope = "\(s.site.province)/\(s.site.regency)"
+            if tokens[scope] == nil {
+                let t = await runCommand([binary, "token", "issue", "--database", database, "--courier", "--province", s.site.province,
+                                          "--regency", s.site.regency], timeout: .seconds(60))
+                guard t.code == 0, let token = t.output.split(separator: "\n").first else {
+                    throw SimulationError("ektp-registry token issue --courier failed: \(t.error ?? t.output)")
+                }
+                tokens[scope] = String(token)
+            }
+        }
+        return tokens
     }
 
     func stop() {
@@ -385,4 +441,11 @@ func removeTree(_ path: String) {
     }
     closedir(d)
     rmdir(path)
+}
+
+/// Writes a small text file (keys for `ektp-registry station add`); failures show in the command that reads it.
+func writeFile(_ path: String, _ text: String) {
+    guard let f = fopen(path, "w") else { return }
+    fputs(text, f)
+    fclose(f)
 }

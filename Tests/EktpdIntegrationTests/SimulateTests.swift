@@ -13,6 +13,7 @@ struct Report: Decodable {
     var silent: [SiteView]
     var alerts: AlertTally
     var alertsFiring: [StationAlerts]
+    var courier: [CourierTrip]?
     struct StationAlerts: Decodable {
         var station: String
         var alerts: [FiringAlert]
@@ -42,6 +43,27 @@ func simulate(_ args: [String]) throws -> (Report, String) {
         #expect(report.alerts.notifications - report.alerts.repeats == 11)
         #expect(report.alertsFiring.count == 11)
         #expect(report.alertsFiring.allSatisfy { s in s.alerts.contains { $0.name == "KitBroken" && $0.severity == .critical } })
+    }
+
+    /// Issue 16: three offline districts report by courier every 7 days; over 8 days, one trip each.
+    /// Before the trips the centre knows 9 broken kits; Ambalau's and Kayan Hulu's arrive by bundle.
+    @Test func courierBundlesFillInTheCentresViewTripByTrip() throws {
+        let (report, _) = try simulate([repoRoot + "/scenarios/sintang-courier.yaml", "--duration", "8d"])
+        let trips = try #require(report.courier)
+        #expect(Set(trips.map(\.station)) == ["sintang-ambalau", "sintang-kayan-hulu", "sintang-serawai"])
+        #expect(trips.count == 3)
+        for t in trips {
+            #expect(t.result == .imported && t.reports > 100 && t.stored == t.reports && t.known == 0, "\(t)")
+            #expect(t.time == Timestamp(rfc3339: "2018-03-12T00:00:00Z"))
+        }
+        #expect(trips.first?.cannotEnrolBefore == 9)
+        #expect(trips.last?.cannotEnrolKnown == 11)
+        let districts = Set(report.unableToEnrol.map(\.site.district))
+        #expect(districts.contains("Ambalau") && districts.contains("Kayan Hulu") && report.unableToEnrol.count == 11)
+        // They never went online: their news came by courier only, and their outboxes still hold it.
+        let serawai = try #require(report.fleet.provinces.first?.regencies.first?.districts.first { $0.name == "Serawai" })
+        #expect(serawai.tally.stations == 1)
+        #expect(report.pending >= trips.reduce(0) { $0 + $1.reports })
     }
 
     @Test func rokanHilir2012NamesTheSixDistrictsNeverPulled() throws {

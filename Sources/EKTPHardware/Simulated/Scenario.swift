@@ -70,11 +70,14 @@ public struct SimulatedStationSpec: Sendable, Equatable {
     public var stock: (blanks: Int, perPrinterPerDay: Int)?
     /// When the station's network goes down or comes back (offset from the start, up).
     public var network: [(at: Duration, up: Bool)] = []
+    /// `courier: {every: 7d}`: the station never reaches the registry over the network; its
+    /// reports go by courier bundle this often (issue 16: Sintang's and Dumai's offline districts).
+    public var courierEvery: Duration?
 
     public static func == (a: Self, b: Self) -> Bool {
         a.id == b.id && a.site == b.site && a.devices == b.devices && a.profile == b.profile && a.serverHours == b.serverHours
             && a.stock?.blanks == b.stock?.blanks && a.stock?.perPrinterPerDay == b.stock?.perPrinterPerDay
-            && a.network.map(\.at) == b.network.map(\.at) && a.network.map(\.up) == b.network.map(\.up)
+            && a.network.map(\.at) == b.network.map(\.at) && a.network.map(\.up) == b.network.map(\.up) && a.courierEvery == b.courierEvery
     }
 }
 
@@ -187,6 +190,10 @@ public struct Scenario: Sendable, Equatable {
                 if let at, let up { spec.network.append((at, up)) }
             }
             spec.network.sort { $0.at < $1.at }
+            if let c = s.map("courier") {
+                spec.courierEvery = c.duration("every", atLeast: .seconds(3600), required: true)
+                c.finish()
+            }
             s.finish()
             stations.append(spec)
         }

@@ -33,6 +33,10 @@ public final class FleetSimulator {
         var printedFraction = 0.0
         /// What the station's hooks and webhooks would be sent (the daemon's rules and life cycle).
         var alerts: AlertLifecycle
+        /// Courier stations (issue 16): the signing key, the last sequence carried, trips made.
+        var key: StationKey?
+        var carriedThrough: Int64 = 0
+        var trips = 0
         init(spec: SimulatedStationSpec, sim: StationSimulator, outbox: Outbox, uplink: RegistryUplink) {
             alerts = AlertLifecycle(config: .init(), station: spec.id, site: spec.site)
             self.spec = spec
@@ -52,6 +56,20 @@ public final class FleetSimulator {
     public private(set) var alerts = AlertTally()
     /// Told the scenario time before each tick's deliveries: the embedded registry's clock follows it.
     public var onTime: (Timestamp) -> Void = { _ in }
+    /// Courier tokens by `PROVINCE/REGENCY` (ektp-registry token issue --courier); a courier
+    /// station without one uploads with its own token.
+    public var courierTokens: [String: String] = [:]
+    /// Every courier trip so far, in order: what each bundle brought and what the centre then knew.
+    public private(set) var courierTrips: [CourierTrip] = []
+    let registry: HTTPURL
+    let tokens: [String: String]
+    let client = HTTPClient(settings: HTTPClientSettings(section: "simulate"))
+
+    /// The courier stations and their public keys (PEM): the registry must know them to take their
+    /// bundles (`ektp-registry station add`), since they never deliver online.
+    public var courierStations: [(id: String, site: Site, publicKeyPEM: String)] {
+        stations.compactMap { s in s.key.map { (s.spec.id, s.spec.site, $0.publicKeyPEM) } }
+    }
 
     /// - Parameters:
     ///   - workDirectory: where each station's outbox file lives.
@@ -60,6 +78,8 @@ public final class FleetSimulator {
                 options: Options = Options()) throws {
         self.scenario = scenario
         self.options = options
+        self.registry = registry
+        self.tokens = tokens
         self.now = scenario.start
         var stations: [Station] = []
         var policy = HealthPolicy()
@@ -86,6 +106,12 @@ public final class FleetSimulator {
             let station = Station(spec: spec, sim: StationSimulator(backend: backend, engine: engine, start: scenario.start),
                                   outbox: outbox, uplink: uplink)
             station.blanks = spec.stock?.blanks
+            if spec.courierEvery != nil {
+                do { station.key = try StationKey.load(path: "\(workDirectory)/\(spec.id).station.key", create: true) } catch {
+                    throw SimulationError("station \(spec.id): \(error)")
+                }
+                station.networkUp = false
+            }
             stations.append(station)
         }
         self.stations = stations
@@ -140,8 +166,13 @@ public final class FleetSimulator {
     private func step(_ s: Station, at t: Timestamp) {
         let engine = s.sim.engine
         let offset = t - scenario.start
-        // The network, from the scenario's steps (the last one due).
-        if let change = s.spec.network.last(where: { $0.at <= offset }) {
+        // A courier station's news leaves only by bundle, every `every` (the first trip one period in).
+        if let every = s.spec.courierEvery, offset >= every * (s.trips + 1) {
+            s.trips += 1
+            carry(s, at: t)
+        }
+        // The network, from the scenario's steps (the last one due); a courier station has none.
+        if s.spec.courierEvery == nil, let change = s.spec.network.last(where: { $0.at <= offset }) {
             if change.up != s.networkUp {
                 s.networkUp = change.up
                 // As the daemon's UplinkMonitor says it for a target named "registry".
@@ -212,6 +243,46 @@ public final class FleetSimulator {
         return out
     }
 
+    /// One courier trip: a bundle of what the station holds past the last trip, uploaded to the
+    /// registry (POST /v1/bundles) as a regency office would, then the centre's count of sites that
+    /// cannot enrol. The station's outbox keeps its reports (it never hears back while offline).
+    private func carry(_ s: Station, at t: Timestamp) {
+        guard let key = s.key else { return }
+        s.uplink.snapshotIfDue(now: t)
+        var trip = CourierTrip(time: t, station: s.spec.id, result: .refused)
+        trip.cannotEnrolBefore = cannotEnrolKnown(at: t)
+        do {
+            let made = try BundleExport.make(outbox: s.outbox, station: s.spec.id, site: s.spec.site, key: key,
+                                             since: s.carriedThrough + 1, max: CarryBundle.maxReports, now: t)
+            let token = courierTokens["\(s.spec.site.province)/\(s.spec.site.regency)"] ?? tokens[s.spec.id] ?? ""
+            switch client.request("POST", registry, path: "/v1/bundles", headers: [("Authorization", "Bearer \(token)")],
+                                  body: made.bytes, timeout: .seconds(60)) {
+            case .success(let x):
+                let o = try? JSONStyle.decode(ImportOutcome.self, from: x.body)
+                trip.result = o?.result ?? .refused
+                trip.reports = made.header.reports
+                trip.stored = o?.stored ?? 0
+                trip.known = o?.known ?? 0
+                trip.reason = o?.reason ?? (o == nil ? "the registry answered \(x.status)" : nil)
+                if trip.result == .imported { s.carriedThrough = made.header.lastSequence }
+            case .failure(let e):
+                trip.reason = e.description
+            }
+        } catch {
+            trip.result = .imported
+            trip.reason = error.description  // nothing new to carry
+        }
+        trip.cannotEnrolKnown = cannotEnrolKnown(at: t)
+        courierTrips.append(trip)
+    }
+
+    /// How many sites the registry says cannot enrol at `t` (0 when it cannot be asked).
+    private func cannotEnrolKnown(at t: Timestamp) -> Int {
+        guard case .success(let x) = client.request("GET", registry, path: "/v1/sites?status=broken&at=\(t.rfc3339)", timeout: .seconds(30)),
+              let sites = try? JSONStyle.decode(SitesReply.self, from: x.body) else { return 0 }
+        return sites.sites.count
+    }
+
     private func deliver(_ s: Station, at t: Timestamp, force: Bool) {
         let r = s.uplink.round(now: { t }, force: force)
         delivered += r.delivered
@@ -260,5 +331,26 @@ public struct AlertTally: Codable, Sendable, Equatable {
                 resolved += 1
             }
         }
+    }
+}
+
+/// One courier trip in a simulation (issue 16).
+public struct CourierTrip: Codable, Sendable, Equatable {
+    public var time: Timestamp
+    public var station: String
+    public var result: ImportOutcome.Result
+    /// Reports in the bundle, and how many the registry took as new or already held.
+    public var reports = 0
+    public var stored = 0
+    public var known = 0
+    public var reason: String?
+    /// Sites the registry knew could not enrol just before the bundle, and right after it.
+    public var cannotEnrolBefore = 0
+    public var cannotEnrolKnown = 0
+
+    public init(time: Timestamp, station: String, result: ImportOutcome.Result) {
+        self.time = time
+        self.station = station
+        self.result = result
     }
 }
