@@ -20,7 +20,7 @@ import EKTPYAML
 /// on the control socket: head parser, query, the API with a simulated kit), `usb` (USB
 /// configuration descriptors), `batch` (a registry report batch as the registry decodes and checks it).
 enum FuzzTargets {
-    static let names = ["config", "scenario", "time", "control", "usb", "batch"]
+    static let names = ["config", "scenario", "time", "control", "usb", "batch", "bundle"]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -55,6 +55,14 @@ enum FuzzTargets {
             } catch {
                 precondition([400, 403, 409].contains(error.status), "refusal \(error.status)")
             }
+        case "bundle":
+            // A courier bundle as the registry and `ektpd export` read one (issue 16): the text
+            // (lines, checksums, header), and the same bytes as a gzip file.
+            if let parsed = try? CarryBundle.parse(bytes, sha256: sha256) {
+                precondition(parsed.reports.count == parsed.header.reports && parsed.signature.count == 64)
+                _ = ed25519Verify(publicKey: parsed.publicKey, message: parsed.signed, signature: parsed.signature)
+            }
+            if let text = try? BundleExport.inflate(bytes) { _ = try? CarryBundle.parse(text, sha256: sha256) }
         default:
             fatalError("unknown fuzz target '\(target)': one of \(names.joined(separator: ", "))")
         }

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 seconds=${1:-30}; shift || true
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(config scenario time control usb batch)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(config scenario time control usb batch bundle)
 echo "==> building ektp-fuzz with libFuzzer and AddressSanitizer (.build-fuzz)"
 swift build --product ektp-fuzz --scratch-path .build-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library

@@ -268,7 +268,7 @@ import Testing
     /// through every target with no crash: the fuzzers' findings stay fixed.
     @Test func theFuzzCorporaReplayWithoutACrash() throws {
         let bin = URL(fileURLWithPath: ektpdBinary).deletingLastPathComponent().appendingPathComponent("ektp-fuzz").path
-        for target in ["config", "scenario", "time", "control", "usb", "batch"] {
+        for target in ["config", "scenario", "time", "control", "usb", "batch", "bundle"] {
             let r = run([bin, target, repoRoot + "/Fuzz/corpus/" + target])
             #expect(r.status == 0, "\(target): \(r.stdout) \(r.stderr.suffix(2000))")
             #expect(r.stdout.contains("no crash"))
