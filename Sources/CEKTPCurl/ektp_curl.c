@@ -152,6 +152,9 @@ int ektp_curl_perform(void *session, const ektp_http_request *req, ektp_http_res
     curl_off_t up = 0;
     lc.easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
     resp->uploaded = up;
+    curl_off_t retry = 0;
+    lc.easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry);
+    resp->retry_after = retry;
     long conns = 0;
     lc.easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
     resp->connects = conns;

@@ -13,6 +13,8 @@ public struct HTTPExchange: Sendable {
     public var uploaded: Int64 = 0
     /// Whether this request opened a new connection (false: one was reused).
     public var newConnection = true
+    /// The answer's `Retry-After`, in seconds (a 429 or 503 from a busy server); nil: none.
+    public var retryAfter: Int?
 }
 
 /// How the daemon's HTTP client reaches a host: the TLS and proxy settings of one section of
@@ -122,7 +124,8 @@ public final class HTTPClient: Sendable {
             defer { ektp_http_response_free(&resp) }
             let body = resp.body.map { Array(UnsafeBufferPointer(start: $0, count: resp.body_len)) } ?? []
             if code == 0 {
-                return .success(HTTPExchange(status: resp.status, body: body, uploaded: resp.uploaded, newConnection: resp.connects > 0))
+                return .success(HTTPExchange(status: resp.status, body: body, uploaded: resp.uploaded, newConnection: resp.connects > 0,
+                                             retryAfter: resp.retry_after > 0 ? Int(min(resp.retry_after, 86_400)) : nil))
             }
             let error = withUnsafeBytes(of: resp.error) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)

@@ -21,7 +21,8 @@ paths:
         batch whenever it is unsure. Batches may arrive out of order and with gaps (coalesced snapshots,
         unused numbers); each report is stored by its sequence. The reply's stored_through is the highest
         sequence the registry holds for the station: the station forgets everything up to it. At most
-        1000 reports and 8 MiB per batch.
+        1000 reports and 8 MiB per batch; the body may be gzip'd (Content-Encoding: gzip). When the
+        registry is taking all the writes it can, 429 with Retry-After (seconds): come back then, with jitter.
       security: [{bearer: []}]
       requestBody:
         required: true
@@ -88,6 +89,7 @@ paths:
               schema: {$ref: '#/components/schemas/ImportOutcome'}
         '401': {$ref: '#/components/responses/Error'}
         '413': {$ref: '#/components/responses/Error'}
+        '429': {$ref: '#/components/responses/Error'}
         '422':
           description: Refused whole, nothing stored
           content:

@@ -70,11 +70,24 @@ public enum RegistryHTTP {
         }
     }
 
-    public static func router(registry: Registry, clock: Clock, logger: Logger, metrics: RegistryMetrics = RegistryMetrics()) -> Router<RegistryContext> {
+    /// 429 with `Retry-After` (RFC 9110 10.2.3): the registry is taking all the writes it can.
+    static func busy(_ admission: Admission, _ metrics: RegistryMetrics) -> Response {
+        metrics.refusedBusy()
+        let after = admission.retryAfterSeconds
+        let body = #"{"error":"the registry is busy (\#(admission.maxInFlight) writes running, \#(admission.maxQueue) waiting): retry in \#(after) s"}"#
+        return Response(status: .tooManyRequests, headers: [.retryAfter: "\(after)", .contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
+    }
+
+    public static func router(registry: Registry, clock: Clock, logger: Logger, metrics: RegistryMetrics = RegistryMetrics(),
+                              admission: Admission = Admission()) -> Router<RegistryContext> {
         let router = Router(context: RegistryContext.self)
         router.add(middleware: MethodNotAllowedMiddleware<RegistryContext>())
 
         router.post("/v1/reports") { request, context -> Response in
+            // Admitted before the body is read: a refused station's bytes stay in its socket.
+            guard await admission.enter() else { return busy(admission, metrics) }
+            defer { admission.leave() }
             let response = await respond(logger) {
                 let station = try await registry.authenticate(authorization: request.headers[.authorization], now: clock.now())
                 var buffer: ByteBuffer
@@ -107,7 +120,9 @@ public enum RegistryHTTP {
         // A courier's signed bundle (issue 16): a courier token for the station's regency, or the
         // station's own token. 200 imported, 202 held for review, 422 refused (nothing stored).
         router.post("/v1/bundles") { request, _ -> Response in
-            await respond(logger) {
+            guard await admission.enter() else { return busy(admission, metrics) }
+            defer { admission.leave() }
+            return await respond(logger) {
                 let now = clock.now()
                 let who = try await registry.principal(authorization: request.headers[.authorization], now: now)
                 let buffer: ByteBuffer

@@ -25,6 +25,11 @@ public final class RegistryMetrics: Sendable {
         metrics.counter(name, labels)
     }
 
+    /// A write refused with 429 (admission control).
+    public func refusedBusy() {
+        counter("ektp_registry_ingest_requests_total", [("result", "busy")]).increment()
+    }
+
     /// One POST /v1/reports: accepted (with what it stored) or rejected.
     public func ingested(_ reply: IngestReply?) {
         counter("ektp_registry_ingest_requests_total", [("result", reply == nil ? "rejected" : "ok")]).increment()
@@ -39,6 +44,7 @@ public final class RegistryMetrics: Sendable {
     public func render(total: FleetTally, regencies: [(keys: [String], tally: FleetTally)], stock: [StockView]) -> [UInt8] {
         _ = counter("ektp_registry_ingest_requests_total", [("result", "ok")])
         _ = counter("ektp_registry_ingest_requests_total", [("result", "rejected")])
+        _ = counter("ektp_registry_ingest_requests_total", [("result", "busy")])
         return metrics.scrape { gauge in
             func conditions(_ t: FleetTally) -> [(String, Int)] {
                 [("ready", t.ready), ("degraded", t.degraded), ("broken", t.broken), ("unknown", t.unknown)]

@@ -107,6 +107,12 @@ struct Serve: AsyncParsableCommand {
     var clockFile: String?
     @Option(name: .long, help: "Log level: debug, info, notice, warning, error.")
     var logLevel: String = "info"
+    @Option(name: .long, help: "At most this many writes (report batches, bundles) run at once.")
+    var maxWrites: Int = 8
+    @Option(name: .long, help: "At most this many more wait for a place (past it: 429 with Retry-After).")
+    var writeQueue: Int = 64
+    @Option(name: .long, help: "A write waits at most this many seconds for a place, then gets 429 (under a station's 20 s timeout).")
+    var writeWait: Int = 5
     @Option(name: .long, help: "Serve HTTPS with this PEM certificate chain (or $EKTP_REGISTRY_TLS_CERT); reloaded on SIGHUP.")
     var tlsCert: String?
     @Option(name: .long, help: "The certificate's PEM private key (or $EKTP_REGISTRY_TLS_KEY).")
@@ -119,6 +125,10 @@ struct Serve: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, environment: env) }
         let logger = Logger(label: "ektp-registry")
+        guard maxWrites >= 1, writeQueue >= 0, (1...60).contains(writeWait) else {
+            FileHandleStderr.write("ektp-registry: --max-writes must be 1 or more, --write-queue 0 or more, --write-wait 1 to 60 seconds\n")
+            throw ExitCode(2)
+        }
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
             FileHandleStderr.write("ektp-registry: --listen \(listen): expected HOST:PORT (127.0.0.1:8470)\n")
             throw ExitCode(2)
@@ -156,7 +166,8 @@ struct Serve: AsyncParsableCommand {
             if !applied.isEmpty { logger.notice("database migrated: \(applied.count) migration(s)") }
             let router = RegistryHTTP.router(registry: registry,
                                              clock: clockFile.map { .file($0, fallback: wallClockNow) } ?? .init(now: wallClockNow),
-                                             logger: logger)
+                                             logger: logger,
+                                             admission: Admission(maxInFlight: maxWrites, maxQueue: writeQueue, maxWait: .seconds(writeWait)))
             let notifier = SystemdNotifier(environment: env)
             let portFile = self.portFile
             if let tls = serverTLS {

@@ -38,6 +38,7 @@ typedef struct ektp_http_response {
     long long uploaded;             /* request body bytes sent on the wire (gzip'd size) */
     long long connects;             /* new connections this request opened (0: one reused) */
     int truncated;
+    long long retry_after;          /* Retry-After in seconds (0: none), as curl parses it */
 } ektp_http_response;
 
 /* Loads libcurl once (thread-safe). 0 when it is there; else -1 and why in `why`. */

@@ -56,6 +56,8 @@ public final class RegistryUplink: Sendable {
         /// Ask the registry what it already holds (reports carried by courier) before sending: at
         /// the first round and after every failure (the link was down: a courier may have gone).
         var askStored = true
+        /// The registry said it is busy (429/503 with Retry-After): wait this long before the next try.
+        var busyFor: Duration?
     }
     private let state: Mutex<State>
 
@@ -150,7 +152,14 @@ public final class RegistryUplink: Sendable {
                 s.askStored = true
                 let exp = min(config.backoffMax.wholeMilliseconds,
                               config.backoffBase.wholeMilliseconds << min(Int64(s.failures - 1), 30))
-                let jittered = exp / 2 + Int64(s.rng.next() % UInt64(max(1, exp / 2 + 1)))
+                var jittered = exp / 2 + Int64(s.rng.next() % UInt64(max(1, exp / 2 + 1)))
+                // A busy registry says when to come back: that, plus up to half again so a whole
+                // province does not come back in the same second (issue 17).
+                if let busy = s.busyFor {
+                    let ms = busy.wholeMilliseconds
+                    jittered = ms + Int64(s.rng.next() % UInt64(max(1, ms / 2 + 1)))
+                    s.busyFor = nil
+                }
                 let at = t.adding(.milliseconds(jittered))
                 s.nextAttempt = at
                 return at
@@ -212,6 +221,10 @@ public final class RegistryUplink: Sendable {
         switch r {
         case .failure(let e): return .failure(e)
         case .success(let x):
+            if x.status == 429 || x.status == 503, let after = x.retryAfter {
+                state.withLock { $0.busyFor = .seconds(after) }
+                return .failure(NetError("registry \(url) is busy (HTTP \(x.status)): it asks to retry in \(after) s"))
+            }
             guard x.status == 200 else {
                 let message = (try? JSONStyle.decode(ErrorReply.self, from: x.body))?.error ?? String(decoding: x.body.prefix(200), as: UTF8.self)
                 return .failure(NetError("registry \(url) answered \(x.status): \(message)"))
