@@ -3,10 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import CEKTPZlib
-#if canImport(Glibc)
-import Glibc
-#endif
+import EKTPSupport
 import Crypto
 import EKTPModel
 
@@ -106,8 +103,12 @@ extension Registry {
     /// station with no key is held for review, not trusted. Refusals store nothing.
     public func importBundle(_ file: [UInt8], by: Principal?, now: Timestamp) async throws -> ImportOutcome {
         let text: [UInt8]
-        do { text = try Self.inflateBundle(file) } catch let e as BundleError {
-            return ImportOutcome(result: .refused, reason: e.description)
+        switch Gzip.inflate(file, max: CarryBundle.maxBytes) {
+        case .success(let t): text = t
+        case .failure(.tooLarge):
+            return ImportOutcome(result: .refused, reason: "the bundle inflates past \(CarryBundle.maxBytes >> 20) MiB: it is not one ektpd made")
+        case .failure(.invalid(let why)):
+            return ImportOutcome(result: .refused, reason: "the bundle is not whole gzip (\(why)): it is damaged or truncated")
         }
         let parsed: ParsedBundle
         do { parsed = try CarryBundle.parse(text, sha256: { Array(SHA256.hash(data: $0)) }) } catch {
@@ -218,18 +219,5 @@ extension Registry {
             outcomes.append(outcome)
         }
         return outcomes
-    }
-
-    static func inflateBundle(_ file: [UInt8]) throws -> [UInt8] {
-        var out: UnsafeMutablePointer<UInt8>?
-        var outLen = 0
-        var why = [CChar](repeating: 0, count: 128)
-        let rc = ektp_gunzip(file, file.count, CarryBundle.maxBytes, &out, &outLen, &why, why.count)
-        defer { free(out) }
-        switch rc {
-        case 0: return Array(UnsafeBufferPointer(start: out, count: outLen))
-        case 1: throw BundleError("the bundle inflates past \(CarryBundle.maxBytes >> 20) MiB: it is not one ektpd made")
-        default: throw BundleError("the bundle is not whole gzip (\(String(cString: why))): it is damaged or truncated")
-        }
     }
 }

@@ -1,4 +1,3 @@
-import CEKTPZlib
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -8,6 +7,7 @@ import Foundation
 import Glibc
 #endif
 import EKTPModel
+import EKTPSupport
 import Hummingbird
 import Logging
 import NIOCore
@@ -57,16 +57,10 @@ public enum RegistryHTTP {
         guard e == "gzip" || e == "x-gzip" else {
             throw RegistryError(415, "Content-Encoding \(encoding ?? "") is not accepted: send gzip or none")
         }
-        let bytes = Array(buffer.readableBytesView)
-        var out: UnsafeMutablePointer<UInt8>?
-        var outLen = 0
-        var why = [CChar](repeating: 0, count: 128)
-        let rc = ektp_gunzip(bytes, bytes.count, maxBody, &out, &outLen, &why, why.count)
-        defer { free(out) }
-        switch rc {
-        case 0: return ByteBuffer(bytes: UnsafeBufferPointer(start: out, count: outLen))
-        case 1: throw RegistryError(413, "the gzip body inflates past the limit of \(maxBody) bytes: send smaller batches")
-        default: throw RegistryError(400, "the body is not valid gzip (\(String(cString: why)))")
+        switch Gzip.inflate(Array(buffer.readableBytesView), max: maxBody) {
+        case .success(let bytes): return ByteBuffer(bytes: bytes)
+        case .failure(.tooLarge): throw RegistryError(413, "the gzip body inflates past the limit of \(maxBody) bytes: send smaller batches")
+        case .failure(.invalid(let why)): throw RegistryError(400, "the body is not valid gzip (\(why))")
         }
     }
 

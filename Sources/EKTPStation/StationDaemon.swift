@@ -78,7 +78,10 @@ public enum StationDaemon {
                                     metrics: renderMetrics, alerts: { alerts.firing })
         if let key {
             controlAPI.export = { since, max in
-                Result { () throws(BundleError) -> [UInt8] in
+                // A snapshot of now first, so the bundle carries the kit as it is (the centre's view
+                // of the station is its newest snapshot), not as it was at the last heartbeat.
+                engine.snapshot(now: now())
+                return Result { () throws(BundleError) -> [UInt8] in
                     try BundleExport.make(outbox: outbox, station: config.stationID, site: config.site, key: key,
                                           since: since, max: max, now: clock.wall()).bytes
                 }

@@ -165,13 +165,19 @@ public final class StationEngine: Sendable {
                 s.records[id] = r
                 return
             }
+            let before = (r.machine.health, r.machine.flapping, r.machine.reason)
             let t = r.machine.probed(result, at: now)
             r.lastProbe = now
             if let b = result.blanksRemaining { r.blanks = b }
             r.nextProbe = now.adding(r.machine.isSettling ? policy.retryInterval : policy.interval)
             s.records[id] = r
             transitions(t, of: r.device, &s, now: now)
-            reevaluate(&s, now: now)
+            // The kit is judged again only when this device's health, flapping or reason changed: a
+            // probe that finds things as they were costs O(1), not a pass over the whole kit
+            // (issue 17: with 600 devices every probe re-sorted them all, 14 % of a core).
+            if !t.isEmpty || before != (r.machine.health, r.machine.flapping, r.machine.reason) || !s.settled {
+                reevaluate(&s, now: now)
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CEKTPZlib
+import EKTPSupport
 import EKTPModel
 
 /// Courier bundles on the station's side (issue 16): made from the outbox, signed with the
@@ -31,23 +31,16 @@ public enum BundleExport {
         } catch {
             throw BundleError("cannot make the bundle: \(error)")
         }
-        var outLen = 0
-        guard let z = ektp_gzip(text, text.count, &outLen) else { throw BundleError("cannot compress the bundle (zlib)") }
-        defer { free(z) }
-        return (Array(UnsafeBufferPointer(start: z, count: outLen)), header)
+        guard let z = Gzip.deflate(text) else { throw BundleError("cannot compress the bundle (zlib)") }
+        return (z, header)
     }
 
     /// Inflates a bundle file (gzip), refusing past `CarryBundle.maxBytes`.
     public static func inflate(_ gz: [UInt8]) throws(BundleError) -> [UInt8] {
-        var out: UnsafeMutablePointer<UInt8>?
-        var outLen = 0
-        var why = [CChar](repeating: 0, count: 128)
-        let rc = ektp_gunzip(gz, gz.count, CarryBundle.maxBytes, &out, &outLen, &why, why.count)
-        defer { free(out) }
-        switch rc {
-        case 0: return Array(UnsafeBufferPointer(start: out, count: outLen))
-        case 1: throw BundleError("the bundle inflates past \(CarryBundle.maxBytes >> 20) MiB: it is not one ektpd made")
-        default: throw BundleError("the bundle is not whole gzip (\(String(cString: why))): it is damaged or truncated")
+        switch Gzip.inflate(gz, max: CarryBundle.maxBytes) {
+        case .success(let text): return text
+        case .failure(.tooLarge): throw BundleError("the bundle inflates past \(CarryBundle.maxBytes >> 20) MiB: it is not one ektpd made")
+        case .failure(.invalid(let why)): throw BundleError("the bundle is not whole gzip (\(why)): it is damaged or truncated")
         }
     }
 
