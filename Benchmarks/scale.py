@@ -77,7 +77,7 @@ def measure(n):
 
 
 def main():
-    print(f"`python3 Benchmarks/scale.py {SECONDS}` ({EKTPD}); probes every 10 s\n")
+    print(f"`python3 Benchmarks/scale.py {SECONDS}` ({EKTPD}); probes every 10 s\n", flush=True)
     print("| devices | start to READY=1 | CPU, idle | RSS | `ektpd status --json` median |\n|---|---|---|---|---|")
     for n in (6, 60, 600):
         ready, cpu, rss, status = measure(n)

@@ -32,7 +32,8 @@ public struct HTTPClientSettings: Sendable, Equatable {
     public var proxy: String?
     /// Send request bodies gzip'd (`Content-Encoding: gzip`).
     public var gzip = false
-    /// The config section these came from, for the hint in an error ("set registry.ca_file ...").
+    /// The config section these came from, for the hint in an error ("set registry.ca_file ...");
+    /// a command-line tool gives its option instead (`--ca-file`).
     public var section = "registry"
 
     public init(section: String = "registry") { self.section = section }
@@ -184,7 +185,8 @@ public final class HTTPClient: Sendable {
                 return "\(at): the certificate's name does not match \(url.host) (\(error))"
             }
             let why = error.dropping(prefix: "SSL certificate problem: ")
-            return "\(at): certificate is not trusted (\(why)): set \(key).ca_file to the centre's CA"
+            let caSetting = key.hasPrefix("-") ? key : "\(key).ca_file"
+            return "\(at): certificate is not trusted (\(why)): set \(caSetting) to the centre's CA"
         case Code.pinnedKey:
             return "\(at): the server's public key does not match \(key).pinned_public_key: nothing was sent"
         case Code.caFile:
@@ -199,7 +201,9 @@ public final class HTTPClient: Sendable {
                 }
                 return "\(at) refused this station's client certificate (\(error))"
             }
-            if code == Code.gotNothing { return "\(at) closed the connection without answering" }
+            if code == Code.gotNothing {
+                return "\(at) closed the connection without answering" + (url.scheme == "http" ? " (does it speak HTTPS? then the URL is https://)" : "")
+            }
             if code == Code.sslConnect {
                 if lower.contains("wrong version number") { return "\(at) does not speak TLS: is the URL http://, not https://?" }
                 return "\(at): TLS handshake failed (\(error))"

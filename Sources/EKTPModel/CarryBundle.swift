@@ -69,8 +69,9 @@ public enum CarryBundle {
     public static let format = "ektp-bundle/1"
     /// Reports in one bundle at most (a bundle is one file on a stick; `ektpd export` makes more).
     public static let maxReports = 200_000
-    /// The largest uncompressed bundle a reader inflates (a zip bomb is refused past it).
-    public static let maxBytes = 512 << 20
+    /// The largest uncompressed bundle a reader inflates (a zip bomb is refused past it, after at
+    /// most this much memory); `ektpd export` makes bundles under it (50,000 events are about 30 MB).
+    public static let maxBytes = 64 << 20
 
     /// The uncompressed text of a bundle.
     /// - Parameters:

@@ -138,17 +138,23 @@ extension Registry {
         case nil: scope = "local"
         }
         guard let registered = try await stationKey(h.station) else {
-            // No key yet: held for review (`ektp-registry import --pending`), never trusted.
+            // No key yet: held for review (`ektp-registry import --pending`), never trusted; the
+            // same bundle brought again is held once.
+            out.result = .pending
+            out.reason = "the registry has no key for station \(h.station) (ektp-registry station add \(h.station) --public-key FILE, then ektp-registry import --retry-pending)"
+            let held = try await store.query(SQLStatement(
+                "SELECT id FROM pending_bundles WHERE station = ? AND first_seq = ? AND last_seq = ? AND fingerprint = ?",
+                [.text(h.station), .int(h.firstSequence), .int(h.lastSequence), .text(out.fingerprint ?? "")]))
+            if !held.isEmpty { return out }
             _ = try await store.transaction([SQLStatement("""
                 INSERT INTO pending_bundles (station, received_at, first_seq, last_seq, reports, fingerprint, scope, bundle) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(h.station), .int(now.millis), .int(h.firstSequence), .int(h.lastSequence), .int(Int64(h.reports)),
                       .text(out.fingerprint ?? ""), .text(scope), .text(Data(file).base64EncodedString())])])
-            out.result = .pending
-            out.reason = "the registry has no key for station \(h.station): held for review (ektp-registry station add \(h.station) --public-key FILE, then ektp-registry import --retry-pending)"
             return out
         }
         guard Data(base64Encoded: registered).map(Array.init) == parsed.publicKey else {
             out.reason = "signed by \(out.fingerprint ?? "another key"), not by station \(h.station)'s registered key \(Self.fingerprint(registered))"
+                + " (if the station was reinstalled and made a new key, register it: ektp-registry station add \(h.station) --public-key FILE)"
             return out
         }
         if case .courier(let province, let regency)? = by {

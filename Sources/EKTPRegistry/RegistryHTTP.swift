@@ -74,7 +74,8 @@ public enum RegistryHTTP {
     }
 
     public static func router(registry: Registry, clock: Clock, logger: Logger, metrics: RegistryMetrics = RegistryMetrics(),
-                              admission: Admission = Admission()) -> Router<RegistryContext> {
+                              admission: Admission = Admission(),
+                              bundleAdmission: Admission = Admission(maxInFlight: 1, maxQueue: 4)) -> Router<RegistryContext> {
         let router = Router(context: RegistryContext.self)
         router.add(middleware: MethodNotAllowedMiddleware<RegistryContext>())
 
@@ -92,6 +93,11 @@ public enum RegistryHTTP {
                 let batch = try decode(ReportBatch.self, buffer)
                 let receivedAt = clock.now()
                 let reply = try await registry.ingest(batch, from: station, receivedAt: receivedAt)
+                // A station sending a key other than the one held (reinstalled, a new state directory):
+                // the registry keeps the old one (its bundles would be refused), so say so.
+                if let sent = batch.publicKey, let held = try? await registry.stationKey(station), held != sent {
+                    logger.warning("station \(station) sends the key \(Registry.fingerprint(sent)) but the registry holds \(Registry.fingerprint(held)) for it: if it was reinstalled, ektp-registry station add \(station) --public-key FILE")
+                }
                 logger.debug("ingest", metadata: ["station": "\(station)", "stored": "\(reply.stored)", "through": "\(reply.storedThrough)"])
                 metrics.ingested(reply)
                 return try json(reply)
@@ -114,8 +120,10 @@ public enum RegistryHTTP {
         // A courier's signed bundle (issue 16): a courier token for the station's regency, or the
         // station's own token. 200 imported, 202 held for review, 422 refused (nothing stored).
         router.post("/v1/bundles") { request, _ -> Response in
-            guard await admission.enter() else { return busy(admission, metrics) }
-            defer { admission.leave() }
+            // One bundle inflates at a time (each may take up to CarryBundle.maxBytes while it is
+            // checked), so a burst of bundles, or of bombs, cannot multiply the registry's memory.
+            guard await bundleAdmission.enter() else { return busy(bundleAdmission, metrics) }
+            defer { bundleAdmission.leave() }
             return await respond(logger) {
                 let now = clock.now()
                 let who = try await registry.principal(authorization: request.headers[.authorization], now: now)

@@ -356,7 +356,8 @@ struct Import: AsyncParsableCommand {
             with a courier token (ektp-registry token issue --courier --province P --regency R).
             A bundle of a station the registry has no key for is held for review: --pending lists them,
             --retry-pending imports those whose key has since been added (ektp-registry station add).
-            Exit codes: 0 every bundle imported (or held), 1 one was refused or could not be read.
+            Exit codes: 0 every bundle imported (or held for review), 1 one was refused or could not be read,
+            3 one could not be sent (the registry unreachable: try again later), 4 bad usage.
             """)
     @OptionGroup var db: DatabaseOption
     @Argument(help: "Bundle files (ektp-STATION-FIRST-LAST.bundle).") var files: [String] = []
@@ -369,6 +370,7 @@ struct Import: AsyncParsableCommand {
 
     func validate() throws {
         if pending || retryPending {
+            guard !(pending && retryPending) else { throw ValidationError("give --pending (list) or --retry-pending (import), not both") }
             guard files.isEmpty, registry == nil else { throw ValidationError("--pending and --retry-pending take no files and no --registry") }
         } else {
             guard !files.isEmpty else { throw ValidationError("give one or more bundle files") }
@@ -396,11 +398,10 @@ struct Import: AsyncParsableCommand {
         } else {
             var read: [(String, [UInt8])] = []
             for f in files {
-                guard let bytes = readFileBytes(f) else {
-                    outcomes.append((f, ImportOutcome(result: .refused, reason: "cannot read the file")))
-                    continue
+                switch readBundleFile(f) {
+                case .success(let bytes): read.append((f, bytes))
+                case .failure(let why): outcomes.append((f, ImportOutcome(result: .refused, reason: why.description)))
                 }
-                read.append((f, bytes))
             }
             let toImport = read
             let done = try await db.withMigratedRegistry { registry, now in
@@ -411,7 +412,8 @@ struct Import: AsyncParsableCommand {
             outcomes += done
         }
         report(outcomes)
-        if outcomes.contains(where: { $0.1.result == .refused }) { throw ExitCode(1) }
+        if outcomes.contains(where: { $0.1.result == .refused && !($0.1.reason ?? "").hasPrefix("not sent") }) { throw ExitCode(1) }
+        if outcomes.contains(where: { ($0.1.reason ?? "").hasPrefix("not sent") }) { throw ExitCode(3) }
     }
 
     func report(_ outcomes: [(String, ImportOutcome)]) {
@@ -419,9 +421,12 @@ struct Import: AsyncParsableCommand {
             if json { print(String(decoding: (try? JSONStyle.encode(o)) ?? [], as: UTF8.self)); continue }
             switch o.result {
             case .imported:
-                print("\(f): station \(o.station ?? "?"), \(o.reports ?? 0) reports \(o.firstSequence ?? 0)-\(o.lastSequence ?? 0): \(o.stored ?? 0) new, \(o.known ?? 0) already known")
+                let n = o.reports ?? 0
+                print("\(f): station \(o.station ?? "?"), \(n) report\(n == 1 ? "" : "s") \(o.firstSequence ?? 0)-\(o.lastSequence ?? 0): \(o.stored ?? 0) new, \(o.known ?? 0) already known")
             case .pending:
                 print("\(f): held for review: \(o.reason ?? "")")
+            case .refused where (o.reason ?? "").hasPrefix("not sent"):
+                print("\(f): \(o.reason ?? ""); try again later")
             case .refused:
                 print("\(f): refused, nothing stored: \(o.reason ?? "")")
             }
@@ -432,19 +437,27 @@ struct Import: AsyncParsableCommand {
     func upload(to registry: String, tokenFile: String) throws -> [(String, ImportOutcome)] {
         guard let url = HTTPURL(registry) else {
             FileHandleStderr.write("ektp-registry: --registry \(registry): expected https://HOST[:PORT]\n")
-            throw ExitCode(2)
+            throw ExitCode(4)
         }
         guard let text = readFileText(tokenFile), let token = text.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" }).first else {
             FileHandleStderr.write("ektp-registry: --token \(tokenFile): cannot read a token there\n")
-            throw ExitCode(2)
+            throw ExitCode(4)
         }
-        var settings = HTTPClientSettings(section: "import")
+        // A courier token is a secret as a station's is: refused when every user may read it (as ektpd does).
+        if let why = othersMayRead(tokenFile) {
+            FileHandleStderr.write("ektp-registry: --token \(why)\n")
+            throw ExitCode(4)
+        }
+        var settings = HTTPClientSettings(section: "--ca-file")
         settings.caFile = caFile
         let client = HTTPClient(settings: settings)
         var out: [(String, ImportOutcome)] = []
         for f in files {
-            guard let bytes = readFileBytes(f) else {
-                out.append((f, ImportOutcome(result: .refused, reason: "cannot read the file")))
+            let bytes: [UInt8]
+            switch readBundleFile(f) {
+            case .success(let b): bytes = b
+            case .failure(let why):
+                out.append((f, ImportOutcome(result: .refused, reason: why.description)))
                 continue
             }
             switch client.request("POST", url, path: "/v1/bundles", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/octet-stream")],
@@ -480,6 +493,18 @@ func readFileBytes(_ path: String) -> [UInt8]? {
 }
 
 func readFileText(_ path: String) -> String? { readFileBytes(path).map { String(decoding: $0, as: UTF8.self) } }
+
+struct FileProblem: Error, CustomStringConvertible { var description: String }
+
+/// A bundle file's bytes, or why not: missing, a directory, unreadable, empty.
+func readBundleFile(_ path: String) -> Result<[UInt8], FileProblem> {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return .failure(FileProblem(description: "cannot read it: \(String(cString: strerror(errno)))")) }
+    if (st.st_mode & S_IFMT) == S_IFDIR { return .failure(FileProblem(description: "a directory, not a bundle file (give the .bundle files in it)")) }
+    guard let bytes = readFileBytes(path) else { return .failure(FileProblem(description: "cannot read it: \(String(cString: strerror(errno)))")) }
+    guard !bytes.isEmpty else { return .failure(FileProblem(description: "the file is empty (was the stick removed while writing?)")) }
+    return .success(bytes)
+}
 
 /// An Ed25519 public key from PEM SubjectPublicKeyInfo (as `openssl pkey -pubout` writes) or raw base64.
 func parsePublicKey(_ text: String) -> [UInt8]? {

@@ -23,7 +23,7 @@ struct Export: ParsableCommand {
 
     @Option(name: .long, help: "A directory (the file gets the bundle's name) or a file path. Default: the current directory.")
     var output: String?
-    @Option(name: .long, help: "Only reports from this sequence number on (after the last bundle's last number).")
+    @Option(name: .long, help: "Only reports numbered this or higher: after a bundle that ended at N, give N+1 (--since=N+1).")
     var since: Int64 = 0
     @Option(name: .long, help: "At most this many reports in one bundle (run again with --since for the rest).")
     var max: Int = 50_000
@@ -62,7 +62,18 @@ struct Export: ParsableCommand {
         let name = CarryBundle.fileName(station: h.station, first: h.firstSequence, last: h.lastSequence)
         var path = output ?? "."
         var st = stat()
-        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { path = path + (path.hasSuffix("/") ? "" : "/") + name }
+        if stat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                path = path + (path.hasSuffix("/") ? "" : "/") + name
+            } else if !path.hasSuffix(".bundle") {
+                printError("ektpd: --output \(path) is a file, not a directory: give the stick's directory, or a file name ending in .bundle")
+                throw ExitCode(4)
+            }
+        } else if !path.hasSuffix(".bundle") || path.hasSuffix("/") {
+            // A missing mount point must not become a file named like it.
+            printError("ektpd: --output \(path): no such directory (is the USB stick mounted there?); a file name must end in .bundle")
+            throw ExitCode(1)
+        }
         do { try writeDurably(bytes, to: path) } catch {
             printError("ektpd: \(error.description)")
             throw ExitCode(1)
@@ -80,7 +91,7 @@ struct Export: ParsableCommand {
             print("wrote \(path)")
             print("  station \(h.station), \(h.reports) report\(h.reports == 1 ? "" : "s"), sequences \(h.firstSequence)-\(h.lastSequence)")
             print("  from \(h.firstTime.rfc3339) to \(h.lastTime.rfc3339), \(bytes.count) bytes, signed by \(CarryBundle.fingerprint(publicKey: parsed.publicKey, sha256: sha256))")
-            print("  next: ektp-registry import \(name) at the regency; the station forgets these reports once the registry has them")
+            print("  next: ektp-registry import \(path.split(separator: "/").last.map(String.init) ?? name) at the regency; the station forgets these reports once the registry has them")
         }
     }
 

@@ -26,6 +26,7 @@ struct Run: AsyncParsableCommand {
         let level = Logger.Level(word: cfg.logLevel)
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, environment: env) }
         let logger = Logger(label: "ektpd")
+        for w in cfg.warnings { logger.warning("\(config): \(w)") }
         if !cfg.httpUsers.isEmpty, let why = HTTPClient.unavailable() {
             logger.error("\(why): \(cfg.httpUsers.joined(separator: ", ")) will fail until it is installed")
         }
@@ -60,6 +61,7 @@ struct CheckConfig: ParsableCommand {
             printError("\(file): \(cfg.httpUsers.joined(separator: ", ")) need libcurl: \(why)")
             throw ExitCode(4)
         }
+        for w in cfg.warnings { printError("\(file): warning: \(w)") }
         print("\(file): ok (station \(cfg.stationID), kit: \(cfg.kit.requirements.map { "\($0.count) \($0.kind.rawValue)" }.joined(separator: ", ")))")
     }
 }

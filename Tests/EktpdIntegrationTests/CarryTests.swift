@@ -59,11 +59,12 @@ func scratchDirectory(_ tag: String) throws -> String {
         #expect((after?.delivery?.pending ?? -1) >= pendingBefore)
 
         // No key at the registry yet: held for review, not trusted, nothing stored.
-        let held = importBundles(reg, [bundle])
+        let held = importBundles(reg, [bundle, bundle])
         #expect(held.status == 0 && held.stdout.contains("held for review"), "\(held.stdout)\(held.stderr)")
         #expect(reg.request("GET", "/v1/stations/it-01").status == 404)
         let listed = run([registryBinary, "import", "--database", reg.database, "--pending"])
         #expect(listed.stdout.contains("station it-01") && listed.stdout.contains("SHA256:"))
+        #expect(listed.stdout.split(separator: "\n").count == 1, "the same bundle twice is held once: \(listed.stdout)")
         // The key (as openssl prints it) is added; the held bundle goes in.
         let add = run([registryBinary, "station", "add", "it-01", "--database", reg.database, "--public-key", try publicKeyFile(first, in: scratch)])
         #expect(add.status == 0 && add.stdout.contains("SHA256:"), "\(add.stderr)")
@@ -124,6 +125,10 @@ func scratchDirectory(_ tag: String) throws -> String {
             try refused(b, "flip-\(at).bundle", expect: "not whole gzip")
         }
         try refused(good.prefix(good.count / 2), "truncated.bundle", expect: "not whole gzip")
+        // A small file that would inflate to 256 MiB (a zip bomb): refused at the bound, not kept.
+        try Data(count: 256 << 20).write(to: URL(fileURLWithPath: scratch + "/bomb"))
+        #expect(run(["gzip", "-f", scratch + "/bomb"]).status == 0)
+        try refused(try Data(contentsOf: URL(fileURLWithPath: scratch + "/bomb.gz")), "bomb.bundle", expect: "inflates past 64 MiB")
         // Inside the gzip, whole again: a byte of a report (its checksum), a byte of the header (the signature).
         let plain = try BundleExport.inflate(Array(good))
         func regzip(_ text: [UInt8], _ name: String) throws -> Data {
@@ -157,15 +162,21 @@ func scratchDirectory(_ tag: String) throws -> String {
         let r2 = try RunningRegistry(database: reg.database)
         let courier = run([registryBinary, "token", "issue", "--database", reg.database, "--courier", "--province", "Riau", "--regency", "Dumai"])
         try (courier.stdout).write(toFile: scratch + "/courier", atomically: true, encoding: .utf8)
+        chmod(scratch + "/courier", 0o644)
+        let open = run([registryBinary, "import", "--registry", r2.url, "--token", scratch + "/courier", bundle])
+        #expect(open.status == 4 && open.stderr.contains("is readable by every user"), "a courier token every user may read: \(open.stderr)")
+        chmod(scratch + "/courier", 0o600)
         let up = run([registryBinary, "import", "--registry", r2.url, "--token", scratch + "/courier", bundle])
         #expect(up.status == 1 && up.stdout.contains("outside this courier's Dumai, Riau"), "\(up.stdout)\(up.stderr)")
         try (try r2.token("it-02") + "\n").write(toFile: scratch + "/it-02", atomically: true, encoding: .utf8)
+        chmod(scratch + "/it-02", 0o600)
         let other = run([registryBinary, "import", "--registry", r2.url, "--token", scratch + "/it-02", bundle])
         #expect(other.status == 1 && other.stdout.contains("a station uploads only its own"), "\(other.stdout)")
         #expect(reg.request("GET", "/v1/stations/it-01").status == 404)
         // The right regency's courier gets it in.
         let sintang = run([registryBinary, "token", "issue", "--database", reg.database, "--courier", "--province", "Kalimantan Barat", "--regency", "Sintang"])
         try sintang.stdout.write(toFile: scratch + "/sintang", atomically: true, encoding: .utf8)
+        chmod(scratch + "/sintang", 0o600)
         let ok = run([registryBinary, "import", "--registry", r2.url, "--token", scratch + "/sintang", bundle])
         #expect(ok.status == 0 && ok.stdout.contains("already known") && ok.stdout.contains(" new,"), "\(ok.stdout)\(ok.stderr)")
         #expect(reg.request("GET", "/v1/stations/it-01").status == 200)
@@ -231,6 +242,10 @@ func scratchDirectory(_ tag: String) throws -> String {
         #expect(system("mount -o remount,ro,size=1m '\(scratch)/stick'") == 0)
         let ro = try ektpd(["export", "--socket", station.socket, "--output", scratch + "/stick"])
         #expect(ro.status == 1 && ro.stderr.contains("read-only"), "\(ro.stdout)\(ro.stderr)")
+        // A mount point that is not there: an error, not a file named like it.
+        let missing = try ektpd(["export", "--socket", station.socket, "--output", scratch + "/not-mounted"])
+        #expect(missing.status == 1 && missing.stderr.contains("no such directory (is the USB stick mounted there?)"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch + "/not-mounted"))
         let (_, after) = try station.status()
         #expect(after?.delivery?.pending ?? -1 >= before?.delivery?.pending ?? 0, "the outbox changed")
         // Stopped, the same export reads the outbox read-only and writes elsewhere.

@@ -421,7 +421,14 @@ let deliveryTimings = "snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, 
         let runResult = run([ektpdBinary, "run", "--config", dir + "/ektpd.yaml"])
         #expect(runResult.status != 0 && runResult.stderr.contains("readable by every user"))
         chmod(dir + "/token", 0o600)
-        #expect(try ektpd(["check-config", dir + "/ektpd.yaml"]).status == 0)
+        let fine = try ektpd(["check-config", dir + "/ektpd.yaml"])
+        #expect(fine.status == 0 && !fine.stderr.contains("warning"))
+        // Plain http to another host is allowed, with a warning that says what crosses the network.
+        let plain = try String(contentsOfFile: dir + "/ektpd.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "https://registry.example.id", with: "http://registry.example.id:8470")
+        try plain.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
+        let warned = try ektpd(["check-config", dir + "/ektpd.yaml"])
+        #expect(warned.status == 0 && warned.stderr.contains("warning: registry.url http://registry.example.id:8470 is plain http"), "\(warned.stderr)")
     }
 
     /// `ektp-registry token rotate`: the new token works at once and the old one for the grace period.

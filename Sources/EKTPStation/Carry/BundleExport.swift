@@ -13,24 +13,30 @@ public enum BundleExport {
     /// - Returns: the file's bytes (gzip) and its header; throws when there is nothing to export.
     public static func make(outbox: Outbox, station: String, site: Site?, key: StationKey, since: Int64 = 0,
                             max: Int = 50_000, now: Timestamp) throws(BundleError) -> (bytes: [UInt8], header: BundleHeader) {
-        let reports: [Outbox.Report]
+        var reports: [Outbox.Report]
         do { reports = try outbox.pending(from: since, limit: Swift.min(max, CarryBundle.maxReports)) } catch {
             throw BundleError("cannot read the outbox: \(error)")
         }
-        guard let first = reports.first, let last = reports.last else {
+        guard !reports.isEmpty else {
             throw BundleError(since > 0 ? "nothing to export from sequence \(since) on: the outbox holds nothing the registry lacks there"
                                         : "nothing to export: the registry holds every report (the outbox is empty)")
         }
-        let header = BundleHeader(station: station, site: site, createdAt: now, firstSequence: first.sequence, lastSequence: last.sequence,
-                                  firstTime: reports.map(\.time).min() ?? first.time, lastTime: reports.map(\.time).max() ?? last.time,
+        // Under the readers' bound: fewer reports (the rest go in the next bundle, --since).
+        var header: BundleHeader
+        var text: [UInt8]
+        repeat {
+            header = BundleHeader(station: station, site: site, createdAt: now, firstSequence: reports[0].sequence,
+                                  lastSequence: reports[reports.count - 1].sequence,
+                                  firstTime: reports.map(\.time).min()!, lastTime: reports.map(\.time).max()!,
                                   reports: reports.count, publicKey: key.publicKeyBase64)
-        let text: [UInt8]
-        do {
-            text = try CarryBundle.compose(header: header, reports: reports.map(RegistryUplink.wireReport), sha256: sha256,
-                                           sign: { bytes in try key.sign(bytes) })
-        } catch {
-            throw BundleError("cannot make the bundle: \(error)")
-        }
+            do {
+                text = try CarryBundle.compose(header: header, reports: reports.map(RegistryUplink.wireReport), sha256: sha256,
+                                               sign: { bytes in try key.sign(bytes) })
+            } catch {
+                throw BundleError("cannot make the bundle: \(error)")
+            }
+            if text.count > CarryBundle.maxBytes && reports.count > 1 { reports = Array(reports.prefix(reports.count / 2)) } else { break }
+        } while true
         guard let z = Gzip.deflate(text) else { throw BundleError("cannot compress the bundle (zlib)") }
         return (z, header)
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EKTPHardware
+import EKTPSupport
 import EKTPYAML
 
 extension HTTPClientSettings {
@@ -11,7 +12,7 @@ extension HTTPClientSettings {
     /// readable by others. Problems are reported on the key, with the file's line and column.
     static func read(_ m: YAMLMap, section: String, configFile: String) -> HTTPClientSettings {
         var s = HTTPClientSettings(section: section)
-        func pemFile(_ key: String, secret: Bool = false) -> String? {
+        func pemFile(_ key: String, secret: Bool = false, holds label: String, what: String) -> String? {
             guard let v = m.value(key), let raw = v.string() else { return nil }
             let path = resolve(raw, relativeTo: configFile)
             guard let text = readWholeFile(path, limit: 1 << 20) else {
@@ -22,12 +23,16 @@ extension HTTPClientSettings {
                 v.fail("\(path) is not PEM (no -----BEGIN line): give the certificate or key in PEM form")
                 return nil
             }
+            guard text.contains(label) else {
+                v.fail("\(path) holds no \(what) (no \(label) line): give the \(what) here in PEM form")
+                return nil
+            }
             if secret, let why = othersMayRead(path) { v.fail(why) }
             return path
         }
-        s.caFile = pemFile("ca_file")
-        s.clientCert = pemFile("client_cert")
-        s.clientKey = pemFile("client_key", secret: true)
+        s.caFile = pemFile("ca_file", holds: "-----BEGIN CERTIFICATE-----", what: "CA certificate")
+        s.clientCert = pemFile("client_cert", holds: "-----BEGIN CERTIFICATE-----", what: "certificate")
+        s.clientKey = pemFile("client_key", secret: true, holds: "PRIVATE KEY-----", what: "private key")
         if (s.clientCert == nil) != (s.clientKey == nil), m.value("client_cert") != nil || m.value("client_key") != nil {
             (m.value("client_cert") ?? m.value("client_key"))?.fail("give both client_cert and client_key (mutual TLS), or neither")
         }
@@ -47,15 +52,4 @@ extension HTTPClientSettings {
         }
         return s
     }
-}
-
-/// Why a secret file may not be used: readable by others (mode o+r), as ssh refuses such a key.
-/// nil when it is private enough (or cannot be stat'ed: reading it reports that).
-func othersMayRead(_ path: String) -> String? {
-    var st = stat()
-    guard stat(path, &st) == 0 else { return nil }
-    if st.st_mode & S_IROTH != 0 {
-        return "\(path) is readable by every user (mode \(String(st.st_mode & 0o777, radix: 8))): chmod o-r \(path) (chmod 600, or 640 with group ektp)"
-    }
-    return nil
 }

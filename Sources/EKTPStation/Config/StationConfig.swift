@@ -1,5 +1,6 @@
 import EKTPHardware
 import EKTPModel
+import EKTPSupport
 import EKTPYAML
 
 /// Which hardware backend the daemon runs on.
@@ -253,6 +254,16 @@ func resolve(_ path: String, relativeTo file: String) -> String {
 }
 
 extension StationConfig {
+    /// What is allowed but unwise, for check-config and the log: a registry over plain `http://`
+    /// beyond this machine sends the token and the reports in clear (issue 14).
+    public var warnings: [String] {
+        var out: [String] = []
+        if let r = registry, r.url.scheme == "http", !["127.0.0.1", "::1", "localhost"].contains(r.url.host) {
+            out.append("registry.url \(r.url) is plain http: the token and every report cross the network in clear; use https:// (a local TLS relay in front is fine, on 127.0.0.1)")
+        }
+        return out
+    }
+
     /// What in this config makes HTTP requests (and so needs libcurl): the registry, webhooks, an
     /// `http:` liveness probe, an `http:` centre-pull source. Empty when nothing does.
     public var httpUsers: [String] {

@@ -73,6 +73,10 @@ public final class RegistryUplink: Sendable {
     public struct Round: Sendable, Equatable {
         public var delivered = 0
         public var batches = 0
+        /// Pending reports the registry already held (they went by courier): forgotten, not sent.
+        public var forgotten = 0
+        /// Whether the round spoke to the registry at all (false: a retry was not yet due).
+        public var attempted = false
         public var error: String?
         /// When the next round is due (a retry after a failure, or the next heartbeat).
         public var next: Timestamp
@@ -103,11 +107,12 @@ public final class RegistryUplink: Sendable {
             result.next = due
             return result
         }
+        result.attempted = true
         if state.withLock({ $0.askStored }) {
             switch forgetCarried() {
             case .success(let n):
                 state.withLock { $0.askStored = false }
-                result.delivered += n
+                result.forgotten += n
             case .failure(let e):
                 result.error = e.description
             }

@@ -34,9 +34,13 @@ public struct RegistryUplinkService: Service {
                         logger.warning("registry delivery failed (\(uplink.failures) in a row), retrying at \(round.next): \(e)")
                     }
                     failing = true
-                } else {
+                } else if round.attempted {
+                    // Only a round that reached the registry says it works (not one that waited).
                     if failing { logger.notice("registry delivery works again") }
                     failing = false
+                    if round.forgotten > 0 {
+                        logger.info("the registry already holds \(round.forgotten) pending report(s) (a courier brought them): forgotten, not sent")
+                    }
                     if round.delivered > 0 {
                         logger.info("delivered \(round.delivered) report(s) to the registry in \(round.batches) batch(es)")
                     }
