@@ -136,11 +136,11 @@ public final class StationEngine: Sendable {
     /// Devices whose probe is due; they are marked as being probed until `record` is called.
     public func dueForProbe(now: Timestamp) -> [DeviceID] {
         state.withLock { s in
+            // The IDs first, then the marks: mutating the dictionary while iterating it would copy
+            // it whole on every call (issue 17: 600 devices, a copy per probe wake-up).
             var due: [DeviceID] = []
-            for (id, r) in s.records where !r.probing && r.machine.health != .missing && r.nextProbe <= now {
-                s.records[id]!.probing = true
-                due.append(id)
-            }
+            for (id, r) in s.records where !r.probing && r.machine.health != .missing && r.nextProbe <= now { due.append(id) }
+            for id in due { s.records[id]?.probing = true }
             return due.sorted()
         }
     }
@@ -148,7 +148,12 @@ public final class StationEngine: Sendable {
     /// When the next probe is due (nil when there is nothing to probe).
     public func nextProbeTime() -> Timestamp? {
         state.withLock { s in
-            s.records.values.filter { !$0.probing && $0.machine.health != .missing }.map(\.nextProbe).min()
+            // One pass, no intermediate arrays of records.
+            var soonest: Timestamp?
+            for r in s.records.values where !r.probing && r.machine.health != .missing {
+                if soonest == nil || r.nextProbe < soonest! { soonest = r.nextProbe }
+            }
+            return soonest
         }
     }
 
