@@ -42,11 +42,13 @@ extension Registry {
     }
 
     /// Registers (or replaces) a station's key, with its site when given (a courier's scope is
-    /// checked against it before the station has reported online). Returns the fingerprint.
-    public func addStationKey(station: String, publicKey: [UInt8], site: Site?, now: Timestamp) async throws -> String {
+    /// checked against it before the station has reported online). Returns the new fingerprint
+    /// and the one it replaced, if another key was registered.
+    public func addStationKey(station: String, publicKey: [UInt8], site: Site?, now: Timestamp) async throws -> (fingerprint: String, replaced: String?) {
         try Self.checkStationID(station)
         guard publicKey.count == 32 else { throw RegistryError.bad("the public key is not 32 bytes (an Ed25519 key)") }
         let b64 = Data(publicKey).base64EncodedString()
+        let old = try await stationKey(station)
         _ = try await store.transaction([SQLStatement("""
             INSERT INTO station_keys (station, public_key, added_at, added_by, province, regency, district) VALUES (?, ?, ?, 'operator', ?, ?, ?)
             ON CONFLICT (station) DO UPDATE SET public_key = excluded.public_key, added_at = excluded.added_at, added_by = 'operator',
@@ -54,7 +56,7 @@ extension Registry {
                 district = COALESCE(excluded.district, station_keys.district)
             """, [.text(station), .text(b64), .int(now.millis), site.map { .text($0.province) } ?? .null,
                   site.map { .text($0.regency) } ?? .null, site.map { .text($0.district) } ?? .null])])
-        return Self.fingerprint(b64)
+        return (Self.fingerprint(b64), old.flatMap { $0 == b64 ? nil : Self.fingerprint($0) })
     }
 
     /// A courier token for a regency's bundles; shown once, stored hashed.
@@ -72,7 +74,7 @@ extension Registry {
     /// Whom a bearer token speaks for, or a 401 naming what is wrong.
     public func principal(authorization: String?, now: Timestamp) async throws -> Principal {
         guard let authorization, !authorization.isEmpty else {
-            throw RegistryError(401, "no Authorization header: send \"Authorization: Bearer TOKEN\" (ektp-registry token issue --station ID)")
+            throw RegistryError(401, "no Authorization header: send \"Authorization: Bearer TOKEN\" (a station's: ektp-registry token issue --station ID; a courier's: token issue --courier --province P --regency R)")
         }
         guard authorization.hasPrefix("Bearer ") else { throw RegistryError(401, "Authorization is not a Bearer token") }
         let token = String(authorization.dropFirst("Bearer ".count)).trimmingSpaces

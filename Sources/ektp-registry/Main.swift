@@ -339,10 +339,10 @@ struct StationCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             let site = regency.map { Site(province: province ?? "", regency: $0, district: district ?? "") }
-            let fingerprint = try await db.withMigratedRegistry { registry, now in
+            let added = try await db.withMigratedRegistry { registry, now in
                 try await registry.addStationKey(station: station, publicKey: key, site: site, now: now)
             }
-            print("station \(station): key \(fingerprint)")
+            print("station \(station): key \(added.fingerprint)" + (added.replaced.map { " (replaces \($0): bundles signed by the old key are refused from now on)" } ?? ""))
         }
     }
 }

@@ -183,6 +183,12 @@ func scratchDirectory(_ tag: String) throws -> String {
         // A courier token may not deliver reports as a station.
         #expect(r2.request("POST", "/v1/reports", token: sintang.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
                            body: batchJSON("it-01", 900...900)).status == 403)
+        // A reinstalled station's new key replaces the old one, and says so; the old key's bundles are then refused.
+        try otherKey.publicKeyPEM.write(toFile: scratch + "/other.pub", atomically: true, encoding: .utf8)
+        let replace = run([registryBinary, "station", "add", "it-01", "--database", reg.database, "--public-key", scratch + "/other.pub"])
+        #expect(replace.status == 0 && replace.stdout.contains("(replaces SHA256:"), "\(replace.stdout)\(replace.stderr)")
+        let old = importBundles(reg, [bundle])
+        #expect(old.status == 1 && old.stdout.contains("if the station was reinstalled"), "\(old.stdout)")
     }
 
     /// Two overlapping bundles and one imported twice: each report stored once.
