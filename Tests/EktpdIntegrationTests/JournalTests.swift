@@ -303,16 +303,10 @@ import Testing
 /// and through the fleet simulator (`ektpd simulate`'s engine, on the scenario's clock): the same
 /// device and kit events, in the same order, with the same subjects, states and reasons.
 @Suite(.serialized) struct RunAndSimulateAgreeTests {
-    static let scenario = """
-    seed: 3
-    stations:
-      - id: it-01
-        site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}
-        devices:
-          - {name: fingerprint, usb: 05ba:000a, port: 1-1, speed: full}
-          - {name: iris, usb: 1234:0001, port: 1-2, kind: iris}
-          - {name: camera, usb: 046d:082d, port: 1-3, interface_classes: [0x0e]}
-          - {name: signature, usb: 06a8:0043, port: 1-4.1, speed: full}
+    /// The harness's four-device recording kit, with a timeline. Seed 3: its simulated probe
+    /// latencies finish the first probes in device order, the order the fleet simulator records them.
+    static let scenario = fourDevicesKit.replacingOccurrences(of: "seed: 11", with: "seed: 3") + """
+
         timeline:
           - {at: 2s, device: fingerprint, fault: unplug}
           - {at: 4s, device: fingerprint, fault: replug}
