@@ -12,7 +12,8 @@ public struct RegistryUplinkConfig: Sendable, Equatable {
     /// TLS, proxy and gzip (ektpd.yaml's `registry.ca_file`, `pinned_public_key`, `client_cert`,
     /// `client_key`, `proxy`, `compress`).
     public var http = HTTPClientSettings(section: "registry")
-    /// The station's Ed25519 public key (base64), sent with each batch (issue 16); nil: none.
+    /// The station's Ed25519 public key (base64), sent with the batches until the registry has stored
+    /// one after this start (issue 16); nil: none.
     public var publicKey: String?
     /// Reports in one POST.
     public var batchSize: Int = 200
@@ -58,6 +59,9 @@ public final class RegistryUplink: Sendable {
         var askStored = true
         /// The registry said it is busy (429/503 with Retry-After): wait this long before the next try.
         var busyFor: Duration?
+        /// The public key went with a batch the registry stored: later batches leave it out (it
+        /// keeps the first it sees; once per start is enough, and the registry compares it once).
+        var keyDelivered = false
     }
     private let state: Mutex<State>
 
@@ -135,6 +139,7 @@ public final class RegistryUplink: Sendable {
                 result.delivered += sent.count
                 result.batches += 1
                 state.withLock { s in
+                    s.keyDelivered = true
                     s.failures = 0
                     s.nextAttempt = nil
                     s.lastError = nil
@@ -218,7 +223,8 @@ public final class RegistryUplink: Sendable {
 
     /// One POST of a batch; the registry's reply, or why it failed.
     func send(_ reports: [Outbox.Report], sentAt: Timestamp) -> Result<IngestReply, NetError> {
-        let body = Self.batchBody(station: engine.stationID, sentAt: sentAt, reports: reports, publicKey: config.publicKey)
+        let key = state.withLock { $0.keyDelivered } ? nil : config.publicKey
+        let body = Self.batchBody(station: engine.stationID, sentAt: sentAt, reports: reports, publicKey: key)
         let url = config.url
         let r = client.request("POST", url, path: "/v1/reports",
                                headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json")],
