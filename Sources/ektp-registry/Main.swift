@@ -334,7 +334,7 @@ struct StationCommand: AsyncParsableCommand {
                 FileHandleStderr.write("ektp-registry: --public-key \(publicKey): cannot read the file\n")
                 throw ExitCode(1)
             }
-            guard let key = parsePublicKey(text) else {
+            guard let key = Ed25519PEM.publicKey(fromText: text) else {
                 FileHandleStderr.write("ektp-registry: --public-key \(publicKey): not an Ed25519 public key (PEM BEGIN PUBLIC KEY, or 32 bytes of base64)\n")
                 throw ExitCode(1)
             }
@@ -504,23 +504,6 @@ func readBundleFile(_ path: String) -> Result<[UInt8], FileProblem> {
     guard let bytes = readFileBytes(path) else { return .failure(FileProblem(description: "cannot read it: \(String(cString: strerror(errno)))")) }
     guard !bytes.isEmpty else { return .failure(FileProblem(description: "the file is empty (was the stick removed while writing?)")) }
     return .success(bytes)
-}
-
-/// An Ed25519 public key from PEM SubjectPublicKeyInfo (as `openssl pkey -pubout` writes) or raw base64.
-func parsePublicKey(_ text: String) -> [UInt8]? {
-    let spki: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
-    let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { line -> String in
-        var t = Substring(line)
-        while t.first?.isWhitespace == true { t.removeFirst() }
-        while t.last?.isWhitespace == true { t.removeLast() }
-        return String(t)
-    }
-    if let b = lines.firstIndex(of: "-----BEGIN PUBLIC KEY-----"), let e = lines.firstIndex(of: "-----END PUBLIC KEY-----"), b < e,
-       let der = Data(base64Encoded: lines[(b + 1)..<e].joined()), der.count == 44, Array(der.prefix(12)) == spki {
-        return Array(der.suffix(32))
-    }
-    if lines.count == 1, let raw = Data(base64Encoded: lines[0]), raw.count == 32 { return Array(raw) }
-    return nil
 }
 
 struct OpenAPI: ParsableCommand {

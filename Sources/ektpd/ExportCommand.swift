@@ -1,4 +1,5 @@
 import ArgumentParser
+import EKTPHardware
 import EKTPModel
 import EKTPStation
 import EKTPSupport
@@ -79,7 +80,7 @@ struct Export: ParsableCommand {
             throw ExitCode(1)
         }
         // Read back what is on the medium and check it whole again.
-        guard let back = readAll(path), back == bytes, (try? BundleExport.read(back, expectedKey: expectedKey)) != nil else {
+        guard let back = readFileBytes(path, limit: bytes.count + 1), back == bytes, (try? BundleExport.read(back, expectedKey: expectedKey)) != nil else {
             printError("ektpd: \(path) does not read back as written: the medium is failing; use another")
             throw ExitCode(1)
         }
@@ -178,20 +179,5 @@ func writeProblem(_ e: Int32, directory: String, size: Int) -> String {
     case EROFS: return "\(directory) is read-only (is the stick's write-protect switch on?)"
     case EACCES: return "permission denied in \(directory)"
     default: return String(cString: strerror(e))
-    }
-}
-
-/// The whole file, or nil.
-func readAll(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = read(fd, &buf, buf.count)
-        if n < 0 { if errno == EINTR { continue }; return nil }
-        if n == 0 { return out }
-        out += buf[0..<n]
     }
 }

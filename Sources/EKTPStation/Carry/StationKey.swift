@@ -22,25 +22,20 @@ public struct StationKey: Sendable {
     /// The file name in the state directory.
     public static let fileName = "station.key"
 
-    // DER prefixes of PKCS#8 PrivateKeyInfo and SubjectPublicKeyInfo for Ed25519 (RFC 8410 7, 10.3).
-    static let pkcs8Prefix: [UInt8] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
-    static let spkiPrefix: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
-
     /// Reads the key at `path`, or makes one there (0600, written to a temporary name, fsync'd and
     /// renamed) when there is none and `create` is set. Throws naming the file and the problem.
     public static func load(path: String, create: Bool) throws(KeyError) -> StationKey {
         if let text = readWholeFile(path, limit: 64 << 10) {
-            guard let der = pemBody(text, label: "PRIVATE KEY"), der.count == 48, Array(der.prefix(16)) == pkcs8Prefix else {
+            guard let seed = Ed25519PEM.seed(fromPEM: text) else {
                 throw KeyError("\(path): not an Ed25519 private key in PKCS#8 PEM (move it aside and ektpd makes a new one)")
             }
-            return try StationKey(seed: Array(der.suffix(32)), path: path)
+            return try StationKey(seed: seed, path: path)
         }
         guard create else { throw KeyError("\(path): no station key (ektpd makes it at its first start)") }
         var seed = [UInt8](repeating: 0, count: 32)
         guard ektp_random(&seed, 32) == 0 else { throw KeyError("no randomness from the kernel (getrandom): \(String(cString: strerror(errno)))") }
         let key = try StationKey(seed: seed, path: path)
-        let pem = "-----BEGIN PRIVATE KEY-----\n\(Data(pkcs8Prefix + seed).base64EncodedString())\n-----END PRIVATE KEY-----\n"
-        try writePrivate(pem, to: path)
+        try writePrivate(Ed25519PEM.privateKey(seed: seed), to: path)
         return key
     }
 
@@ -68,20 +63,7 @@ public struct StationKey: Sendable {
     public var fingerprint: String { CarryBundle.fingerprint(publicKey: publicKey, sha256: sha256) }
 
     /// The public key as SubjectPublicKeyInfo PEM (for `ektp-registry station add --public-key`).
-    public var publicKeyPEM: String {
-        "-----BEGIN PUBLIC KEY-----\n\(Data(Self.spkiPrefix + publicKey).base64EncodedString())\n-----END PUBLIC KEY-----\n"
-    }
-
-    static func pemBody(_ text: String, label: String) -> [UInt8]? {
-        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { line -> String in
-            var t = Substring(line)
-            while t.first?.isWhitespace == true { t.removeFirst() }
-            while t.last?.isWhitespace == true { t.removeLast() }
-            return String(t)
-        }
-        guard let begin = lines.firstIndex(of: "-----BEGIN \(label)-----"), let end = lines.firstIndex(of: "-----END \(label)-----"), begin < end else { return nil }
-        return Data(base64Encoded: lines[(begin + 1)..<end].joined()).map(Array.init)
-    }
+    public var publicKeyPEM: String { Ed25519PEM.publicKey(publicKey) }
 
     static func writePrivate(_ text: String, to path: String) throws(KeyError) {
         let tmp = path + ".tmp"
