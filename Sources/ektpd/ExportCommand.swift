@@ -75,8 +75,9 @@ struct Export: ParsableCommand {
             printError("ektpd: --output \(path): no such directory (is the USB stick mounted there?); a file name must end in .bundle")
             throw ExitCode(1)
         }
-        do { try writeDurably(bytes, to: path) } catch {
-            printError("ektpd: \(error.description)")
+        do { try writeDurably(bytes, to: path, mode: 0o644) } catch {
+            let parent = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            printError("ektpd: cannot write \(path): \(writeProblem(error.errno, directory: parent.isEmpty ? "/" : parent, size: bytes.count)); nothing was written")
             throw ExitCode(1)
         }
         // Read back what is on the medium and check it whole again.
@@ -141,35 +142,6 @@ struct Export: ParsableCommand {
         }
         return (made.bytes, key.publicKey)
     }
-}
-
-struct WriteError: Error, CustomStringConvertible { var description: String }
-
-/// Writes `bytes` to `path` so that a power cut leaves the old file or the whole new one: a
-/// temporary name beside it, fsync, rename, fsync of the directory. A full or read-only medium
-/// is named; the temporary file is removed.
-func writeDurably(_ bytes: [UInt8], to path: String) throws(WriteError) {
-    let tmp = path + ".part"
-    let parent = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-    let dir = parent.isEmpty ? "/" : parent
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw WriteError(description: "cannot write \(path): \(writeProblem(errno, directory: dir, size: bytes.count))") }
-    var off = 0
-    var failure: Int32 = 0
-    while off < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
-        if n < 0 { if errno == EINTR { continue }; failure = errno; break }
-        off += n
-    }
-    if failure == 0, fsync(fd) != 0 { failure = errno }
-    if close(fd) != 0, failure == 0 { failure = errno }
-    if failure == 0, rename(tmp, path) != 0 { failure = errno }
-    guard failure == 0 else {
-        unlink(tmp)
-        throw WriteError(description: "cannot write \(path): \(writeProblem(failure, directory: dir, size: bytes.count)); nothing was written")
-    }
-    let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if dfd >= 0 { fsync(dfd); close(dfd) }
 }
 
 /// A write's errno in words: a full disk, a read-only stick, permissions.

@@ -66,16 +66,8 @@ public struct StationKey: Sendable {
     public var publicKeyPEM: String { Ed25519PEM.publicKey(publicKey) }
 
     static func writePrivate(_ text: String, to path: String) throws(KeyError) {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw KeyError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        let bytes = Array(text.utf8)
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard n == bytes.count, synced, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw KeyError("cannot write \(path): \(String(cString: strerror(errno)))")
+        do { try writeDurably(Array(text.utf8), to: path, mode: 0o600) } catch {
+            throw KeyError("cannot write \(path): \(String(cString: strerror(error.errno)))")
         }
     }
 }
