@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The dashboard (issue 15): bcrypt for viewer passwords, Mustache templates for its pages.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C libraries, reached only from EKTPHardware.
@@ -94,6 +97,8 @@ let package = Package(
                     .product(name: "PostgresNIO", package: "postgres-nio"),
                     .product(name: "NIOSSL", package: "swift-nio-ssl"),
                     .product(name: "Crypto", package: "swift-crypto"),
+                    .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                    .product(name: "Mustache", package: "swift-mustache"),
                     .product(name: "Logging", package: "swift-log"),
                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 ],
@@ -120,7 +125,8 @@ let package = Package(
         .testTarget(name: "EKTPYAMLTests", dependencies: ["EKTPYAML"]),
         .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel", "EKTPYAML"]),
         .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport"]),
-        .testTarget(name: "EKTPRegistryTests", dependencies: ["EKTPRegistry", "EKTPModel", "EKTPStation"]),
+        .testTarget(name: "EKTPRegistryTests", dependencies: ["EKTPRegistry", "EKTPModel", "EKTPStation",
+                                                             .product(name: "HummingbirdTesting", package: "hummingbird")]),
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",

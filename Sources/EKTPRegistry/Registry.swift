@@ -233,7 +233,7 @@ public final class Registry: Sendable {
         }
         // The newest snapshot sets the station's current state (never an older one over a newer).
         if let newest = reports.last(where: { $0.kind == .snapshot }), let s = newest.status {
-            statements.append(Self.applySnapshot(s, sequence: newest.sequence, station: station, encoder: encoder))
+            statements += Self.applySnapshot(s, sequence: newest.sequence, station: station, encoder: encoder)
         }
         // Every snapshot with blanks is a stock reading (the last of each day is kept).
         for r in reports where r.kind == .snapshot {
@@ -268,7 +268,10 @@ public final class Registry: Sendable {
         return IngestReply(station: station, storedThrough: through, stored: stored, duplicates: batch.reports.count - stored)
     }
 
-    private static func applySnapshot(_ s: StationStatus, sequence: Int64, station: String, encoder: JSONEncoderLike) -> SQLStatement {
+    /// The statements that make `s` the station's current state, unless a newer snapshot already
+    /// is: the station's row, then its rows in `device_problems` (one per kit problem, replaced
+    /// whole, and only when this snapshot is the one the station's row now holds).
+    private static func applySnapshot(_ s: StationStatus, sequence: Int64, station: String, encoder: JSONEncoderLike) -> [SQLStatement] {
         let condition: SiteCondition = switch s.kit.state {
         case .ready: .ready
         case .degraded: .degraded
@@ -279,7 +282,20 @@ public final class Registry: Sendable {
         let printers = s.devices.filter { $0.device.kind == .cardPrinter }
         let working = printers.filter { $0.health == .ok || $0.health == .degraded }.count
         let body = (try? encoder.encode(s)).map { String(decoding: $0, as: UTF8.self) }
-        return SQLStatement("""
+        let current = "EXISTS (SELECT 1 FROM stations WHERE id = ? AND snap_seq = ?)"
+        var problems = [SQLStatement("DELETE FROM device_problems WHERE station = ? AND \(current)",
+                                     [.text(station), .text(station), .int(sequence)])]
+        for p in s.kit.problems {
+            let d = p.device.flatMap { id in s.devices.first { $0.device.id == id } }
+            problems.append(SQLStatement("""
+                INSERT INTO device_problems (station, device, kind, model, port, health, severity, reason, since)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE \(current) ON CONFLICT (station, device) DO NOTHING
+                """, [.text(station), .text(p.device?.description ?? "kind:\(p.kind.rawValue)"), .text(p.kind.rawValue),
+                      .text(d?.device.name ?? ""), .text(d?.device.portPath ?? ""), .text(d?.health.rawValue ?? "missing"),
+                      .text(p.severity.rawValue), .text(p.reason), .int((d?.since ?? s.kit.since).millis),
+                      .text(station), .int(sequence)]))
+        }
+        return [SQLStatement("""
             UPDATE stations SET snap_seq = ?, snapshot = ?, province = ?, regency = ?, district = ?,
                 condition = ?, condition_since = ?, reasons = ?, sync_state = ?, last_pull = ?, not_pulled = ?,
                 server_state = ?, avail_24h = ?, on_mains = ?, blanks = ?, blanks_source = ?, blanks_at = ?,
@@ -296,14 +312,15 @@ public final class Registry: Sendable {
                 s.stock.map { .int($0.updatedAt.millis) } ?? .null,
                 .int(Int64(printers.count)), .int(Int64(working)),
                 .text(station), .int(sequence),
-            ])
+            ])] + problems
     }
 
     // MARK: queries
 
     /// The fleet by province, regency and district, judged at `at`.
-    public func fleet(at: Timestamp) async throws -> FleetSummary {
-        let rows = try await tallies(at: at, by: ["province", "regency", "district"])
+    /// Only the stations inside `scope` count (a regency's staff see their regency's tree).
+    public func fleet(at: Timestamp, scope: ViewScope = .national) async throws -> FleetSummary {
+        let rows = try await tallies(at: at, by: ["province", "regency", "district"], scope: scope)
         // Sorted here, by bytes: SQLite and PostgreSQL collate differently.
         struct Row { var p: String; var g: String; var d: String; var t: FleetTally }
         var list = rows.map { Row(p: $0.keys[0], g: $0.keys[1], d: $0.keys[2], t: $0.tally) }
@@ -331,14 +348,15 @@ public final class Registry: Sendable {
             provinces.append(province)
         }
         return FleetSummary(at: at, silentAfterSeconds: silentAfter.wholeMilliseconds / 1000, tally: total,
-                            provinces: provinces, stock: try await stock(at: at))
+                            provinces: provinces, stock: try await stock(at: at, scope: scope))
     }
 
     /// The fleet's tallies grouped by `columns` (site columns, outermost first), judged at `at`: one
     /// GROUP BY in the database. `/metrics` asks by province and regency (500-odd rows, where the
     /// whole fleet summary has a row per district).
-    public func tallies(at: Timestamp, by columns: [String]) async throws -> [(keys: [String], tally: FleetTally)] {
+    public func tallies(at: Timestamp, by columns: [String], scope: ViewScope = .national) async throws -> [(keys: [String], tally: FleetTally)] {
         precondition(columns.allSatisfy { ["province", "regency", "district"].contains($0) })
+        let within = scope.condition()
         let cutoff = at.millis - silentAfter.wholeMilliseconds
         let keys = columns.joined(separator: ", ")
         let rows = try await store.query(SQLStatement("""
@@ -351,8 +369,8 @@ public final class Registry: Sendable {
                 CAST(SUM(not_pulled) AS BIGINT),
                 CAST(COALESCE(SUM(CASE WHEN blanks BETWEEN 0 AND 10000000 THEN blanks ELSE 0 END), 0) AS BIGINT),
                 CAST(SUM(CASE WHEN clock_skew_ms > ? OR clock_skew_ms < ? THEN 1 ELSE 0 END) AS BIGINT)
-            FROM stations\(columns.isEmpty ? "" : " GROUP BY \(keys)")
-            """, [.int(cutoff), .int(Self.clockSkewLimit.wholeMilliseconds), .int(-Self.clockSkewLimit.wholeMilliseconds)]))
+            FROM stations WHERE \(within.sql)\(columns.isEmpty ? "" : " GROUP BY \(keys)")
+            """, [.int(cutoff), .int(Self.clockSkewLimit.wholeMilliseconds), .int(-Self.clockSkewLimit.wholeMilliseconds)] + within.args))
         let n = columns.count
         return rows.compactMap { r in
             var t = FleetTally()
@@ -367,11 +385,12 @@ public final class Registry: Sendable {
     }
 
     /// Stations with card blanks, the rate they use them at, and the days left.
-    public func stock(at: Timestamp) async throws -> [StockView] {
+    public func stock(at: Timestamp, scope: ViewScope = .national) async throws -> [StockView] {
+        let within = scope.condition()
         let stations = try await store.query(SQLStatement("""
             SELECT id, province, regency, district, blanks, blanks_source, blanks_at, printers, printers_working
-            FROM stations WHERE blanks IS NOT NULL
-            """))
+            FROM stations WHERE blanks IS NOT NULL AND \(within.sql)
+            """, within.args))
         guard !stations.isEmpty else { return [] }
         let from = at.millis - Self.stockWindowDays * 86_400_000
         let samples = try await store.query(SQLStatement(
@@ -441,7 +460,7 @@ public final class Registry: Sendable {
     public static let siteFilters = ["all", "ready", "degraded", "broken", "unknown", "silent", "unpulled", "skewed"]
 
     /// Stations in a condition, each with its reasons.
-    public func sites(status: String, at: Timestamp) async throws -> SitesReply {
+    public func sites(status: String, at: Timestamp, scope: ViewScope = .national) async throws -> SitesReply {
         let cutoff = at.millis - silentAfter.wholeMilliseconds
         let (condition, args): (String, [SQLValue]) = switch status {
         case "all": ("1 = 1", [])
@@ -452,7 +471,8 @@ public final class Registry: Sendable {
         default:
             throw RegistryError.bad("status \"\(status)\": expected one of \(Self.siteFilters.joined(separator: ", "))")
         }
-        let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns) FROM stations WHERE \(condition)", args))
+        let within = scope.condition()
+        let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns) FROM stations WHERE \(condition) AND \(within.sql)", args + within.args))
         let sites = rows.map { siteView($0, at: at) }.sorted { a, b in
             let x = [a.site.province, a.site.regency, a.site.district, a.station]
             let y = [b.site.province, b.site.regency, b.site.district, b.station]
@@ -462,9 +482,11 @@ public final class Registry: Sendable {
     }
 
     /// One station: its view, the latest snapshot, and its newest events (newest last).
-    public func station(_ id: String, at: Timestamp, events limit: Int = 50) async throws -> StationDetail {
-        let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns), snapshot FROM stations WHERE id = ?", [.text(id)]))
-        guard let r = rows.first else { throw RegistryError(404, "no station \(id) has reported to this registry") }
+    /// Outside `scope` it is a 404 like a station never heard of (a viewer learns nothing of another regency).
+    public func station(_ id: String, at: Timestamp, events limit: Int = 50, scope: ViewScope = .national) async throws -> StationDetail {
+        let within = scope.condition()
+        let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns), snapshot FROM stations WHERE id = ? AND \(within.sql)", [.text(id)] + within.args))
+        guard let r = rows.first else { throw RegistryError(404, "no station \(id.printable.prefix(80)) has reported to this registry\(scope == .national ? "" : " in your \(scope)")") }
         let decoder = JSONStyle.decoder()
         let status = r[20].text.flatMap { try? decoder.decode(StationStatus.self, from: Data($0.utf8)) }
         let events = try await store.query(SQLStatement(
@@ -477,9 +499,14 @@ public final class Registry: Sendable {
     }
 
     /// Events in the order the registry stored them, after `since` (a registry event ID).
-    public func events(since: Int64, station: String?, limit: Int) async throws -> EventsReply {
+    public func events(since: Int64, station: String?, limit: Int, scope: ViewScope = .national) async throws -> EventsReply {
         var sql = "SELECT id, received_at, body FROM reports WHERE kind = 'event' AND id > ?"
         var args: [SQLValue] = [.int(since)]
+        if scope != .national {
+            let within = scope.condition()
+            sql += " AND station IN (SELECT id FROM stations WHERE \(within.sql))"
+            args += within.args
+        }
         if let station { sql += " AND station = ?"; args.append(.text(station)) }
         sql += " ORDER BY id LIMIT ?"
         args.append(.int(Int64(min(max(limit, 1), 5000))))

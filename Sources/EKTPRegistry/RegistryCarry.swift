@@ -83,6 +83,9 @@ extension Registry {
             [.text(Self.hash(token)), .int(now.millis)]))
         guard let r = rows.first, let station = r[0].text else { throw RegistryError(401, "unknown or revoked token") }
         if r[1].text == "courier" { return .courier(province: r[2].text ?? "", regency: r[3].text ?? "") }
+        if r[1].text == "viewer" || r[1].text == "scrape" {
+            throw RegistryError(403, "a \(r[1].text ?? "") token reads and never writes: send reports with the station's own token")
+        }
         return .station(station)
     }
 

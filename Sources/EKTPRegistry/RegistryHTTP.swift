@@ -75,9 +75,22 @@ public enum RegistryHTTP {
 
     public static func router(registry: Registry, clock: Clock, logger: Logger, metrics: RegistryMetrics = RegistryMetrics(),
                               admission: Admission = Admission(),
-                              bundleAdmission: Admission = Admission(maxInFlight: 1, maxQueue: 4)) -> Router<RegistryContext> {
+                              bundleAdmission: Admission = Admission(maxInFlight: 1, maxQueue: 4),
+                              dashboard: DashboardSettings = DashboardSettings()) -> Router<RegistryContext> {
         let router = Router(context: RegistryContext.self)
         router.add(middleware: MethodNotAllowedMiddleware<RegistryContext>())
+        /// Who reads (issue 15): a dashboard session or a viewer's bearer token, and only its scope.
+        /// A scrape token reads `/metrics` only.
+        @Sendable func reader(_ request: Request, metrics: Bool = false) async throws -> Viewer {
+            let v = try await registry.reader(authorization: request.headers[.authorization], session: request.cookies[Dashboard.sessionCookie]?.value,
+                                              now: clock.now(), wallNow: wallClockNow())
+            if v.credential == .scrape && !metrics { throw RegistryError(403, "a scrape token reads /metrics only") }
+            if metrics && v.credential != .scrape && v.scope != .national {
+                throw RegistryError(403, "/metrics covers the whole fleet: use a scrape token (ektp-registry token issue --scrape NAME) or a national viewer's")
+            }
+            return v
+        }
+        Dashboard.register(on: router, registry: registry, clock: clock, logger: logger, settings: dashboard)
 
         router.post("/v1/reports") { request, context -> Response in
             // Admitted before the body is read: a refused station's bytes stay in its socket.
@@ -144,6 +157,7 @@ public enum RegistryHTTP {
         }
         router.get("/metrics") { request, _ -> Response in
             await respond(logger) {
+                _ = try await reader(request, metrics: true)
                 let t = try at(request, clock)
                 let regencies = try await registry.tallies(at: t, by: ["province", "regency"])
                 var total = FleetTally()
@@ -155,27 +169,31 @@ public enum RegistryHTTP {
         }
         router.get("/v1/fleet") { request, _ -> Response in
             await respond(logger) {
-                try json(try await registry.fleet(at: try at(request, clock)))
+                let v = try await reader(request)
+                return try json(try await registry.fleet(at: try at(request, clock), scope: v.scope))
             }
         }
         router.get("/v1/sites") { request, _ -> Response in
             await respond(logger) {
+                let v = try await reader(request)
                 let status = request.uri.queryParameters.get("status") ?? "all"
-                return try json(try await registry.sites(status: status, at: try at(request, clock)))
+                return try json(try await registry.sites(status: status, at: try at(request, clock), scope: v.scope))
             }
         }
         router.get("/v1/stations/:id") { request, context -> Response in
             await respond(logger) {
+                let v = try await reader(request)
                 let id = context.parameters.get("id") ?? ""
-                return try json(try await registry.station(id, at: try at(request, clock)))
+                return try json(try await registry.station(id, at: try at(request, clock), scope: v.scope))
             }
         }
         router.get("/v1/events") { request, _ -> Response in
             await respond(logger) {
+                let v = try await reader(request)
                 let q = request.uri.queryParameters
                 let since = try integer(q.get("since"), name: "since", default: 0)
                 let limit = try integer(q.get("limit"), name: "limit", default: 500, in: 1...5000)
-                return try json(try await registry.events(since: since, station: q.get("station"), limit: Int(limit)))
+                return try json(try await registry.events(since: since, station: q.get("station"), limit: Int(limit), scope: v.scope))
             }
         }
         router.get("/openapi.yaml") { _, _ -> Response in

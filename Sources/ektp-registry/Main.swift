@@ -26,7 +26,7 @@ struct EktpRegistry: AsyncParsableCommand {
             else sqlite:/var/lib/ektp-registry/registry.sqlite3.
             """,
         version: ektpVersion,
-        subcommands: [Serve.self, Migrate.self, Token.self, StationCommand.self, Import.self, OpenAPI.self])
+        subcommands: [Serve.self, Migrate.self, Token.self, User.self, StationCommand.self, Import.self, OpenAPI.self])
 }
 
 struct DatabaseOption: ParsableArguments {
@@ -119,6 +119,8 @@ struct Serve: AsyncParsableCommand {
     var tlsKey: String?
     @Option(name: .long, help: "Require client certificates signed by this PEM CA (or $EKTP_REGISTRY_CLIENT_CA): mutual TLS.")
     var clientCa: String?
+    @Option(name: .long, help: "The dashboard's time zone: WIB, WITA, WIT, UTC or +HH:MM.")
+    var timeZone: String = "WIB"
 
     func run() async throws {
         let env = environment()
@@ -157,6 +159,10 @@ struct Serve: AsyncParsableCommand {
             FileHandleStderr.write("ektp-registry: give both --tls-cert and --tls-key (or neither, for plain HTTP behind a TLS proxy)\n")
             throw ExitCode(2)
         }
+        guard let offset = DashboardSettings.offset(parsing: timeZone) else {
+            FileHandleStderr.write("ektp-registry: --time-zone \(timeZone): expected WIB, WITA, WIT, UTC or +HH:MM\n")
+            throw ExitCode(2)
+        }
         let scheme = tls == nil ? "http" : "https"
         let serverTLS = tls
         try await reportingErrors {
@@ -167,7 +173,8 @@ struct Serve: AsyncParsableCommand {
             let router = RegistryHTTP.router(registry: registry,
                                              clock: clockFile.map { .file($0, fallback: wallClockNow) } ?? .init(now: wallClockNow),
                                              logger: logger,
-                                             admission: Admission(maxInFlight: maxWrites, maxQueue: writeQueue, maxWait: .seconds(writeWait)))
+                                             admission: Admission(maxInFlight: maxWrites, maxQueue: writeQueue, maxWait: .seconds(writeWait)),
+                                             dashboard: DashboardSettings(secureCookies: serverTLS != nil, utcOffsetMinutes: offset))
             let notifier = SystemdNotifier(environment: env)
             let portFile = self.portFile
             if let tls = serverTLS {
@@ -234,25 +241,34 @@ struct Token: AsyncParsableCommand {
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a token for a station (or, with --courier, for a regency's courier); it is printed once and only its hash is kept.",
-            discussion: "A courier token uploads the signed bundles of its regency's stations (ektp-registry import --registry) and nothing else.")
+            abstract: "Make a token; it is printed once and only its hash is kept.",
+            discussion: """
+                --station ID: a station's, which sends its reports. --courier --province P --regency R: uploads the
+                signed bundles of that regency's stations (ektp-registry import --registry) and nothing else.
+                --viewer NAME [--province P [--regency R]]: reads the /v1 JSON of that scope (scripts, Grafana).
+                --scrape NAME: reads /metrics only (Prometheus's authorization: credentials_file).
+                """)
         @OptionGroup var db: DatabaseOption
         @Option(name: .long, help: "The station's ID (as in its ektpd.yaml).") var station: String?
         @Flag(name: .long, help: "A courier token for --province and --regency instead of a station's.") var courier = false
-        @Option(name: .long, help: "With --courier: the province.") var province: String?
-        @Option(name: .long, help: "With --courier: the regency (kabupaten/kota).") var regency: String?
+        @Option(name: .long, help: "A read-only token for this viewer name, for --province/--regency or the whole fleet.") var viewer: String?
+        @Option(name: .long, help: "A token for Prometheus to scrape /metrics, under this name.") var scrape: String?
+        @Option(name: .long, help: "With --courier or --viewer: the province.") var province: String?
+        @Option(name: .long, help: "With --courier or --viewer: the regency (kabupaten/kota).") var regency: String?
 
         func validate() throws {
-            if courier {
-                guard station == nil, province != nil, regency != nil else { throw ValidationError("--courier takes --province and --regency, not --station") }
-            } else {
-                guard station != nil, province == nil, regency == nil else { throw ValidationError("give --station ID (or --courier --province P --regency R)") }
-            }
+            let kinds = [station != nil, courier, viewer != nil, scrape != nil].filter { $0 }.count
+            guard kinds == 1 else { throw ValidationError("give one of --station ID, --courier, --viewer NAME or --scrape NAME") }
+            if courier { guard province != nil, regency != nil else { throw ValidationError("--courier takes --province and --regency") } }
+            if station != nil || scrape != nil { guard province == nil, regency == nil else { throw ValidationError("--province and --regency go with --courier or --viewer") } }
+            if viewer != nil, regency != nil, province == nil { throw ValidationError("--regency needs its --province") }
         }
 
         func run() async throws {
             print(try await db.withMigratedRegistry { registry, now in
                 if courier { return try await registry.issueCourierToken(province: province!, regency: regency!, now: now) }
+                if let viewer { return try await registry.issueViewerToken(name: viewer, scope: ViewScope(province: province, regency: regency), now: now) }
+                if let scrape { return try await registry.issueScrapeToken(name: scrape, now: now) }
                 return try await registry.issueToken(station: station!, now: now)
             })
         }
@@ -513,4 +529,94 @@ struct OpenAPI: ParsableCommand {
 
 private extension String {
     func padding(_ n: Int) -> String { count >= n ? self + " " : self + String(repeating: " ", count: n - count) }
+}
+
+/// Viewer accounts for the dashboard (issue 15).
+struct User: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Viewer accounts for the dashboard: add, list, passwd, remove.",
+        discussion: """
+            A viewer with --province and --regency sees that regency only; with --province alone, the province;
+            with neither, the whole fleet. Passwords are stored as bcrypt hashes (cost 12).
+            """,
+        subcommands: [Add.self, List.self, Passwd.self, Remove.self])
+
+    /// The password from --password-file (its first line; a file others may read is refused),
+    /// else a new random one, printed once.
+    static func password(_ file: String?) throws -> (password: String, generated: Bool) {
+        guard let file else {
+            var rng = SystemRandomNumberGenerator()
+            let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+            return (String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] }), true)
+        }
+        if let why = othersMayRead(file) {
+            FileHandleStderr.write("ektp-registry: --password-file \(why)\n")
+            throw ExitCode(2)
+        }
+        guard let bytes = readFileBytes(file) else {
+            FileHandleStderr.write("ektp-registry: \(file): cannot read it\n")
+            throw ExitCode(2)
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return (String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""), false)
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a viewer; without --password-file a password is made and printed once.")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The user name (letters, digits, '-', '_', '.').") var name: String
+        @Option(name: .long, help: "The province the viewer sees (none: the whole fleet).") var province: String?
+        @Option(name: .long, help: "The regency (kabupaten/kota) the viewer sees, within --province.") var regency: String?
+        @Option(name: .long, help: "Read the password from this file's first line (mode 600).") var passwordFile: String?
+
+        func validate() throws {
+            if regency != nil && province == nil { throw ValidationError("--regency needs its --province") }
+        }
+
+        func run() async throws {
+            let (password, generated) = try User.password(passwordFile)
+            let scope = ViewScope(province: province, regency: regency)
+            try await db.withMigratedRegistry { registry, now in
+                try await registry.addUser(name: name, password: password, scope: scope, now: now)
+            }
+            print("added \(name), who sees \(scope)")
+            if generated { print("password: \(password)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List viewers and what each sees.")
+        @OptionGroup var db: DatabaseOption
+        func run() async throws {
+            for u in try await db.withMigratedRegistry({ registry, _ in try await registry.users() }) {
+                print("\(u.name)\t\(u.scope)\tadded \(u.createdAt.rfc3339)")
+            }
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a viewer's password (and end its sessions).")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The user name.") var name: String
+        @Option(name: .long, help: "Read the password from this file's first line (mode 600).") var passwordFile: String?
+        func run() async throws {
+            let (password, generated) = try User.password(passwordFile)
+            try await db.withMigratedRegistry { registry, _ in try await registry.setPassword(name: name, password: password) }
+            if generated { print("password: \(password)") }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a viewer and end its sessions.")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The user name.") var name: String
+        func run() async throws {
+            let removed = try await db.withMigratedRegistry { registry, _ in try await registry.removeUser(name: name) }
+            guard removed else {
+                FileHandleStderr.write("ektp-registry: no user \(name)\n")
+                throw ExitCode(1)
+            }
+            print("removed \(name)")
+        }
+    }
 }

@@ -25,7 +25,10 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Deliver to this registry (http://HOST:PORT) instead of an embedded one.") var registry: String?
     @Option(name: .long, help: "With --registry: a file of \"STATION TOKEN\" lines.") var tokens: String?
     @Option(name: .long, help: "The embedded registry's database (default: SQLite in the temp folder; or postgres://...).") var registryDatabase: String?
+    @Option(name: .long, help: "With --registry: a file holding a viewer's token (ektp-registry token issue --viewer NAME) to read the fleet with.") var viewerToken: String?
     @Flag(name: .long, help: "Keep the temp folder (outboxes, registry database) and say where it is.") var keep = false
+    @Flag(name: .long, help: "Keep the embedded registry and its dashboard up after the simulation (until Ctrl-C), with a viewer login.") var serve = false
+    @Option(name: .long, help: "With --serve: where the dashboard listens, HOST:PORT.") var serveOn: String = "127.0.0.1:8470"
 
     func run() async throws {
         var sc: Scenario
@@ -51,8 +54,14 @@ struct Simulate: AsyncParsableCommand {
 
         let progress = Progress(enabled: !json || isatty(2) != 0)
         var embedded: EmbeddedRegistry?
+        var login: (user: String, password: String)?
         let url: HTTPURL
         var tokenMap: [String: String] = [:]
+        var readToken = ""
+        if serve && registry != nil {
+            FileOut.err("ektpd: --serve keeps the embedded registry up; with --registry, open your own registry's dashboard\n")
+            throw ExitCode(4)
+        }
         if let registry {
             guard let u = HTTPURL(registry) else {
                 FileOut.err("ektpd: --registry \(registry): expected http://HOST:PORT\n")
@@ -63,16 +72,27 @@ struct Simulate: AsyncParsableCommand {
                 throw ExitCode(4)
             }
             tokenMap = try readTokens(tokens)
+            guard let viewerToken, let t = readWholeFile(viewerToken)?.split(separator: "\n").first else {
+                FileOut.err("ektpd: --registry needs --viewer-token FILE to read the fleet (ektp-registry token issue --viewer NAME)\n")
+                throw ExitCode(4)
+            }
+            readToken = String(t)
             url = u
         } else {
             progress.line("starting the embedded registry")
             do {
-                let e = try await EmbeddedRegistry.start(work: work, database: registryDatabase, stations: sc.stations.map(\.id)) {
+                let e = try await EmbeddedRegistry.start(work: work, database: registryDatabase, stations: sc.stations.map(\.id),
+                                                         listen: serve ? serveOn : "127.0.0.1:0") {
                     progress.line("issuing registry tokens: \($0) of \(sc.stations.count)")
                 }
                 embedded = e
                 url = e.url
                 tokenMap = e.tokens
+                readToken = e.viewerToken
+                if serve {
+                    login = try await e.addViewer()
+                    FileOut.err("dashboard (live while it runs): \(e.url)/  user: \(login!.user)  password: \(login!.password)\n")
+                }
             } catch {
                 FileOut.err("ektpd: \(error)\n")
                 throw ExitCode(1)
@@ -121,10 +141,10 @@ struct Simulate: AsyncParsableCommand {
 
         let at = fleet.end.rfc3339
         do {
-            let summary = try fetch(FleetSummary.self, url, "/v1/fleet?at=\(at)")
-            let broken = try fetch(SitesReply.self, url, "/v1/sites?status=broken&at=\(at)")
-            let unpulled = try fetch(SitesReply.self, url, "/v1/sites?status=unpulled&at=\(at)")
-            let silent = try fetch(SitesReply.self, url, "/v1/sites?status=silent&at=\(at)")
+            let summary = try fetch(FleetSummary.self, url, "/v1/fleet?at=\(at)", token: readToken)
+            let broken = try fetch(SitesReply.self, url, "/v1/sites?status=broken&at=\(at)", token: readToken)
+            let unpulled = try fetch(SitesReply.self, url, "/v1/sites?status=unpulled&at=\(at)", token: readToken)
+            let silent = try fetch(SitesReply.self, url, "/v1/sites?status=silent&at=\(at)", token: readToken)
             let report = SimulationReport(scenario: sc.name, description: sc.summary, seed: sc.seed, start: sc.start, end: fleet.end,
                                           stations: sc.stations.count, delivered: fleet.delivered, pending: fleet.pendingReports,
                                           registry: embedded == nil ? url.description : "embedded (\(embedded!.label))",
@@ -142,10 +162,18 @@ struct Simulate: AsyncParsableCommand {
             FileOut.err("ektpd: reading the registry's view: \(error)\n")
             throw ExitCode(1)
         }
+        if serve, let embedded, let login {
+            // The page a person can open (issue 15): the registry stays up on the scenario's last
+            // time until Ctrl-C (or SIGTERM); then everything stops and the temp folder goes.
+            print("\ndashboard: \(embedded.url)/  user: \(login.user)  password: \(login.password)")
+            print("database: \(embedded.database)  (Ctrl-C stops the registry)")
+            fflush(nil)
+            SimulateStop.wait()
+        }
     }
 
-    func fetch<T: Decodable>(_ type: T.Type, _ url: HTTPURL, _ path: String) throws -> T {
-        switch HTTPClient().request("GET", url, path: path, timeout: .seconds(30), maxResponse: 64 << 20) {
+    func fetch<T: Decodable>(_ type: T.Type, _ url: HTTPURL, _ path: String, token: String) throws -> T {
+        switch HTTPClient().request("GET", url, path: path, headers: [("Authorization", "Bearer \(token)")], timeout: .seconds(30), maxResponse: 64 << 20) {
         case .failure(let e): throw e
         case .success(let x):
             guard x.status == 200 else { throw SimulationError("GET \(path): \(x.status) \(String(decoding: x.body.prefix(300), as: UTF8.self))") }
@@ -290,9 +318,12 @@ final class EmbeddedRegistry {
     let tokens: [String: String]
     let label: String
     let database: String
+    /// A national viewer's token: the simulation reads the fleet with it (reads need one, issue 15).
+    let viewerToken: String
     var pid: pid_t { process.pid }
 
-    init(process: ChildProcess, url: HTTPURL, tokens: [String: String], label: String, database: String) {
+    init(process: ChildProcess, url: HTTPURL, tokens: [String: String], label: String, database: String, viewerToken: String) {
+        self.viewerToken = viewerToken
         self.database = database
         self.process = process
         self.url = url
@@ -315,7 +346,7 @@ final class EmbeddedRegistry {
         rename(path + ".new", path)
     }
 
-    static func start(work: String, database: String?, stations: [String], progress: (Int) -> Void) async throws -> EmbeddedRegistry {
+    static func start(work: String, database: String?, stations: [String], listen: String, progress: (Int) -> Void) async throws -> EmbeddedRegistry {
         let binary = try findRegistryBinary()
         let db = database ?? "sqlite:\(work)/registry.sqlite3"
         var tokens: [String: String] = [:]
@@ -327,14 +358,21 @@ final class EmbeddedRegistry {
             tokens[id] = String(token)
             progress(i + 1)
         }
+        let v = await runCommand([binary, "token", "issue", "--database", db, "--viewer", "simulate"], timeout: .seconds(60))
+        guard v.code == 0, let viewerToken = v.output.split(separator: "\n").first else {
+            throw SimulationError("ektp-registry token issue --viewer failed: \(v.error ?? v.output)")
+        }
         let portFile = "\(work)/registry.port"
-        let child = try ChildProcess(argv: [binary, "serve", "--database", db, "--listen", "127.0.0.1:0", "--port-file", portFile,
+        let host = listen.lastIndex(of: ":").map { String(listen[..<$0]) } ?? "127.0.0.1"
+        let child = try ChildProcess(argv: [binary, "serve", "--database", db, "--listen", listen, "--port-file", portFile,
                                             "--clock-file", clockFile(work), "--silent-after", "7200", "--log-level", "warning"])
         // Wait for it to listen (it writes the port file), or to die.
         for _ in 0..<3000 {
             if let text = readWholeFile(portFile), let port = UInt16(text.split(separator: "\n").first ?? "") {
                 let label = db.hasPrefix("postgres") ? "PostgreSQL" : "SQLite"
-                return EmbeddedRegistry(process: child, url: HTTPURL("http://127.0.0.1:\(port)")!, tokens: tokens, label: label, database: db)
+                let shown = host == "0.0.0.0" || host == "::" || host.isEmpty ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
+                guard let url = HTTPURL("http://\(shown):\(port)") else { throw SimulationError("--serve-on \(listen): expected HOST:PORT") }
+                return EmbeddedRegistry(process: child, url: url, tokens: tokens, label: label, database: db, viewerToken: String(viewerToken))
             }
             var status: Int32 = 0
             if waitpid(child.pid, &status, WNOHANG) == child.pid {
@@ -368,6 +406,16 @@ final class EmbeddedRegistry {
             }
         }
         return tokens
+    }
+
+    /// A dashboard login for whoever runs the simulation: user `viewer`, a new random password.
+    func addViewer() async throws -> (user: String, password: String) {
+        let binary = try Self.findRegistryBinary()
+        let r = await runCommand([binary, "user", "add", "viewer", "--database", database], timeout: .seconds(60))
+        guard r.code == 0, let line = r.output.split(separator: "\n").first(where: { $0.hasPrefix("password: ") }) else {
+            throw SimulationError("ektp-registry user add viewer failed: \(r.error ?? r.output)")
+        }
+        return ("viewer", String(line.dropFirst("password: ".count)))
     }
 
     func stop() {
@@ -448,4 +496,16 @@ func writeFile(_ path: String, _ text: String) {
     guard let f = fopen(path, "w") else { return }
     fputs(text, f)
     fclose(f)
+}
+
+/// `simulate --serve` waits here for Ctrl-C or SIGTERM, then returns so the registry is stopped
+/// and the temp folder removed as on any other end.
+enum SimulateStop {
+    nonisolated(unsafe) static var requested: sig_atomic_t = 0
+
+    static func wait() {
+        signal(SIGINT) { _ in SimulateStop.requested = 1 }
+        signal(SIGTERM) { _ in SimulateStop.requested = 1 }
+        while requested == 0 { usleep(100_000) }
+    }
 }

@@ -66,9 +66,20 @@ final class RunningRegistry {
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func request(_ method: String, _ path: String, token: String? = nil, body: [UInt8] = []) -> (status: Int, body: String) {
+    /// A national viewer's token (issue 15: reads need one), issued at the first read.
+    lazy var viewerToken: String = {
+        let r = run([registryBinary, "token", "issue", "--database", database, "--viewer", "tests"])
+        precondition(r.status == 0, "token issue --viewer failed: \(r.stderr)")
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
+
+    /// A request; a GET with no `token` reads as the national viewer (`anonymous: true` sends none).
+    func request(_ method: String, _ path: String, token: String? = nil, body: [UInt8] = [], anonymous: Bool = false) -> (status: Int, body: String) {
         var headers: [(String, String)] = [("Content-Type", "application/json")]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        else if method == "GET" && !anonymous && !path.hasPrefix("/healthz") && !path.hasPrefix("/openapi") {
+            headers.append(("Authorization", "Bearer \(viewerToken)"))
+        }
         switch HTTPClient(settings: clientSettings).request(method, HTTPURL(url)!, path: path, headers: headers, body: body, timeout: .seconds(60), maxResponse: 16 << 20) {
         case .success(let x): return (x.status, String(decoding: x.body, as: UTF8.self))
         case .failure(let e): return (0, e.description)

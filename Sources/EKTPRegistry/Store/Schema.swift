@@ -103,6 +103,46 @@ public enum Schema {
                 )
                 """,
             ]),
+            (5, "the dashboard: viewer accounts, sessions, devices that keep sites from enrolling", [
+                // A problem device of a station's newest snapshot, one row each (issue 15: the
+                // Cannot-enrol and Repairs pages filter and count these without decoding snapshots).
+                // `device` is the device ID, or "kind:KIND" when no device of a needed kind is there.
+                """
+                CREATE TABLE device_problems (
+                    station TEXT NOT NULL,
+                    device TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    port TEXT NOT NULL,
+                    health TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    since BIGINT NOT NULL,
+                    PRIMARY KEY (station, device)
+                )
+                """,
+                "CREATE INDEX device_problems_kind ON device_problems (kind, model)",
+                """
+                CREATE TABLE users (
+                    name TEXT PRIMARY KEY,
+                    password_hash TEXT NOT NULL,
+                    province TEXT,
+                    regency TEXT,
+                    created_at BIGINT NOT NULL,
+                    disabled_at BIGINT
+                )
+                """,
+                """
+                CREATE TABLE sessions (
+                    hash TEXT PRIMARY KEY,
+                    user_name TEXT NOT NULL,
+                    csrf TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX sessions_user ON sessions (user_name)",
+            ]),
         ]
     }
 

@@ -1,0 +1,557 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import EKTPModel
+import EKTPSupport
+import Hummingbird
+import Logging
+import Mustache
+import NIOCore
+
+/// The dashboard's pages: each reads the registry inside the viewer's scope and returns the
+/// Mustache context of its template (dictionaries of strings, arrays and booleans).
+struct Pages: Sendable {
+    let registry: Registry
+    let clock: RegistryHTTP.Clock
+    let settings: DashboardSettings
+
+    typealias Context = [String: Any]
+
+    // MARK: request plumbing
+
+    /// The viewer of the request's session cookie, or nil. Sessions run on the wall clock (a
+    /// person's working day), not on a simulation's scenario clock.
+    func viewer(_ request: Request) async -> Viewer? {
+        guard let token = request.cookies[Dashboard.sessionCookie]?.value, !token.isEmpty else { return nil }
+        return try? await registry.session(token, now: wallClockNow())
+    }
+
+    /// Renders a page for a logged-in viewer; without a session: 303 to the login page, which
+    /// comes back here afterwards. A refusal (404, 403, 400) is a page saying so.
+    func page(_ request: Request, nav: String, _ build: (Viewer, Timestamp) async throws -> (title: String, template: String, context: Context)) async -> Response {
+        guard let v = await viewer(request) else {
+            let next = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+            return Response(status: .seeOther, headers: [.location: "/login?next=\(Dashboard.encoded(next))", .cacheControl: "no-store"])
+        }
+        let at = clock.now()
+        do {
+            let (title, template, context) = try await build(v, at)
+            return try await render(title: title, template: template, context: context, viewer: v, nav: nav, query: request.uri.queryParameters.get("q"), at: at)
+        } catch let e as RegistryError {
+            let status = HTTPResponse.Status(code: e.status)
+            let title = e.status == 404 ? DashboardText.word("notFound") : DashboardText.word("forbidden")
+            let r = try? await render(title: title, template: "message", context: ["text": e.description, "cls": "bad"], viewer: v, nav: nav, query: nil, at: at)
+            return r.map { var r = $0; r.status = status; return r } ?? Response(status: status)
+        } catch {
+            return Response(status: .internalServerError, headers: Dashboard.pageHeaders,
+                            body: .init(byteBuffer: ByteBuffer(string: "<!doctype html><title>registry error</title><p>registry error: \(escape("\(error)"))</p>")))
+        }
+    }
+
+    func render(title: String, template: String, context: Context, viewer: Viewer?, nav: String, query: String?, at: Timestamp) async throws -> Response {
+        var c = context
+        c["t"] = DashboardText.english
+        let body = Dashboard.library.render(c, withTemplate: template) ?? ""
+        var layout: Context = ["t": DashboardText.english, "title": title, "body": body, "lang": "en"]
+        if let viewer {
+            let version = try await registry.newestReportID()
+            layout["viewer"] = [
+                "name": viewer.name, "scopeText": scopeText(viewer.scope), "csrf": viewer.csrf ?? "",
+                "version": String(version), "updated": time(at), "query": query ?? "",
+                "nav": ["overview", "cannotEnrol", "repairs", "attention", "blanks"].map { key -> Context in
+                    ["href": ["overview": "/", "cannotEnrol": "/cannot-enrol", "repairs": "/repairs", "attention": "/attention", "blanks": "/blanks"][key]!,
+                     "word": DashboardText.word(key), "current": key == nav]
+                },
+            ] as Context
+        }
+        let html = Dashboard.library.render(layout, withTemplate: "layout") ?? ""
+        return Response(status: .ok, headers: Dashboard.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    func scopeText(_ s: ViewScope) -> String {
+        switch s {
+        case .national: DashboardText.word("national")
+        case .province(let p): p
+        case .regency(let p, let r): "\(r), \(p)"
+        }
+    }
+
+    // MARK: login, logout, live
+
+    func loginForm(_ request: Request, error: String?, status: HTTPResponse.Status, user: String = "") async -> Response {
+        if status == .ok, await viewer(request) != nil {
+            return Response(status: .seeOther, headers: [.location: Dashboard.safeNext(request.uri.queryParameters.get("next"))])
+        }
+        let csrf = Registry.newToken()
+        let next = Dashboard.safeNext(request.uri.queryParameters.get("next"))
+        var response = (try? await render(title: DashboardText.word("loginTitle"), template: "login",
+                                          context: ["csrf": csrf, "next": next, "error": error ?? "", "user": user],
+                                          viewer: nil, nav: "", query: nil, at: clock.now())) ?? Response(status: .internalServerError)
+        response.status = status
+        response.setCookie(Cookie(name: Dashboard.loginCookie, value: csrf, maxAge: 3600, path: "/login",
+                                  secure: settings.secureCookies, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    func login(_ request: Request, logger: Logger) async -> Response {
+        var request = request
+        guard let body = try? await request.collectBody(upTo: Dashboard.maxForm) else {
+            return await loginForm(request, error: "the form is larger than \(Dashboard.maxForm) bytes", status: .contentTooLarge)
+        }
+        let f = Dashboard.form(body)
+        let user = f["user"] ?? ""
+        guard let sent = f["csrf"], !sent.isEmpty, sent == request.cookies[Dashboard.loginCookie]?.value else {
+            return await loginForm(request, error: DashboardText.word("formExpired"), status: .forbidden, user: user)
+        }
+        do {
+            let (session, _) = try await registry.login(name: user, password: f["password"] ?? "", now: wallClockNow())
+            logger.notice("dashboard login", metadata: ["user": "\(user.printable.prefix(64))"])
+            var r = Response(status: .seeOther, headers: [.location: Dashboard.safeNext(f["next"]), .cacheControl: "no-store"])
+            r.setCookie(Cookie(name: Dashboard.sessionCookie, value: session, maxAge: Int(Registry.sessionLifetime.wholeMilliseconds / 1000),
+                               path: "/", secure: settings.secureCookies, httpOnly: true, sameSite: .strict))
+            r.setCookie(Cookie(name: Dashboard.loginCookie, value: "", maxAge: 0, path: "/login", secure: settings.secureCookies, httpOnly: true, sameSite: .strict))
+            return r
+        } catch let e as RegistryError where e.status == 401 {
+            logger.warning("dashboard login refused", metadata: ["user": "\(user.printable.prefix(64))"])
+            return await loginForm(request, error: DashboardText.word("wrongLogin"), status: .unauthorized, user: user)
+        } catch {
+            return await loginForm(request, error: "\(error)", status: .badRequest, user: user)
+        }
+    }
+
+    func logout(_ request: Request) async -> Response {
+        var request = request
+        guard let v = await viewer(request), let token = request.cookies[Dashboard.sessionCookie]?.value else {
+            return Response(status: .seeOther, headers: [.location: "/login"])
+        }
+        let body = try? await request.collectBody(upTo: Dashboard.maxForm)
+        guard let body, let sent = Dashboard.form(body)["csrf"], sent == v.csrf else {
+            let r = try? await render(title: DashboardText.word("forbidden"), template: "message",
+                                      context: ["text": DashboardText.word("formExpired"), "cls": "bad"], viewer: v, nav: "", query: nil, at: clock.now())
+            return r.map { var r = $0; r.status = .forbidden; return r } ?? Response(status: .forbidden)
+        }
+        try? await registry.logout(token)
+        var r = Response(status: .seeOther, headers: [.location: "/login"])
+        r.setCookie(Cookie(name: Dashboard.sessionCookie, value: "", maxAge: 0, path: "/", secure: settings.secureCookies, httpOnly: true, sameSite: .strict))
+        return r
+    }
+
+    /// `{"version": N, "updated": "..."}`: N changes whenever a report arrives.
+    func live(_ request: Request) async -> Response {
+        guard await viewer(request) != nil else {
+            return Response(status: .unauthorized, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(string: #"{"error":"log in again"}"# + "\n")))
+        }
+        let version = (try? await registry.newestReportID()) ?? 0
+        let body = #"{"version":\#(version),"updated":"\#(time(clock.now()))"}"#
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
+    }
+
+    // MARK: formatting
+
+    /// "2026-11-23 15:04 WIB".
+    func time(_ t: Timestamp) -> String {
+        let shifted = Timestamp(millis: t.millis + Int64(settings.utcOffsetMinutes) * 60_000).rfc3339
+        let chars = Array(shifted)
+        guard chars.count >= 16 else { return shifted }
+        return String(chars[0..<10]) + " " + String(chars[11..<16]) + " " + settings.zoneName
+    }
+
+    /// How long, as a person says it: "5 min", "3 h 20 min", "4 d 2 h".
+    func span(_ from: Timestamp, _ to: Timestamp) -> String {
+        let m = max(0, (to.millis - from.millis) / 60_000)
+        if m < 1 { return "< 1 min" }
+        if m < 60 { return "\(m) min" }
+        if m < 1440 { return m % 60 == 0 ? "\(m / 60) h" : "\(m / 60) h \(m % 60) min" }
+        let h = m / 60
+        return h % 24 == 0 ? "\(h / 24) d" : "\(h / 24) d \(h % 24) h"
+    }
+
+    /// 14,000: the thousands grouped, as a person reads a count.
+    func count(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    func siteFields(_ s: Site, station: String) -> Context {
+        ["province": s.province, "regency": s.regency, "district": s.district.isEmpty ? station : s.district,
+         "station": station, "stationHref": "/stations/\(Dashboard.encoded(station))"]
+    }
+
+    // MARK: scope and filters
+
+    /// The region a page is asked for (`?region=P` or `?region=P|R`, or `?province=&regency=`),
+    /// inside the viewer's scope; none asked: the viewer's whole scope. Outside it: 403.
+    func region(_ request: Request, _ v: Viewer) throws -> ViewScope {
+        let q = request.uri.queryParameters
+        var asked: ViewScope
+        if let r = q.get("region"), !r.isEmpty {
+            let parts = r.split(separator: "|", maxSplits: 1).map(String.init)
+            asked = ViewScope(province: parts.first, regency: parts.count > 1 ? parts[1] : nil)
+        } else {
+            asked = ViewScope(province: q.get("province"), regency: q.get("regency"))
+        }
+        if asked == .national { asked = v.scope }
+        guard asked.isWithin(v.scope) else {
+            throw RegistryError(403, "\(scopeText(asked)) is outside what you may see (\(scopeText(v.scope)))")
+        }
+        return asked
+    }
+
+    /// The region choices inside the viewer's scope: the scope itself, its provinces and regencies.
+    func regionOptions(_ v: Viewer, selected: ViewScope, at: Timestamp) async throws -> [Context] {
+        let tree = try await registry.tallies(at: at, by: ["province", "regency"], scope: v.scope)
+        var out: [Context] = [["value": "", "label": DashboardText.word("allRegions") + " (\(scopeText(v.scope)))", "selected": selected == v.scope]]
+        var lastProvince: String?
+        for row in tree.sorted(by: { $0.keys.lexicographicallyPrecedes($1.keys) }) {
+            let p = row.keys[0], r = row.keys[1]
+            if p != lastProvince, case .national = v.scope {
+                out.append(["value": p, "label": p, "selected": selected == .province(p)])
+            }
+            lastProvince = p
+            if v.scope != .regency(province: p, regency: r) {
+                out.append(["value": "\(p)|\(r)", "label": "\(r) (\(p))", "selected": selected == .regency(province: p, regency: r)])
+            }
+        }
+        return out
+    }
+
+    // MARK: pages
+
+    /// Worst first: more sites that cannot enrol, then silent, not pulled, degraded; then by name.
+    static func worse(_ a: (String, FleetTally), _ b: (String, FleetTally)) -> Bool {
+        let x = [a.1.broken, a.1.silent, a.1.notPulled, a.1.degraded], y = [b.1.broken, b.1.silent, b.1.notPulled, b.1.degraded]
+        if x != y { return x.lexicographicallyPrecedes(y) == false }
+        return a.0.utf8.lexicographicallyPrecedes(b.0.utf8)
+    }
+
+    /// A line's state in words and colour: the worst thing about it.
+    func verdict(_ t: FleetTally) -> (word: String, cls: String) {
+        if t.broken > 0 { return ("\(count(t.broken)) \(DashboardText.word("broken").lowercased())", "bad") }
+        if t.silent > 0 { return ("\(count(t.silent)) \(DashboardText.word("silent").lowercased())", "silent") }
+        if t.notPulled > 0 { return ("\(count(t.notPulled)) \(DashboardText.word("notPulled").lowercased())", "warn") }
+        if t.degraded > 0 { return ("\(count(t.degraded)) \(DashboardText.word("degraded").lowercased())", "warn") }
+        if t.unknown == t.stations { return (DashboardText.word("unknown"), "unknown") }
+        return (DashboardText.word("ready"), "ok")
+    }
+
+    func cells(_ t: FleetTally) -> [Context] {
+        func c(_ key: String, _ n: Int, _ cls: String) -> Context { ["label": DashboardText.word(key), "n": count(n), "cls": n > 0 ? cls : ""] }
+        return [c("stations", t.stations, ""), c("ready", t.ready, ""), c("degraded", t.degraded, "warn"), c("broken", t.broken, "bad"),
+                c("silent", t.silent, "silent"), c("notPulled", t.notPulled, "warn"), c("cardBlanks", t.blanks, "")]
+    }
+
+    func line(_ name: String, _ t: FleetTally, href: String?, children: [Context]) -> Context {
+        let v = verdict(t)
+        return ["name": name.isEmpty ? "—" : name, "word": v.word, "cls": v.cls, "cells": cells(t), "href": href ?? false,
+                "openWord": DashboardText.word("overview"), "children": children]
+    }
+
+    func overview(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
+        let scope = try region(request, v)
+        let fleet = try await registry.fleet(at: at, scope: scope)
+        func href(_ p: String, _ r: String? = nil) -> String {
+            "/?province=\(Dashboard.encoded(p))" + (r.map { "&regency=\(Dashboard.encoded($0))" } ?? "")
+        }
+        var lines: [Context] = []
+        var crumbs: [Context] = []
+        var here = DashboardText.word("national")
+        switch scope {
+        case .national:
+            for p in fleet.provinces.sorted(by: { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }) {
+                let children = p.regencies.sorted { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }.map {
+                    line($0.name, $0.tally, href: href(p.name, $0.name), children: [])
+                }
+                lines.append(line(p.name, p.tally, href: href(p.name), children: children))
+            }
+        case .province(let pname):
+            if v.scope == .national { crumbs.append(["href": "/", "name": DashboardText.word("national")]) }
+            here = pname
+            for p in fleet.provinces {
+                for g in p.regencies.sorted(by: { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }) {
+                    let children = g.districts.sorted { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }.map {
+                        line($0.name, $0.tally, href: href(p.name, g.name) + "#d-\(Dashboard.encoded($0.name))", children: [])
+                    }
+                    lines.append(line(g.name, g.tally, href: href(p.name, g.name), children: children))
+                }
+            }
+        case .regency(let pname, let rname):
+            if v.scope == .national { crumbs.append(["href": "/", "name": DashboardText.word("national")]) }
+            if v.scope.regency == nil { crumbs.append(["href": href(pname), "name": pname]) }
+            here = "\(rname), \(pname)"
+            let sites = try await registry.sites(status: "all", at: at, scope: scope).sites
+            let byDistrict = Dictionary(grouping: sites, by: { $0.site.district })
+            for p in fleet.provinces {
+                for g in p.regencies {
+                    for d in g.districts.sorted(by: { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }) {
+                        let children = (byDistrict[d.name] ?? []).map { s -> Context in
+                            let c = DashboardText.condition(s.condition, silent: s.silent)
+                            return ["name": s.station, "href": "/stations/\(Dashboard.encoded(s.station))", "word": c.word, "cls": c.cls,
+                                    "cells": [] as [Context], "reason": s.reasons.first ?? ""]
+                        }
+                        var l = line(d.name, d.tally, href: nil, children: children)
+                        l["open"] = d.tally.broken > 0 || d.tally.silent > 0
+                        lines.append(l)
+                    }
+                }
+            }
+        }
+        if lines.count == 1 { lines[0]["open"] = true }
+        let t = fleet.tally
+        let tiles: [Context] = [
+            ["n": count(t.stations), "word": DashboardText.word("stations"), "cls": ""],
+            ["n": count(t.broken), "word": DashboardText.word("broken"), "cls": t.broken > 0 ? "bad" : "ok"],
+            ["n": count(t.degraded), "word": DashboardText.word("degraded"), "cls": t.degraded > 0 ? "warn" : "ok"],
+            ["n": count(t.silent), "word": DashboardText.word("silent"), "cls": t.silent > 0 ? "silent" : "ok"],
+            ["n": count(t.notPulled), "word": DashboardText.word("notPulled"), "cls": t.notPulled > 0 ? "warn" : "ok"],
+            ["n": count(t.ready), "word": DashboardText.word("ready"), "cls": "ok"],
+            ["n": count(t.blanks), "word": DashboardText.word("cardBlanks"), "cls": ""],
+        ]
+        let columns = ["stations", "ready", "degraded", "broken", "silent", "notPulled", "cardBlanks"].map { DashboardText.word($0) }
+        return (DashboardText.word("overview"), "overview", ["lines": lines, "tiles": tiles, "crumbs": crumbs, "here": here, "columns": columns])
+    }
+
+    func kindFilter(_ request: Request) throws -> DeviceKind? {
+        guard let k = request.uri.queryParameters.get("kind"), !k.isEmpty else { return nil }
+        guard let kind = DeviceKind(rawValue: k) else {
+            throw RegistryError.bad("kind=\(k.printable.prefix(40)): expected one of \(DeviceKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return kind
+    }
+
+    func kindOptions(_ selected: DeviceKind?) -> [Context] {
+        [["value": "", "label": DashboardText.word("allKinds"), "selected": selected == nil]]
+            + DeviceKind.allCases.map { ["value": $0.rawValue, "label": $0.displayName, "selected": $0 == selected] }
+    }
+
+    func cannotEnrol(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
+        let scope = try region(request, v)
+        let kind = try kindFilter(request)
+        let sort = request.uri.queryParameters.get("sort") ?? "since"
+        guard ["since", "site", "kind"].contains(sort) else { throw RegistryError.bad("sort=\(sort.printable.prefix(40)): expected since, site or kind") }
+        var problems = try await registry.deviceProblems(scope: scope, kind: kind, brokenOnly: true)
+        func siteKey(_ p: DeviceProblemView) -> [String] { [p.site.province, p.site.regency, p.site.district, p.station] }
+        func less(_ a: [String], _ b: [String]) -> Bool { a.lexicographicallyPrecedes(b) { $0.utf8.lexicographicallyPrecedes($1.utf8) } }
+        problems.sort { a, b in
+            switch sort {
+            case "site": less(siteKey(a), siteKey(b))
+            case "kind": a.kind != b.kind ? a.kind < b.kind : less(siteKey(a), siteKey(b))
+            default: a.since != b.since ? a.since < b.since : less(siteKey(a), siteKey(b))
+            }
+        }
+        let rows: [Context] = problems.map { p in
+            var c = siteFields(p.site, station: p.station)
+            c["kind"] = p.kind.displayName
+            c["model"] = p.model
+            c["port"] = p.port
+            c["reason"] = p.reason
+            c["since"] = time(p.since)
+            c["forHowLong"] = span(p.since, at)
+            return c
+        }
+        var base = "/cannot-enrol?"
+        if let r = request.uri.queryParameters.get("region") { base += "region=\(Dashboard.encoded(r))&" }
+        if let kind { base += "kind=\(kind.rawValue)&" }
+        let headers: [Context] = [
+            ["word": DashboardText.word("site"), "href": base + "sort=site", "sorted": sort == "site" ? "ascending" : false],
+            ["word": DashboardText.word("device"), "href": base + "sort=kind", "sorted": sort == "kind" ? "ascending" : false],
+            ["word": DashboardText.word("port"), "href": false, "sorted": false],
+            ["word": DashboardText.word("reason"), "href": false, "sorted": false],
+            ["word": DashboardText.word("since"), "href": base + "sort=since", "sorted": sort == "since" ? "ascending" : false],
+        ]
+        let sites = Set(problems.map(\.station)).count
+        return (DashboardText.word("cannotEnrol"), "cannotEnrol", [
+            "rows": rows, "hasRows": !rows.isEmpty, "headers": headers, "count": count(sites), "sort": sort,
+            "regions": try await regionOptions(v, selected: scope, at: at), "kinds": kindOptions(kind), "hasKinds": true,
+        ])
+    }
+
+    func repairs(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
+        let scope = try region(request, v)
+        let kind = try kindFilter(request)
+        let problems = try await registry.deviceProblems(scope: scope, kind: kind, brokenOnly: false)
+            .filter { $0.health == .failed || $0.health == .missing }
+            .sorted { $0.since != $1.since ? $0.since < $1.since : $0.station.utf8.lexicographicallyPrecedes($1.station.utf8) }
+        struct Group { var kind: DeviceKind; var model: String; var failed = 0; var missing = 0; var oldest: Timestamp }
+        var groups: [String: Group] = [:]
+        for p in problems {
+            let key = "\(p.kind.rawValue)\u{1f}\(p.model)"
+            var g = groups[key] ?? Group(kind: p.kind, model: p.model, oldest: p.since)
+            if p.health == .failed { g.failed += 1 } else { g.missing += 1 }
+            g.oldest = min(g.oldest, p.since)
+            groups[key] = g
+        }
+        let ordered = groups.values.sorted { a, b in
+            a.failed + a.missing != b.failed + b.missing ? a.failed + a.missing > b.failed + b.missing
+                : a.kind != b.kind ? a.kind < b.kind : a.model.utf8.lexicographicallyPrecedes(b.model.utf8)
+        }
+        let noneConnected = "(none connected)"
+        let groupRows: [Context] = ordered.map {
+            ["kind": $0.kind.displayName, "kindKey": $0.kind.rawValue, "model": $0.model.isEmpty ? noneConnected : $0.model,
+             "failed": count($0.failed), "missing": count($0.missing), "longest": span($0.oldest, at)]
+        }
+        let rows: [Context] = problems.map { p in
+            var c = siteFields(p.site, station: p.station)
+            let h = DashboardText.health(p.health)
+            c["kind"] = p.kind.displayName
+            c["model"] = p.model.isEmpty ? noneConnected : p.model
+            c["port"] = p.port
+            c["health"] = h.word
+            c["cls"] = h.cls
+            c["reason"] = p.reason
+            c["since"] = time(p.since)
+            c["forHowLong"] = span(p.since, at)
+            return c
+        }
+        return (DashboardText.word("repairs"), "repairs", [
+            "groups": groupRows, "hasGroups": !groupRows.isEmpty, "rows": rows,
+            "failedTotal": count(problems.filter { $0.health == .failed }.count), "missingTotal": count(problems.filter { $0.health == .missing }.count),
+            "stationCount": count(Set(problems.map(\.station)).count), "sort": "",
+            "regions": try await regionOptions(v, selected: scope, at: at), "kinds": kindOptions(kind), "hasKinds": true,
+        ])
+    }
+
+    func attention(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
+        let scope = try region(request, v)
+        let unpulled = try await registry.sites(status: "unpulled", at: at, scope: scope).sites
+            .sorted { ($0.lastPull?.millis ?? .min) < ($1.lastPull?.millis ?? .min) }
+        let silent = try await registry.sites(status: "silent", at: at, scope: scope).sites
+            .sorted { ($0.lastHeard?.millis ?? .min) < ($1.lastHeard?.millis ?? .min) }
+        let never = DashboardText.word("never")
+        let a: [Context] = unpulled.map { s in
+            var c = siteFields(s.site, station: s.station)
+            c["when"] = s.lastPull.map { time($0) } ?? never
+            c["ago"] = s.lastPull.map { span($0, at) } ?? never
+            return c
+        }
+        let b: [Context] = silent.map { s in
+            var c = siteFields(s.site, station: s.station)
+            c["when"] = s.lastHeard.map { time($0) } ?? never
+            c["ago"] = s.lastHeard.map { span($0, at) } ?? never
+            return c
+        }
+        return (DashboardText.word("attention"), "attention", [
+            "notPulled": a, "hasNotPulled": !a.isEmpty, "notPulledCount": count(a.count),
+            "silent": b, "hasSilent": !b.isEmpty, "silentCount": count(b.count),
+        ])
+    }
+
+    func blanks(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
+        let scope = try region(request, v)
+        let stock = try await registry.stock(at: at, scope: scope).sorted { a, b in
+            switch (a.daysLeft, b.daysLeft) {
+            case let (x?, y?): x < y
+            case (_?, nil): true
+            case (nil, _?): false
+            case (nil, nil): a.blanks < b.blanks
+            }
+        }
+        let rows: [Context] = stock.map { s in
+            var c = siteFields(s.site, station: s.station)
+            c["blanks"] = count(s.blanks)
+            c["perDay"] = s.perDay.map { count(Int($0.rounded())) } ?? "—"
+            c["daysLeft"] = s.daysLeft.map { d in d.isFinite ? "\(count(Int(min(d, 1e9).rounded(.down)))) d" : "—" } ?? "—"
+            c["cls"] = s.daysLeft.map { $0 < 7 ? "bad" : $0 < 30 ? "warn" : "ok" } ?? "ok"
+            c["printers"] = "\(s.printersWorking) / \(s.printers)"
+            c["updated"] = time(s.updatedAt)
+            return c
+        }
+        return (DashboardText.word("blanks"), "blanks", ["rows": rows, "hasRows": !rows.isEmpty])
+    }
+
+    func search(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
+        let q = request.uri.queryParameters.get("q") ?? ""
+        let hits: [Context] = try await registry.search(q, scope: v.scope).map { h in
+            let c = DashboardText.condition(h.condition)
+            var x = siteFields(h.site, station: h.station)
+            x["href"] = x["stationHref"]
+            x["word"] = c.word
+            x["cls"] = c.cls
+            return x
+        }
+        return (DashboardText.word("search"), "search", ["query": q, "hits": hits, "hasHits": !hits.isEmpty])
+    }
+
+    func station(_ id: String, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
+        let d = try await registry.station(id, at: at, events: 50, scope: v.scope)
+        let view = d.view
+        let c = DashboardText.condition(view.condition, silent: view.silent)
+        var facts: [Context] = []
+        func fact(_ label: String, _ value: String, _ cls: String = "") { facts.append(["label": label, "value": value, "cls": cls]) }
+        fact(DashboardText.word("lastHeard"), view.lastHeard.map { "\(time($0)) (\(span($0, at)))" } ?? DashboardText.word("never"), view.silent ? "silent" : "")
+        fact(DashboardText.word("lastPull"), view.lastPull.map { "\(time($0)) (\(span($0, at)))" } ?? DashboardText.word("never"), view.notPulled ? "warn" : "")
+        if let s = d.status?.server {
+            fact(DashboardText.word("server"), "\(s.name): \(s.state.rawValue)", s.state == .up ? "" : "bad")
+            fact(DashboardText.word("availability24h"), percent(s.availability.last24h))
+            fact(DashboardText.word("availability7d"), percent(s.availability.last7d))
+        }
+        if let u = d.status?.uplink {
+            let up = u.targets.filter { $0.reachable == true }.count
+            fact(DashboardText.word("uplink"), "\(u.defaultInterface ?? "—"): \(up) / \(u.targets.count)", up < u.targets.count ? "warn" : "")
+        }
+        if let p = d.status?.power, let mains = p.onMains {
+            fact(DashboardText.word("power"), (mains ? DashboardText.word("onMains") : DashboardText.word("onBattery")) + (p.batteryPercent.map { ", \($0) %" } ?? ""), mains ? "" : "warn")
+        }
+        if let b = view.blanks { fact(DashboardText.word("cardBlanks"), count(b)) }
+        if let courier = view.lastCourier { fact(DashboardText.word("courier"), time(courier)) }
+        let devices: [Context] = (d.status?.devices ?? []).sorted { $0.device.kind < $1.device.kind }.map { s in
+            let h = DashboardText.health(s.health)
+            return ["kind": s.device.kind.displayName, "model": s.device.name, "port": s.device.portPath, "health": h.word, "cls": h.cls,
+                    "reason": s.reason ?? "", "since": time(s.since)]
+        }
+        let spans = try await registry.kitHistory(station: id, from: at.adding(.seconds(-7 * 86400)), to: at)
+        let chart = KitChart.svg(spans, from: at.adding(.seconds(-7 * 86400)), to: at, dayLabel: { time($0).prefix(10).suffix(5).description })
+        let events: [Context] = d.recentEvents.reversed().map { e in
+            ["time": time(e.time), "text": eventText(e), "cls": e.to == "broken" || e.to == "failed" || e.to == "missing" ? "bad" : ""]
+        }
+        return ("\(view.site.district.isEmpty ? view.station : view.site.district): \(view.station)", "station", [
+            "stationID": view.station, "province": view.site.province, "regency": view.site.regency, "district": view.site.district,
+            "word": c.word, "cls": c.cls, "since": view.conditionSince.map { time($0) } ?? "—",
+            "forHowLong": view.conditionSince.map { span($0, at) } ?? "—",
+            "reasons": view.reasons, "hasReasons": !view.reasons.isEmpty,
+            "skew": view.clockSkewed ? view.clockSkewSeconds.map { span(Timestamp(millis: 0), Timestamp(millis: abs($0) * 1000)) } ?? false : false,
+            "facts": facts, "devices": devices, "hasDevices": !devices.isEmpty, "events": events,
+            "chart": chart, "chartText": KitChart.summary(spans, word: { DashboardText.condition($0).word }, of: DashboardText.word("ofTime")),
+        ])
+    }
+
+    func percent(_ x: Double) -> String {
+        guard x.isFinite else { return "—" }
+        return "\(Int((min(max(x, 0), 1) * 1000).rounded()) / 10).\(Int((min(max(x, 0), 1) * 1000).rounded()) % 10) %"
+    }
+
+    /// One event as a line a person reads: what, which device, from what to what, and why.
+    func eventText(_ e: Event) -> String {
+        var s = e.type.rawValue
+        if let k = e.kind { s = k.displayName + (e.deviceName.map { " \($0)" } ?? "") + (e.subject.isEmpty ? "" : " (\(e.subject))") + ": " + s }
+        else if !e.subject.isEmpty { s += " \(e.subject)" }
+        if let f = e.from, let t = e.to { s += ": \(f) → \(t)" } else if let t = e.to { s += ": \(t)" }
+        if let r = e.reason, !r.isEmpty { s += " — \(r)" }
+        return s
+    }
+}
+
+/// HTML-escapes text for the few places markup is built outside a template.
+func escape(_ s: String) -> String {
+    var out = ""
+    out.reserveCapacity(s.utf8.count)
+    for c in s {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.append(c)
+        }
+    }
+    return out
+}
