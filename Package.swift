@@ -113,7 +113,10 @@ let package = Package(
         // Registry and outbox benchmarks (Benchmarks/run.py runs it in release).
         .executableTarget(name: "ektp-bench",
                           dependencies: ["EKTPRegistry", "EKTPStation", "EKTPModel",
-                                         .product(name: "GRDB", package: "GRDB.swift")],
+                                         .product(name: "GRDB", package: "GRDB.swift"),
+                                         .product(name: "Hummingbird", package: "hummingbird"),
+                                         .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                         .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/RegistryBench"),
 
         // Fuzz targets (issue 13): libFuzzer with scripts/fuzz.sh; otherwise a replayer of Fuzz/corpus.

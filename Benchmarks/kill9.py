@@ -41,8 +41,13 @@ def build():
     return subprocess.run(cmd + ["--show-bin-path"], cwd=ROOT, check=True, env=env, capture_output=True, text=True).stdout.strip()
 
 
+READ_TOKEN = ""
+
+
 def get(url):
-    with urllib.request.urlopen(url, timeout=10) as r:
+    # Reads need a viewer's token (issue 15).
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + READ_TOKEN})
+    with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())
 
 
@@ -53,6 +58,8 @@ def main():
     d = tempfile.mkdtemp(prefix="ektp-kill9-")
     db = f"sqlite:{d}/registry.sqlite3"
     token = subprocess.run([reg, "token", "issue", "--database", db, "--station=bench-01"], check=True, capture_output=True, text=True).stdout.strip()
+    global READ_TOKEN
+    READ_TOKEN = subprocess.run([reg, "token", "issue", "--database", db, "--viewer=kill9"], check=True, capture_output=True, text=True).stdout.strip()
     with open(f"{d}/token", "w") as f:
         f.write(token + "\n")
     os.chmod(f"{d}/token", 0o600)

@@ -78,6 +78,12 @@ def main():
     lines += [f"| `GET /metrics` work (tallies by regency, stock, text of {sf['metrics_kib']:.0f} KiB), SQLite: median | {sf['metrics_ms_median']:.1f} ms | <= 50 ms | {yes(sf['metrics_ms_median'] <= 50)} |"]
     if "postgres_fleet" in r:
         lines += [f"| `GET /metrics` work, PostgreSQL: median | {r['postgres_fleet']['metrics_ms_median']:.1f} ms | <= 50 ms | {yes(r['postgres_fleet']['metrics_ms_median'] <= 50)} |"]
+    for label, key in (("SQLite", "sqlite_fleet"), ("PostgreSQL", "postgres_fleet")):
+        if key not in r or "dashboard_overview_ms_median" not in r[key]:
+            continue
+        d = r[key]
+        lines += [f"| dashboard Overview page, 15,000 stations, {label}, over HTTP: median | {d['dashboard_overview_ms_median']:.1f} ms, {d['dashboard_overview_kib']:.0f} KiB | <= 200 ms, <= 300 KB | {yes(d['dashboard_overview_ms_median'] <= 200 and d['dashboard_overview_kib'] * 1024 <= 300_000)} |",
+                  f"| dashboard Cannot-enrol page (first 250 of 2,500 sites), {label}, over HTTP: median | {d['dashboard_cannot_enrol_ms_median']:.1f} ms, {d['dashboard_cannot_enrol_kib']:.0f} KiB | <= 200 ms | {yes(d['dashboard_cannot_enrol_ms_median'] <= 200)} |"]
     lines += [f"| outbox appends with synchronous=FULL: per second | {ob['outbox_appends_per_s']:,.0f} | | |"]
     lines += [f"| events through the journal (number, encode, append with synchronous=FULL, show): per second | {ob['journal_events_per_s']:,.0f} | >= 2,800 | {yes(ob['journal_events_per_s'] >= 2800)} |", "",
               "The raw baseline inserts one row per statement; ingest inserts 250 rows per statement, which is",

@@ -2,7 +2,12 @@
 # Installs what building and testing ektpd needs on Debian 12, when it is missing.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
+#   scripts/install-deps.sh           what building, simulating and the demo need
+#   scripts/install-deps.sh --tests   and what the tests need besides (a browser for the dashboard's test)
 pkgs=(gcc libc6-dev libcurl4-openssl-dev zlib1g-dev openssl libusb-1.0-0-dev libudev-dev libsqlite3-dev pkg-config hwdata usbutils umockdev libumockdev-dev systemd python3 make postgresql prometheus)
+tests=0; [ "${1:-}" = "--tests" ] && tests=1
+# Chromium and its WebDriver, for Tests/browser/dashboard_test.py (issue 15).
+[ $tests = 1 ] && pkgs+=(chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,4 +30,9 @@ fi
 if ! command -v schemathesis >/dev/null 2>&1; then
   echo "==> installing schemathesis (pip)"
   python3 -m pip install -q "schemathesis==4.32.5"
+fi
+# selenium (PyPI), which drives Chromium in the dashboard's browser test.
+if [ $tests = 1 ] && ! python3 -c "import selenium" 2>/dev/null; then
+  echo "==> installing selenium (pip)"
+  python3 -m pip install -q "selenium==4.51.0"
 fi

@@ -13,5 +13,8 @@ swift build --product ektp-registry 2>&1 | grep -E "error" >&2 || true
 B=$(swift build --show-bin-path)
 [ -x "$B/ektpd" ] && [ -x "$B/ektp-registry" ] || { echo "build failed: run swift build to see why" >&2; exit 1; }
 [ $# -eq 0 ] && set -- scenarios/sintang-2018.yaml
+# In a terminal the registry stays up afterwards with its dashboard (a page a person can open);
+# EKTP_SIMULATE_SERVE=0 (or a pipe) prints the report and ends.
+if [ -t 1 ] && [ "${EKTP_SIMULATE_SERVE:-1}" = 1 ] && [[ " $* " != *" --registry "* ]] && [[ " $* " != *" --serve "* ]]; then set -- "$@" --serve; fi
 echo "==> ektpd simulate $*" >&2
 exec "$B/ektpd" simulate "$@"

@@ -5,6 +5,9 @@ import EKTPRegistry
 import EKTPStation
 import Foundation
 import GRDB
+import Hummingbird
+import HummingbirdTesting
+import Logging
 
 func now() -> Double { Date().timeIntervalSince1970 }
 let T0 = Timestamp(seconds: 1_790_000_000)
@@ -107,12 +110,53 @@ func fleet(url: String) async throws -> [String: Double] {
         scrapeBytes = metrics.render(total: total, regencies: regencies, stock: try await registry.stock(at: T0)).count
         scrapeTimes.append((now() - t) * 1000)
     }
+    let dashboard = try await dashboardPages(registry: registry, store: store)
     await store.close()
     precondition(scrapeBytes > 100_000)
     precondition(summary?.tally.stations == 15_000)
     precondition(summary!.provinces.reduce(0) { $0 + $1.regencies.reduce(0) { $0 + $1.districts.count } } == 7_300)
     return ["fleet_ms_median": times.sorted()[10], "fleet_json_ms_median": encodeTimes.sorted()[10],
-            "metrics_ms_median": scrapeTimes.sorted()[10], "metrics_kib": Double(scrapeBytes) / 1024]
+            "metrics_ms_median": scrapeTimes.sorted()[10], "metrics_kib": Double(scrapeBytes) / 1024].merging(dashboard) { a, _ in a }
+}
+
+/// The dashboard's Overview and Cannot-enrol pages for the 15,000 stations `fleet` made (issue 15:
+/// overview under 300 KB and 200 ms): a broken device for each station that cannot enrol, a
+/// national viewer logged in, 21 requests of each page over real HTTP on loopback; medians.
+func dashboardPages(registry: Registry, store: any RegistryStore) async throws -> [String: Double] {
+    let broken = try await store.query(SQLStatement("SELECT id FROM stations WHERE condition = 'broken'"))
+    var statements: [SQLStatement] = []
+    let kinds: [(String, String)] = [("fingerprint", "U.are.U 4500 Fingerprint Reader"), ("iris", "IriShield USB MK 2120U"),
+                                     ("camera", "HD Pro Webcam C920"), ("signature_pad", "Topaz SignatureGem 1X5-HID Pad")]
+    for (i, r) in broken.enumerated() {
+        let (kind, model) = kinds[i % kinds.count]
+        statements.append(SQLStatement("""
+            INSERT INTO device_problems (station, device, kind, model, port, health, severity, reason, since) VALUES (?, ?, ?, ?, '1-1', 'failed', 'broken', ?, ?)
+            """, [r[0], .text("1-1:05ba:000a"), .text(kind), .text(model),
+                  .text("\(model) at 1-1 failed: no response to GET_STATUS: replug it or check the cable"), .int(T0.millis - Int64(i) * 60_000)]))
+    }
+    for chunk in stride(from: 0, to: statements.count, by: 2000) {
+        _ = try await store.transaction(Array(statements[chunk..<min(chunk + 2000, statements.count)]))
+    }
+    try await registry.addUser(name: "bench", password: "benchmark-password", scope: .national, now: T0, cost: 4)
+    let (session, _) = try await registry.login(name: "bench", password: "benchmark-password", now: Timestamp(millis: Int64(now() * 1000)))
+    let router = RegistryHTTP.router(registry: registry, clock: .init(now: { T0 }), logger: Logger(label: "bench"))
+    return try await Application(router: router).test(.live) { client in
+        var out: [String: Double] = [:]
+        for (name, path) in [("overview", "/"), ("cannot_enrol", "/cannot-enrol")] {
+            var times: [Double] = []
+            var bytes = 0
+            for _ in 0..<21 {
+                let t = now()
+                let r = try await client.execute(uri: path, method: .get, headers: [.cookie: "ektp_session=\(session)"])
+                times.append((now() - t) * 1000)
+                precondition(r.status == .ok, "\(path): \(r.status)")
+                bytes = r.body.readableBytes
+            }
+            out["dashboard_\(name)_ms_median"] = times.sorted()[10]
+            out["dashboard_\(name)_kib"] = Double(bytes) / 1024
+        }
+        return out
+    }
 }
 
 func outbox() throws -> [String: Double] {

@@ -99,6 +99,8 @@ paths:
   /v1/fleet:
     get:
       summary: The fleet by province, regency and district, with card blank stock
+      description: Only the stations inside the reader's scope (national, a province or a regency); a station's token reads nothing.
+      security: [{viewer: []}, {session: []}]
       parameters:
         - {$ref: '#/components/parameters/At'}
       responses:
@@ -108,9 +110,13 @@ paths:
             application/json:
               schema: {$ref: '#/components/schemas/FleetSummary'}
         '400': {$ref: '#/components/responses/Error'}
+        '401': {$ref: '#/components/responses/Error'}
+        '403': {$ref: '#/components/responses/Error'}
   /v1/sites:
     get:
       summary: Stations in a condition, each with its reasons
+      description: Only the stations inside the reader's scope (national, a province or a regency); a station's token reads nothing.
+      security: [{viewer: []}, {session: []}]
       parameters:
         - name: status
           in: query
@@ -123,9 +129,13 @@ paths:
             application/json:
               schema: {$ref: '#/components/schemas/SitesReply'}
         '400': {$ref: '#/components/responses/Error'}
+        '401': {$ref: '#/components/responses/Error'}
+        '403': {$ref: '#/components/responses/Error'}
   /v1/stations/{id}:
     get:
       summary: One station with its latest snapshot (devices and all) and recent events
+      description: Only the stations inside the reader's scope (national, a province or a regency); a station's token reads nothing.
+      security: [{viewer: []}, {session: []}]
       parameters:
         - {name: id, in: path, required: true, schema: {type: string}}
         - {$ref: '#/components/parameters/At'}
@@ -136,10 +146,14 @@ paths:
             application/json:
               schema: {$ref: '#/components/schemas/StationDetail'}
         '400': {$ref: '#/components/responses/Error'}
+        '401': {$ref: '#/components/responses/Error'}
+        '403': {$ref: '#/components/responses/Error'}
         '404': {$ref: '#/components/responses/Error'}
   /v1/events:
     get:
       summary: Events in the order the registry stored them
+      description: Only the stations inside the reader's scope (national, a province or a regency); a station's token reads nothing.
+      security: [{viewer: []}, {session: []}]
       parameters:
         - {name: since, in: query, description: 'a registry event id (next from the previous page)', schema: {type: integer, minimum: 0, maximum: 9223372036854775807, default: 0}}
         - {name: station, in: query, schema: {type: string}}
@@ -151,6 +165,8 @@ paths:
             application/json:
               schema: {$ref: '#/components/schemas/EventsReply'}
         '400': {$ref: '#/components/responses/Error'}
+        '401': {$ref: '#/components/responses/Error'}
+        '403': {$ref: '#/components/responses/Error'}
   /openapi.yaml:
     get:
       summary: This document
@@ -170,13 +186,19 @@ paths:
         ektp_registry_stations_silent, ektp_registry_stations_not_pulled, ektp_registry_card_blanks,
         ektp_registry_stock_days_left{station}, ektp_registry_ingest_requests_total{result},
         ektp_registry_reports_stored_total, ektp_registry_reports_duplicate_total.
+      security: [{scrape: []}, {viewer: []}, {session: []}]
       parameters: [{$ref: '#/components/parameters/At'}]
       responses:
         '200': {description: the metrics, content: {text/plain: {}}}
         '400': {$ref: '#/components/responses/Error'}
+        '401': {$ref: '#/components/responses/Error'}
+        '403': {$ref: '#/components/responses/Error'}
 components:
   securitySchemes:
     bearer: {type: http, scheme: bearer, description: 'ektp-registry token issue --station ID'}
+    viewer: {type: http, scheme: bearer, description: 'a reader of a scope: ektp-registry token issue --viewer NAME [--province P [--regency R]]'}
+    scrape: {type: http, scheme: bearer, description: 'Prometheus: ektp-registry token issue --scrape NAME (reads /metrics only, or a national viewer)'}
+    session: {type: apiKey, in: cookie, name: ektp_session, description: 'a dashboard login (ektp-registry user add NAME)'}
   parameters:
     At:
       name: at

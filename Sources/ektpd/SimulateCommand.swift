@@ -110,6 +110,7 @@ struct Simulate: AsyncParsableCommand {
             fleet = try FleetSimulator(scenario: sc, registry: url, tokens: tokenMap, workDirectory: work)
             // The embedded registry lives on the scenario's clock too; a registry of your own keeps its own.
             if embedded != nil { fleet.onTime = { EmbeddedRegistry.setClock(work, $0) } }
+            fleet.readToken = readToken
             // Courier stations never deliver online, so the registry learns their keys (and each
             // regency gets a courier token) before the first trip.
             if !fleet.courierStations.isEmpty {

@@ -115,7 +115,8 @@ func simulate(_ args: [String]) throws -> (Report, String) {
               - {at: 3d, device: fingerprint, fault: replug}
               - {at: 5d, device: camera, fault: unresponsive}
         """.write(toFile: dir + "/offline.yaml", atomically: true, encoding: .utf8)
-        let (report, _) = try simulate([dir + "/offline.yaml", "--registry", reg.url, "--tokens", dir + "/tokens"])
+        try "\(reg.viewerToken)\n".write(toFile: dir + "/viewer-token", atomically: true, encoding: .utf8)
+        let (report, _) = try simulate([dir + "/offline.yaml", "--registry", reg.url, "--tokens", dir + "/tokens", "--viewer-token", dir + "/viewer-token"])
         #expect(report.pending == 0)
         let detail = try reg.get(StationDetail.self, "/v1/stations/remote-01")
         // Every report the station made is stored, once: no gap, nothing twice.

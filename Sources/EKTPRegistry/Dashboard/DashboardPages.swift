@@ -13,6 +13,8 @@ import NIOCore
 /// The dashboard's pages: each reads the registry inside the viewer's scope and returns the
 /// Mustache context of its template (dictionaries of strings, arrays and booleans).
 struct Pages: Sendable {
+    /// Rows a list page shows at once (about 130 KB of HTML).
+    static let rowsPerPage = 250
     let registry: Registry
     let clock: RegistryHTTP.Clock
     let settings: DashboardSettings
@@ -252,7 +254,7 @@ struct Pages: Sendable {
     func line(_ name: String, _ t: FleetTally, href: String?, children: [Context]) -> Context {
         let v = verdict(t)
         return ["name": name.isEmpty ? "—" : name, "word": v.word, "cls": v.cls, "cells": cells(t), "href": href ?? false,
-                "openWord": DashboardText.word("overview"), "children": children]
+                "openWord": DashboardText.word("open"), "children": children]
     }
 
     func overview(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
@@ -347,7 +349,10 @@ struct Pages: Sendable {
             default: a.since != b.since ? a.since < b.since : less(siteKey(a), siteKey(b))
             }
         }
-        let rows: [Context] = problems.map { p in
+        // A page at a time over a slow link: a national list can run to thousands of rows.
+        let pageNumber = Int(try RegistryHTTP.integer(request.uri.queryParameters.get("page"), name: "page", default: 1, in: 1...100_000))
+        let shown = problems.dropFirst((pageNumber - 1) * Self.rowsPerPage).prefix(Self.rowsPerPage)
+        let rows: [Context] = shown.map { p in
             var c = siteFields(p.site, station: p.station)
             c["kind"] = p.kind.displayName
             c["model"] = p.model
@@ -368,8 +373,15 @@ struct Pages: Sendable {
             ["word": DashboardText.word("since"), "href": base + "sort=since", "sorted": sort == "since" ? "ascending" : false],
         ]
         let sites = Set(problems.map(\.station)).count
+        var pager: Context = [:]
+        if problems.count > Self.rowsPerPage {
+            let pages = (problems.count + Self.rowsPerPage - 1) / Self.rowsPerPage
+            pager = ["text": "\(count((pageNumber - 1) * Self.rowsPerPage + 1))–\(count((pageNumber - 1) * Self.rowsPerPage + shown.count)) / \(count(problems.count))",
+                     "previous": pageNumber > 1 ? base + "sort=\(sort)&page=\(pageNumber - 1)" : false,
+                     "next": pageNumber < pages ? base + "sort=\(sort)&page=\(pageNumber + 1)" : false]
+        }
         return (DashboardText.word("cannotEnrol"), "cannotEnrol", [
-            "rows": rows, "hasRows": !rows.isEmpty, "headers": headers, "count": count(sites), "sort": sort,
+            "rows": rows, "hasRows": !rows.isEmpty, "headers": headers, "count": count(sites), "sort": sort, "pager": pager.isEmpty ? false : pager,
             "regions": try await regionOptions(v, selected: scope, at: at), "kinds": kindOptions(kind), "hasKinds": true,
         ])
     }
@@ -393,7 +405,7 @@ struct Pages: Sendable {
             a.failed + a.missing != b.failed + b.missing ? a.failed + a.missing > b.failed + b.missing
                 : a.kind != b.kind ? a.kind < b.kind : a.model.utf8.lexicographicallyPrecedes(b.model.utf8)
         }
-        let noneConnected = "(none connected)"
+        let noneConnected = DashboardText.word("noneConnected")
         let groupRows: [Context] = ordered.map {
             ["kind": $0.kind.displayName, "kindKey": $0.kind.rawValue, "model": $0.model.isEmpty ? noneConnected : $0.model,
              "failed": count($0.failed), "missing": count($0.missing), "longest": span($0.oldest, at)]

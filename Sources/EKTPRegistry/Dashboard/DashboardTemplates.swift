@@ -109,6 +109,7 @@ enum DashboardTemplates {
         {{/rows}}
         </tbody>
         </table>
+        {{#pager}}<nav class="pager" aria-label="{{t.pages}}">{{#previous}}<a href="{{previous}}" rel="prev">‹ {{t.previous}}</a>{{/previous}} <span>{{text}}</span> {{#next}}<a href="{{next}}" rel="next">{{t.next}} ›</a>{{/next}}</nav>{{/pager}}
         {{/hasRows}}
         {{^rows}}<p class="notice ok">{{t.noneCannotEnrol}}</p>{{/rows}}
         """#

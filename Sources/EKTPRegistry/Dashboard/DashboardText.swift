@@ -99,6 +99,11 @@ public enum DashboardText {
         "clockSkewed": "The station's clock is wrong by",
         "courier": "Last news by courier",
         "ofTime": "of the time",
+        "pages": "Pages of the list",
+        "open": "Open",
+        "noneConnected": "(none connected)",
+        "previous": "Previous",
+        "next": "Next",
     ]
 
     /// A word by key (the key itself when missing, so a gap shows instead of hiding).

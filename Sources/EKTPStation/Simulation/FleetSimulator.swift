@@ -59,6 +59,8 @@ public final class FleetSimulator {
     /// Courier tokens by `PROVINCE/REGENCY` (ektp-registry token issue --courier); a courier
     /// station without one uploads with its own token.
     public var courierTokens: [String: String] = [:]
+    /// A viewer's token the simulation reads the registry's view with (reads need one, issue 15).
+    public var readToken = ""
     /// Every courier trip so far, in order: what each bundle brought and what the centre then knew.
     public private(set) var courierTrips: [CourierTrip] = []
     let registry: HTTPURL
@@ -278,7 +280,8 @@ public final class FleetSimulator {
 
     /// How many sites the registry says cannot enrol at `t` (0 when it cannot be asked).
     private func cannotEnrolKnown(at t: Timestamp) -> Int {
-        guard case .success(let x) = client.request("GET", registry, path: "/v1/sites?status=broken&at=\(t.rfc3339)", timeout: .seconds(30)),
+        guard case .success(let x) = client.request("GET", registry, path: "/v1/sites?status=broken&at=\(t.rfc3339)",
+                                                     headers: [("Authorization", "Bearer \(readToken)")], timeout: .seconds(30)),
               let sites = try? JSONStyle.decode(SitesReply.self, from: x.body) else { return 0 }
         return sites.sites.count
     }
