@@ -92,9 +92,14 @@ def main():
         lines += ["PostgreSQL: not measured (no /usr/lib/postgresql).", ""]
     path = os.path.join(ROOT, "BENCHMARKS.md")
     old = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+    # Only this section is replaced; the sections after it are kept.
     head = old[:old.index(MARK)] if MARK in old else old + "\n"
+    rest = ""
+    if MARK in old:
+        after = old[old.index(MARK) + len(MARK):]
+        rest = after[after.index("\n## "):] if "\n## " in after else ""
     with open(path, "w") as f:
-        f.write(head + "\n".join(lines) + "\n")
+        f.write(head + "\n".join(lines) + "\n" + (("\n" + rest.lstrip("\n")) if rest else ""))
     print("\n".join(lines))
 
 

@@ -254,36 +254,45 @@ struct Pages: Sendable {
     func line(_ name: String, _ t: FleetTally, href: String?, children: [Context]) -> Context {
         let v = verdict(t)
         return ["name": name.isEmpty ? "—" : name, "word": v.word, "cls": v.cls, "cells": cells(t), "href": href ?? false,
-                "openWord": DashboardText.word("open"), "children": children]
+                "openWord": DashboardText.word("open"), "children": children, "hasChildren": !children.isEmpty]
     }
 
     func overview(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
         let scope = try region(request, v)
-        let fleet = try await registry.fleet(at: at, scope: scope)
         func href(_ p: String, _ r: String? = nil) -> String {
             "/?province=\(Dashboard.encoded(p))" + (r.map { "&regency=\(Dashboard.encoded($0))" } ?? "")
         }
+        /// Two levels of the tree in one GROUP BY (country: province and regency; province: regency
+        /// and district; regency: district), never the whole fleet's districts at once.
+        let columns: [String] = switch scope {
+        case .national: ["province", "regency"]
+        case .province: ["regency", "district"]
+        case .regency: ["district"]
+        }
+        let rows = try await registry.tallies(at: at, by: columns, scope: scope)
+        var total = FleetTally()
+        var outer: [String: (tally: FleetTally, inner: [(String, FleetTally)])] = [:]
+        for r in rows {
+            total.add(r.tally)
+            outer[r.keys[0], default: (FleetTally(), [])].tally.add(r.tally)
+            if r.keys.count > 1 { outer[r.keys[0]]!.inner.append((r.keys[1], r.tally)) }
+        }
+        let ordered = outer.map { ($0.key, $0.value) }.sorted { Self.worse(($0.0, $0.1.tally), ($1.0, $1.1.tally)) }
         var lines: [Context] = []
         var crumbs: [Context] = []
         var here = DashboardText.word("national")
         switch scope {
         case .national:
-            for p in fleet.provinces.sorted(by: { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }) {
-                let children = p.regencies.sorted { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }.map {
-                    line($0.name, $0.tally, href: href(p.name, $0.name), children: [])
-                }
-                lines.append(line(p.name, p.tally, href: href(p.name), children: children))
+            for (p, o) in ordered {
+                let children = o.inner.sorted { Self.worse($0, $1) }.map { line($0.0, $0.1, href: href(p, $0.0), children: []) }
+                lines.append(line(p, o.tally, href: href(p), children: children))
             }
         case .province(let pname):
             if v.scope == .national { crumbs.append(["href": "/", "name": DashboardText.word("national")]) }
             here = pname
-            for p in fleet.provinces {
-                for g in p.regencies.sorted(by: { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }) {
-                    let children = g.districts.sorted { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }.map {
-                        line($0.name, $0.tally, href: href(p.name, g.name) + "#d-\(Dashboard.encoded($0.name))", children: [])
-                    }
-                    lines.append(line(g.name, g.tally, href: href(p.name, g.name), children: children))
-                }
+            for (g, o) in ordered {
+                let children = o.inner.sorted { Self.worse($0, $1) }.map { line($0.0, $0.1, href: href(pname, g) + "#d-\(Dashboard.encoded($0.0))", children: []) }
+                lines.append(line(g, o.tally, href: href(pname, g), children: children))
             }
         case .regency(let pname, let rname):
             if v.scope == .national { crumbs.append(["href": "/", "name": DashboardText.word("national")]) }
@@ -291,23 +300,20 @@ struct Pages: Sendable {
             here = "\(rname), \(pname)"
             let sites = try await registry.sites(status: "all", at: at, scope: scope).sites
             let byDistrict = Dictionary(grouping: sites, by: { $0.site.district })
-            for p in fleet.provinces {
-                for g in p.regencies {
-                    for d in g.districts.sorted(by: { Self.worse(($0.name, $0.tally), ($1.name, $1.tally)) }) {
-                        let children = (byDistrict[d.name] ?? []).map { s -> Context in
-                            let c = DashboardText.condition(s.condition, silent: s.silent)
-                            return ["name": s.station, "href": "/stations/\(Dashboard.encoded(s.station))", "word": c.word, "cls": c.cls,
-                                    "cells": [] as [Context], "reason": s.reasons.first ?? ""]
-                        }
-                        var l = line(d.name, d.tally, href: nil, children: children)
-                        l["open"] = d.tally.broken > 0 || d.tally.silent > 0
-                        lines.append(l)
-                    }
+            for (d, o) in ordered {
+                let children = (byDistrict[d] ?? []).map { s -> Context in
+                    let c = DashboardText.condition(s.condition, silent: s.silent)
+                    return ["name": s.station, "href": "/stations/\(Dashboard.encoded(s.station))", "word": c.word, "cls": c.cls,
+                            "cells": [] as [Context], "reason": s.reasons.first ?? ""]
                 }
+                var l = line(d, o.tally, href: nil, children: children)
+                l["open"] = o.tally.broken > 0 || o.tally.silent > 0
+                l["anchor"] = "d-\(Dashboard.encoded(d))"
+                lines.append(l)
             }
         }
         if lines.count == 1 { lines[0]["open"] = true }
-        let t = fleet.tally
+        let t = total
         let tiles: [Context] = [
             ["n": count(t.stations), "word": DashboardText.word("stations"), "cls": ""],
             ["n": count(t.broken), "word": DashboardText.word("broken"), "cls": t.broken > 0 ? "bad" : "ok"],
@@ -317,8 +323,8 @@ struct Pages: Sendable {
             ["n": count(t.ready), "word": DashboardText.word("ready"), "cls": "ok"],
             ["n": count(t.blanks), "word": DashboardText.word("cardBlanks"), "cls": ""],
         ]
-        let columns = ["stations", "ready", "degraded", "broken", "silent", "notPulled", "cardBlanks"].map { DashboardText.word($0) }
-        return (DashboardText.word("overview"), "overview", ["lines": lines, "tiles": tiles, "crumbs": crumbs, "here": here, "columns": columns])
+        let headings = ["stations", "ready", "degraded", "broken", "silent", "notPulled", "cardBlanks"].map { DashboardText.word($0) }
+        return (DashboardText.word("overview"), "overview", ["lines": lines, "tiles": tiles, "crumbs": crumbs, "here": here, "columns": headings])
     }
 
     func kindFilter(_ request: Request) throws -> DeviceKind? {

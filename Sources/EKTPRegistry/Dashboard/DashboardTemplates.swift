@@ -74,13 +74,13 @@ enum DashboardTemplates {
         <div class="tree">
         <div class="row head" aria-hidden="true"><span class="name">{{t.place}}</span><span>{{t.state}}</span>{{#columns}}<span class="num">{{.}}</span>{{/columns}}</div>
         {{#lines}}
-        <details class="{{cls}}"{{#open}} open{{/open}}>
+        <details class="{{cls}}"{{#open}} open{{/open}}{{#anchor}} id="{{anchor}}"{{/anchor}}>
         <summary class="row"><span class="name">{{name}}</span><span class="tag {{cls}}">{{word}}</span>{{#cells}}<span class="num {{cls}}" title="{{label}}"><span class="vh">{{label}}: </span>{{n}}</span>{{/cells}}</summary>
         <div class="children">
         {{#href}}<p class="open"><a href="{{href}}">{{openWord}} {{name}} ›</a></p>{{/href}}
-        {{#children}}
-        <div class="row child {{cls}}"><span class="name"><a href="{{href}}">{{name}}</a></span><span class="tag {{cls}}">{{word}}</span>{{#cells}}<span class="num {{cls}}" title="{{label}}"><span class="vh">{{label}}: </span>{{n}}</span>{{/cells}}{{#reason}}<span class="reason">{{reason}}</span>{{/reason}}</div>
-        {{/children}}
+        {{#hasChildren}}<table class="sub"><thead class="vh"><tr><th>{{t.place}}</th><th>{{t.state}}</th>{{#columns}}<th>{{.}}</th>{{/columns}}</tr></thead><tbody>
+        {{#children}}<tr class="{{cls}}"><th scope="row"><a href="{{href}}">{{name}}</a></th><td><span class="tag {{cls}}">{{word}}</span></td>{{#cells}}<td class="num {{cls}}">{{n}}</td>{{/cells}}{{#reason}}<td class="reason">{{reason}}</td>{{/reason}}</tr>
+        {{/children}}</tbody></table>{{/hasChildren}}
         </div>
         </details>
         {{/lines}}
@@ -202,7 +202,9 @@ enum DashboardTemplates {
         .row.head{font-size:.8rem;color:#444;border-bottom:2px solid var(--line)}
         details{background:#fff;border-left:.4rem solid var(--line);margin:.25rem 0}details.bad{border-color:var(--bad)}details.warn{border-color:var(--warn)}details.ok{border-color:var(--ok)}details.silent{border-color:var(--silent)}
         summary{cursor:pointer;list-style-position:inside}summary .name{font-weight:600}
-        .children{padding:0 0 .5rem 1.5rem}.child{border-top:1px solid #eee}.reason{grid-column:1/-1;color:var(--bad);font-size:.9rem}
+        .children{padding:0 0 .5rem 1.5rem}.reason{grid-column:1/-1;color:var(--bad);font-size:.9rem}
+        table.sub{width:100%;border-collapse:collapse}table.sub tr{display:grid;grid-template-columns:minmax(9rem,2fr) 8rem repeat(7,minmax(3.5rem,1fr));gap:.25rem;align-items:center;padding:.25rem .5rem;border-top:1px solid #eee}
+        table.sub th{text-align:left;font-weight:400}
         .open{margin:.25rem 0}.crumbs{margin-bottom:.75rem}
         table.list{border-collapse:collapse;width:100%;background:#fff}table.list th,table.list td{padding:.35rem .5rem;border-bottom:1px solid #e2e2e2;text-align:left;vertical-align:top}
         table.list thead th{border-bottom:2px solid var(--line);font-size:.85rem}table.list tr.bad td:first-child{border-left:.3rem solid var(--bad)}
@@ -214,7 +216,7 @@ enum DashboardTemplates {
         .chart svg{width:100%;height:auto;max-width:56rem}.chart figcaption{font-size:.9rem}
         .timeline{list-style:none;padding:0}.timeline li{padding:.2rem 0;border-bottom:1px solid #eee}.timeline li.bad{color:var(--bad)}.timeline time{font-variant-numeric:tabular-nums;color:#555;margin-right:.5rem}
         form.login{display:grid;gap:.4rem;max-width:22rem}button{padding:.3rem .8rem;font:inherit}input,select{font:inherit;padding:.25rem}
-        @media (max-width:48rem){.row{grid-template-columns:1fr 7rem repeat(3,3rem)}.row>.num:nth-of-type(n+4){display:none}form.who{margin-left:0}}
+        @media (max-width:48rem){.row,table.sub tr{grid-template-columns:1fr 7rem repeat(3,3rem)}.row>.num:nth-of-type(n+4),table.sub td.num:nth-of-type(n+5){display:none}form.who{margin-left:0}}
         """#
 
     /// The page's only script (served from the registry, so the CSP allows no inline script): it
