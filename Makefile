@@ -12,6 +12,7 @@ SYSCONFDIR  ?= /etc
 UNITDIR     ?= /lib/systemd/system
 UDEVRULESDIR ?= /lib/udev/rules.d
 SYSUSERSDIR ?= /usr/lib/sysusers.d
+LOCALEDIR   ?= $(PREFIX)/share/locale
 SWIFT       ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SCRATCH     ?= .build-release
 CONFIG      ?= release
@@ -40,6 +41,9 @@ install: build
 	install -D -m 0644 examples/prometheus/ektp-alerts.yml $(DESTDIR)$(DOCDIR)/examples/prometheus/ektp-alerts.yml
 	install -m 0644 scenarios/*.yaml $(DESTDIR)$(DATADIR)/scenarios/
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	# message catalogues (gettext): po/LANG.po -> LOCALEDIR/LANG/LC_MESSAGES/ektpd.mo
+	for po in po/*.po; do lang=$$(basename $$po .po); install -d -m 0755 $(DESTDIR)$(LOCALEDIR)/$$lang/LC_MESSAGES; \
+	  msgfmt -o $(DESTDIR)$(LOCALEDIR)/$$lang/LC_MESSAGES/ektpd.mo $$po; done
 	# never overwrite a station's own config
 	[ -e $(DESTDIR)$(SYSCONFDIR)/ektpd/ektpd.yaml ] || install -D -m 0640 packaging/ektpd.yaml $(DESTDIR)$(SYSCONFDIR)/ektpd/ektpd.yaml
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
@@ -54,6 +58,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ektpd $(DESTDIR)$(BINDIR)/ektp-registry $(DESTDIR)$(UNITDIR)/ektpd.service $(DESTDIR)$(UNITDIR)/ektp-registry.service \
 	  $(DESTDIR)$(UDEVRULESDIR)/70-ektp-kit.rules $(DESTDIR)$(SYSUSERSDIR)/ektpd.conf
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(LOCALEDIR)/*/LC_MESSAGES/ektpd.mo
 
 deb:
 	scripts/build-deb.sh

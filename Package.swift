@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "EKTPModel"),
         // Logging to journald's format, sd_notify, the wall clock, metrics: shared by both daemons.
         .target(name: "EKTPSupport",
-                dependencies: ["EKTPModel", "CEKTPZlib", .product(name: "Logging", package: "swift-log"),
+                dependencies: ["EKTPModel", "CEKTPZlib", "CEKTPSys", .product(name: "Logging", package: "swift-log"),
                                .product(name: "CoreMetrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus")]),
         // A strict YAML subset reader with line/column marks, for config and scenario files.

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 scripts/install-deps.sh
+scripts/l10n.sh --compile
 echo "==> building ektpd (the first build takes a few minutes)"
 swift build --product ektpd >/dev/null
 B=$(swift build --show-bin-path)/ektpd

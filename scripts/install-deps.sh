@@ -4,7 +4,7 @@
 set -euo pipefail
 #   scripts/install-deps.sh           what building, simulating and the demo need
 #   scripts/install-deps.sh --tests   and what the tests need besides (a browser for the dashboard's test)
-pkgs=(gcc libc6-dev libcurl4-openssl-dev zlib1g-dev openssl libusb-1.0-0-dev libudev-dev libsqlite3-dev pkg-config hwdata usbutils umockdev libumockdev-dev systemd python3 make postgresql prometheus)
+pkgs=(gcc libc6-dev libcurl4-openssl-dev zlib1g-dev openssl libusb-1.0-0-dev libudev-dev libsqlite3-dev pkg-config hwdata usbutils umockdev libumockdev-dev systemd python3 make postgresql prometheus gettext)
 tests=0; [ "${1:-}" = "--tests" ] && tests=1
 # Chromium and its WebDriver, for Tests/browser/dashboard_test.py (issue 15).
 [ $tests = 1 ] && pkgs+=(chromium chromium-driver)

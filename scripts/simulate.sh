@@ -10,6 +10,7 @@ scripts/install-deps.sh
 echo "==> building ektpd and ektp-registry (the first build takes several minutes)" >&2
 swift build --product ektpd 2>&1 | grep -E "error|warning: unre" >&2 || true
 swift build --product ektp-registry 2>&1 | grep -E "error" >&2 || true
+scripts/l10n.sh --compile   # the catalogues (po/*.po) beside the build, for the dashboard's Bahasa Indonesia
 B=$(swift build --show-bin-path)
 [ -x "$B/ektpd" ] && [ -x "$B/ektp-registry" ] || { echo "build failed: run swift build to see why" >&2; exit 1; }
 [ $# -eq 0 ] && set -- scenarios/sintang-2018.yaml

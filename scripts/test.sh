@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 scripts/install-deps.sh --tests
+echo "==> translations: po/ektpd.pot current, every catalogue complete (scripts/l10n.sh --check)"
+scripts/l10n.sh --check
 echo "==> building (the first build fetches and compiles dependencies: a few minutes)"
 swift build --build-tests
 echo "==> running tests"

@@ -28,3 +28,35 @@ int ektp_early_signal_seen(void) { return ektp_early_stop; }
 
 #include <pthread.h>
 int ektp_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+#include <libintl.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ektp_intl_setup(const char *domain, const char *dir) {
+    setlocale(LC_CTYPE, "");
+    int ok = setlocale(LC_MESSAGES, "") != NULL;
+    if (!ok) {
+        const char *name = getenv("LC_ALL");
+        if (name == NULL || *name == 0) name = getenv("LC_MESSAGES");
+        if (name == NULL || *name == 0) name = getenv("LANG");
+        if (setlocale(LC_MESSAGES, "C.UTF-8") == NULL) setlocale(LC_MESSAGES, "C");
+        setlocale(LC_CTYPE, "C.UTF-8");
+        const char *have = getenv("LANGUAGE");
+        if (name != NULL && *name != 0 && strcmp(name, "C") != 0 && strcmp(name, "POSIX") != 0 && (have == NULL || *have == 0)) {
+            char lang[64];
+            size_t n = 0;
+            while (name[n] != 0 && name[n] != '.' && name[n] != '@' && n < sizeof lang - 1) { lang[n] = name[n]; n++; }
+            lang[n] = 0;
+            if (n > 0) setenv("LANGUAGE", lang, 1);
+        }
+    }
+    bindtextdomain(domain, dir);
+    bind_textdomain_codeset(domain, "UTF-8");
+    return ok;
+}
+
+const char *ektp_dgettext(const char *domain, const char *msgid) {
+    return dgettext(domain, msgid);
+}

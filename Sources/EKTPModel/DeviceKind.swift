@@ -12,15 +12,29 @@ public enum DeviceKind: String, Codable, Sendable, CaseIterable, Comparable {
     case other
 
     /// The words a district operator reads ("fingerprint scanner").
+    /// In English; the reader's side translates it (the names are gettext msgids, po/ektpd.pot).
     public var displayName: String {
         switch self {
-        case .fingerprint: "fingerprint scanner"
-        case .iris: "iris scanner"
-        case .camera: "camera"
-        case .signaturePad: "signature pad"
-        case .cardPrinter: "card printer"
-        case .cardReader: "card reader"
-        case .other: "other device"
+        case .fingerprint: N_("fingerprint scanner")
+        case .iris: N_("iris scanner")
+        case .camera: N_("camera")
+        case .signaturePad: N_("signature pad")
+        case .cardPrinter: N_("card printer")
+        case .cardReader: N_("card reader")
+        case .other: N_("other device")
+        }
+    }
+
+    /// More than one ("fingerprint scanners"), for counts a person reads.
+    public var pluralName: String {
+        switch self {
+        case .fingerprint: N_("fingerprint scanners")
+        case .iris: N_("iris scanners")
+        case .camera: N_("cameras")
+        case .signaturePad: N_("signature pads")
+        case .cardPrinter: N_("card printers")
+        case .cardReader: N_("card readers")
+        case .other: N_("other devices")
         }
     }
 

@@ -41,13 +41,32 @@ public struct KitProblem: Codable, Sendable, Equatable {
     public var kind: DeviceKind
     public var device: DeviceID?
     public var severity: KitState
+    /// In English, as it always was (scripts and older registries read this).
     public var reason: String
+    /// The reason as a code (`ReasonCode`, "device.unplugged") and its parameters ({"port": "1-1"}),
+    /// so each reader renders it in their language (issue 18). Absent from older stations.
+    public var code: String?
+    public var args: [String: String]?
 
     public init(kind: DeviceKind, device: DeviceID? = nil, severity: KitState, reason: String) {
         self.kind = kind
         self.device = device
         self.severity = severity
         self.reason = reason
+    }
+
+    /// A problem whose English `reason` is its code's template filled with `args`.
+    public init(kind: DeviceKind, device: DeviceID? = nil, severity: KitState, code: ReasonCode, args: [String: String]) {
+        self.init(kind: kind, device: device, severity: severity,
+                  reason: ReasonCode.render(code: code.rawValue, args: args, english: "", translate: { $0 }))
+        self.code = code.rawValue
+        self.args = args
+    }
+
+    /// The reason in the reader's language (`translate` maps an English msgid to theirs).
+    public func reason(_ translate: (String) -> String) -> String {
+        guard let code, let args else { return translate(reason) }
+        return ReasonCode.render(code: code, args: args, english: reason, translate: translate)
     }
 }
 

@@ -288,11 +288,13 @@ public final class Registry: Sendable {
         for p in s.kit.problems {
             let d = p.device.flatMap { id in s.devices.first { $0.device.id == id } }
             problems.append(SQLStatement("""
-                INSERT INTO device_problems (station, device, kind, model, port, health, severity, reason, since)
-                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE \(current) ON CONFLICT (station, device) DO NOTHING
+                INSERT INTO device_problems (station, device, kind, model, port, health, severity, reason, since, code, args)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE \(current) ON CONFLICT (station, device) DO NOTHING
                 """, [.text(station), .text(p.device?.description ?? "kind:\(p.kind.rawValue)"), .text(p.kind.rawValue),
                       .text(d?.device.name ?? ""), .text(d?.device.portPath ?? ""), .text(d?.health.rawValue ?? "missing"),
                       .text(p.severity.rawValue), .text(p.reason), .int((d?.since ?? s.kit.since).millis),
+                      p.code.map { .text($0) } ?? .null,
+                      p.args.flatMap { try? encoder.encode($0) }.map { .text(String(decoding: $0, as: UTF8.self)) } ?? .null,
                       .text(station), .int(sequence)]))
         }
         return [SQLStatement("""

@@ -25,6 +25,9 @@ public struct DeviceProblemView: Sendable, Equatable {
     public var reason: String
     /// Since when the device has been in this health.
     public var since: Timestamp
+    /// The reason as a code with parameters (issue 18), when the station sent them.
+    public var code: String? = nil
+    public var args: [String: String]? = nil
 }
 
 /// A station found by the dashboard's search box.
@@ -51,18 +54,22 @@ extension Registry {
         let within = scope.condition("s.")
         var sql = """
             SELECT s.id, s.province, s.regency, s.district, s.condition, dp.device, dp.kind, dp.model, dp.port, dp.health,
-                dp.severity, dp.reason, dp.since
+                dp.severity, dp.reason, dp.since, dp.code, dp.args
             FROM device_problems dp JOIN stations s ON s.id = dp.station WHERE \(within.sql)
             """
         var args = within.args
         if brokenOnly { sql += " AND s.condition = 'broken' AND dp.severity = 'broken'" }
         if let kind { sql += " AND dp.kind = ?"; args.append(.text(kind.rawValue)) }
+        let decoder = JSONStyle.decoder()
         var out = try await store.query(SQLStatement(sql, args)).map { r in
-            DeviceProblemView(station: r[0].text ?? "", site: Site(province: r[1].text ?? "", regency: r[2].text ?? "", district: r[3].text ?? ""),
+            var v = DeviceProblemView(station: r[0].text ?? "", site: Site(province: r[1].text ?? "", regency: r[2].text ?? "", district: r[3].text ?? ""),
                               condition: SiteCondition(rawValue: r[4].text ?? "") ?? .unknown, device: r[5].text ?? "",
                               kind: DeviceKind(rawValue: r[6].text ?? "") ?? .other, model: r[7].text ?? "", port: r[8].text ?? "",
                               health: Health(rawValue: r[9].text ?? "") ?? .unknown, severity: KitState(rawValue: r[10].text ?? "") ?? .broken,
                               reason: r[11].text ?? "", since: Timestamp(millis: r[12].int ?? 0))
+            v.code = r[13].text
+            v.args = r[14].text.flatMap { try? decoder.decode([String: String].self, from: Data($0.utf8)) }
+            return v
         }
         if brokenOnly && kind == nil {
             let rows = try await store.query(SQLStatement("""

@@ -217,7 +217,7 @@ public enum StationDaemon {
         }
         notifier.notify(["STOPPING": "1"])
         metricsServer?.stop()
-        engine.stop(now: now(), reason: "stopped by signal")
+        engine.stop(now: now(), reason: N_("stopped by signal"))
         journal.retryHeld(force: true)
         if journal.heldCount > 0 {
             logger.critical("stopping with \(journal.heldCount) report(s) the disk refused: they are lost (\(journal.outboxStatus.error ?? "?"))")

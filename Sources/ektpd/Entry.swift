@@ -1,5 +1,6 @@
 import ArgumentParser
 import CEKTPSys
+import EKTPSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,8 @@ import Glibc
 @main
 struct Entry {
     static func main() async {
+        // Messages in the operator's language (gettext; --json and logs never change with it).
+        L10n.setUp()
         // `ektpd run`: a SIGTERM before the service group listens must still mean "stop cleanly"
         // (exit 0), not death by the signal (hardening r10). The handler only records it.
         if CommandLine.arguments.dropFirst().first == "run" { ektp_early_signals_install() }

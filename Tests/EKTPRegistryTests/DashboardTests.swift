@@ -19,9 +19,13 @@ import Testing
         let id = DeviceID(portPath: "1-1", vendorID: 0x05ba, productID: 0x000a)
         let d = DeviceSnapshot(id: id, kind: kind, kindSource: "test", vendorID: 0x05ba, productID: 0x000a, name: name,
                                portPath: "1-1", busNumber: 1, deviceNumber: 2)
-        let reason = "\(kind.displayName) \(name) at 1-1 \(health == .missing ? "is unplugged: plug it back into port 1-1" : "failed: replug it")"
+        // As KitEvaluator words it: a code and its parameters, with the English they make.
+        let problem = health == .missing
+            ? KitProblem(kind: kind, device: id, severity: .broken, code: .unplugged, args: ["kind": kind.rawValue, "name": name, "port": "1-1"])
+            : KitProblem(kind: kind, device: id, severity: .broken, code: .failed, args: ["kind": kind.rawValue, "name": name, "port": "1-1", "why": "replug it"])
+        let reason = problem.reason
         let status = StationStatus(station: station, site: site, backend: "simulated",
-                                   kit: KitStatus(state: .broken, problems: [KitProblem(kind: kind, device: id, severity: .broken, reason: reason)], since: t),
+                                   kit: KitStatus(state: .broken, problems: [problem], since: t),
                                    devices: [DeviceStatus(device: d, health: health, since: t, reason: reason)],
                                    lastSequence: seq, startedAt: T0, now: t, version: ektpVersion)
         return WireReport(sequence: seq, kind: .snapshot, time: t, status: status)
@@ -44,7 +48,9 @@ import Testing
                                from: "kapuas-01", receivedAt: T0)
         try await r.addUser(name: "pusat", password: "correct horse", scope: .national, now: T0, cost: 4)
         try await r.addUser(name: "sintang", password: "correct horse", scope: .regency(province: "Kalimantan Barat", regency: "Sintang"), now: T0, cost: 4)
-        let router = RegistryHTTP.router(registry: r, clock: .init(now: { now }), logger: Logger(label: "test"))
+        // English pages (no catalogue), whatever the build tree holds; `indonesian()` tests the other.
+        let router = RegistryHTTP.router(registry: r, clock: .init(now: { now }), logger: Logger(label: "test"),
+                                         dashboard: DashboardSettings(localeDirectory: o.dir.path + "/no-locale"))
         return Fixture(registry: r, app: Application(router: router))
     }
 
@@ -248,6 +254,48 @@ import Testing
         #expect(try await o.registry.session(session, now: T0) == nil, "a new password ends the sessions")
         #expect(try await o.registry.removeUser(name: "x"))
         await #expect(throws: RegistryError.self) { try await o.registry.login(name: "x", password: "another one!", now: T0) }
+    }
+
+    /// Compiles po/id.po with msgfmt into `dir` (as make install and scripts/l10n.sh do).
+    static func compileCatalogue(into dir: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: dir + "/id/LC_MESSAGES", withIntermediateDirectories: true)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/msgfmt")
+        p.arguments = ["-o", dir + "/id/LC_MESSAGES/ektpd.mo", root + "/po/id.po"]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+    }
+
+    /// Issue 18: a station that runs in English reports an unplugged scanner (a code and its
+    /// parameters beside the English); the dashboard shows it in Bahasa Indonesia by default and
+    /// to a browser asking for it, in English to one asking for English or choosing it.
+    @Test func theReasonIsInTheReadersLanguageNotTheStations() async throws {
+        let f = try await Self.fixture()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-locale-\(UUID().uuidString)").path
+        try Self.compileCatalogue(into: dir)
+        let router = RegistryHTTP.router(registry: f.registry, clock: .init(now: { Self.now }), logger: Logger(label: "test"),
+                                         dashboard: DashboardSettings(localeDirectory: dir))
+        try await Application(router: router).test(.router) { client in
+            let session = try await Self.login(client, "pusat")
+            let cookie = "\(Dashboard.sessionCookie)=\(session)"
+            let byDefault = Self.text(try await client.execute(uri: "/cannot-enrol", method: .get, headers: [.cookie: cookie]))
+            #expect(byDefault.contains("<html lang=\"id\">") && byDefault.contains("Tidak dapat merekam"))
+            #expect(byDefault.contains("pemindai iris IriShield di port 1-1 tercabut: colokkan kembali ke port 1-1"), "the reason in Indonesian")
+            let english = Self.text(try await client.execute(uri: "/cannot-enrol", method: .get, headers: [.cookie: cookie, .acceptLanguage: "en-GB,en;q=0.9,id;q=0.5"]))
+            #expect(english.contains("<html lang=\"en\">") && english.contains("iris scanner IriShield at 1-1 is unplugged: plug it back into port 1-1"))
+            let asked = Self.text(try await client.execute(uri: "/repairs", method: .get, headers: [.cookie: cookie, .acceptLanguage: "id-ID,id;q=0.9,en;q=0.8"]))
+            #expect(asked.contains("Perbaikan") && asked.contains("pemindai iris"))
+            // A choice of English is kept in a cookie.
+            let chosen = try await client.execute(uri: "/?lang=en", method: .get, headers: [.cookie: cookie])
+            #expect(Self.cookie(chosen, DashboardLanguages.cookie) == "en" && Self.text(chosen).contains("Cannot enrol"))
+            // Numbers keep the reader's grouping; the JSON never changes with the language.
+            let json = Self.text(try await client.execute(uri: "/v1/sites?status=broken", method: .get, headers: [.cookie: cookie, .acceptLanguage: "id"]))
+            #expect(json.contains("is unplugged: plug it back into port 1-1") && !json.contains("tercabut"))
+        }
+        #expect(DashboardLanguages.preferred("fr, en;q=0.5, id;q=0.8") == "id")
+        #expect(DashboardLanguages.preferred("en-US") == "en" && DashboardLanguages.preferred("fr") == nil)
     }
 
     @Test func formsAndRedirectsAreDecodedSafely() {

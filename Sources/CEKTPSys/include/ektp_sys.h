@@ -9,3 +9,12 @@ void ektp_early_signals_install(void);
 int ektp_early_signal_seen(void);
 /* Names the calling thread (15 bytes at most), as ps -L and /proc/self/task/N/comm show it. */
 int ektp_set_thread_name(const char *name);
+/* GNU gettext through glibc (issue 18): messages follow LANGUAGE / LC_ALL / LC_MESSAGES / LANG.
+ * Sets LC_MESSAGES and LC_CTYPE from the environment (never LC_NUMERIC: numbers stay C) and binds
+ * DOMAIN to DIR. When the user's locale is not generated on this machine (Debian without
+ * locale-gen), messages are still chosen by its language: LC_MESSAGES becomes C.UTF-8 and LANGUAGE
+ * is set from the locale's name, as glibc honours LANGUAGE for any locale but "C".
+ * Returns 1 when the environment's locale was set as asked, 0 when the fallback was used. */
+int ektp_intl_setup(const char *domain, const char *dir);
+/* dgettext: the translation of MSGID in DOMAIN, or MSGID itself. */
+const char *ektp_dgettext(const char *domain, const char *msgid);

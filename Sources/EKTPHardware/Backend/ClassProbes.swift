@@ -17,9 +17,9 @@ public struct PrinterPortStatus: Equatable, Sendable {
 
     /// What the status means for the station.
     public var result: ProbeResult {
-        if paperEmpty { return .failed("printer reports paper empty: load card blanks", .blanksOut) }
-        if error { return .failed("printer reports an error (jam, open cover or ribbon fault): check the printer's display", .printerError) }
-        if !selected { return .degraded("printer is offline (not selected): put it online", .notReady) }
+        if paperEmpty { return .failed(N_("printer reports paper empty: load card blanks"), .blanksOut) }
+        if error { return .failed(N_("printer reports an error (jam, open cover or ribbon fault): check the printer's display"), .printerError) }
+        if !selected { return .degraded(N_("printer is offline (not selected): put it online"), .notReady) }
         return .ok
     }
 }

@@ -217,7 +217,7 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
 
     private func probeLocked(_ id: DeviceID, timeout: Duration) -> ProbeResult {
         guard let syspath = ids.first(where: { $0.value == id })?.key else {
-            return .failed("not on the bus: plug it back in", .notFound)
+            return .failed(N_("not on the bus: plug it back in"), .notFound)
         }
         guard let dev = udev_device_new_from_syspath(udev, syspath) else {
             // Gone without a remove uevent reaching us (netlink overflow; umockdev has been seen
@@ -225,10 +225,10 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
             ids.removeValue(forKey: syspath)
             published.removeValue(forKey: syspath)
             continuation?.yield(.removed(id))
-            return .failed("not on the bus: plug it back in", .notFound)
+            return .failed(N_("not on the bus: plug it back in"), .notFound)
         }
         defer { udev_device_unref(dev) }
-        guard let snap = snapshotLocked(dev) else { return .failed("not on the bus: plug it back in", .notFound) }
+        guard let snap = snapshotLocked(dev) else { return .failed(N_("not on the bus: plug it back in"), .notFound) }
         let label = snap.device.label
         if let problem = snap.descriptorProblem {
             return .failed("\(problem): replug it; if it stays, the device or its cable is faulty", .descriptorUnreadable)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPModel
 import CLibUSB
 
 /// One standard control transfer, done the way it can be recorded and replayed: the transfer
@@ -19,7 +20,7 @@ enum USBControl {
                           value: UInt16, index: UInt16, length: UInt16, timeoutMillis: UInt32) -> Outcome {
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let n = libusb_get_device_list(ctx, &list)
-        guard n >= 0, let list else { return .failed("libusb cannot list devices") }
+        guard n >= 0, let list else { return .failed(N_("libusb cannot list devices")) }
         defer { libusb_free_device_list(list, 1) }
         var device: OpaquePointer?
         for i in 0..<Int(n) where Int(libusb_get_bus_number(list[i])) == bus && Int(libusb_get_device_address(list[i])) == address {
@@ -44,7 +45,7 @@ enum USBControl {
         buffer[4] = UInt8(index & 0xff); buffer[5] = UInt8(index >> 8)
         buffer[6] = UInt8(length & 0xff); buffer[7] = UInt8(length >> 8)
 
-        guard let transfer = libusb_alloc_transfer(0) else { return .failed("out of memory") }
+        guard let transfer = libusb_alloc_transfer(0) else { return .failed(N_("out of memory")) }
         defer { libusb_free_transfer(transfer) }
         let done = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         done.initialize(to: 0)
@@ -78,7 +79,7 @@ enum USBControl {
             return .data(Array(UnsafeBufferPointer(start: buffer + 8, count: min(got, Int(length)))))
         case LIBUSB_TRANSFER_TIMED_OUT: return .failed("no answer within \(timeoutMillis) ms")
         case LIBUSB_TRANSFER_NO_DEVICE: return .gone
-        case LIBUSB_TRANSFER_STALL: return .failed("the device stalled the request")
+        case LIBUSB_TRANSFER_STALL: return .failed(N_("the device stalled the request"))
         default: return .failed("transfer error (status \(transfer.pointee.status.rawValue))")
         }
     }

@@ -161,7 +161,7 @@ public final class SimulatedBackend: HardwareBackend {
         let decided: (ProbeResult, Duration)? = state.withLock { s in
             guard let i = s.devices.firstIndex(where: { id(of: $0.spec) == device }) else { return nil }
             guard s.devices[i].present else {
-                return (.failed("not on the bus", .notFound), .zero)
+                return (.failed(N_("not on the bus"), .notFound), .zero)
             }
             let d = s.devices[i]
             let node = nodePath(d)
@@ -169,13 +169,13 @@ public final class SimulatedBackend: HardwareBackend {
             if !d.permitted {
                 result = .failed("device node \(node) is not accessible to group ektp: install udev-rules/70-ektp-kit.rules and replug", .permissionDenied)
             } else if !d.responding {
-                result = .failed("no response to GET_STATUS: replug it or check the cable", .noResponse)
+                result = .failed(N_("no response to GET_STATUS: replug it or check the cable"), .noResponse)
             } else if d.failRatio > 0 && s.devices[i].rng.nextUnit() < d.failRatio {
-                result = .failed("GET_STATUS failed (I/O error): the device or its cable is unreliable", .noResponse)
+                result = .failed(N_("GET_STATUS failed (I/O error): the device or its cable is unreliable"), .noResponse)
             } else if d.ribbonOut {
-                result = .failed("printer reports ribbon out: replace the ribbon", .ribbonOut)
+                result = .failed(N_("printer reports ribbon out: replace the ribbon"), .ribbonOut)
             } else if let b = d.blanks, b == 0 {
-                result = .failed("printer reports paper empty: load card blanks", .blanksOut)
+                result = .failed(N_("printer reports paper empty: load card blanks"), .blanksOut)
             } else if d.speed < d.spec.maxSpeed {
                 result = .degraded("running at \(d.speed.rawValue) speed (\(d.speed.megabits) Mbit/s) though it supports \(d.spec.maxSpeed.rawValue) speed (\(d.spec.maxSpeed.megabits) Mbit/s): use another port or cable", .slowLink)
             } else {
@@ -185,7 +185,7 @@ public final class SimulatedBackend: HardwareBackend {
             return (result, d.latency)
         }
         guard let (result, latency) = decided else {
-            return .failed("no such device", .notFound)
+            return .failed(N_("no such device"), .notFound)
         }
         if latency > .zero {
             if realTimeLatency { try? await Task.sleep(for: min(latency, timeout)) }

@@ -16,10 +16,14 @@ public struct DashboardSettings: Sendable {
     public var secureCookies: Bool
     /// Minutes east of UTC.
     public var utcOffsetMinutes: Int
+    /// Where the compiled catalogues are (`L10n.localeDirectory()`: beside the binary, the build
+    /// tree's, or /usr/share/locale).
+    public var localeDirectory: String
 
-    public init(secureCookies: Bool = false, utcOffsetMinutes: Int = 7 * 60) {
+    public init(secureCookies: Bool = false, utcOffsetMinutes: Int = 7 * 60, localeDirectory: String = L10n.localeDirectory()) {
         self.secureCookies = secureCookies
         self.utcOffsetMinutes = utcOffsetMinutes
+        self.localeDirectory = localeDirectory
     }
 
     /// "+07:00", "WIB", "WITA", "WIT", "UTC", "-03:30": the zone as `serve --time-zone` takes it.
@@ -77,7 +81,7 @@ public enum Dashboard {
     /// Adds the dashboard's routes to the registry's router.
     public static func register(on router: Router<RegistryContext>, registry: Registry, clock: RegistryHTTP.Clock,
                                 logger: Logger, settings: DashboardSettings) {
-        let pages = Pages(registry: registry, clock: clock, settings: settings)
+        let pages = Pages(registry: registry, clock: clock, settings: settings, languages: DashboardLanguages.load(settings.localeDirectory))
         router.get("/static/dashboard.css") { _, _ in
             staticFile(DashboardTemplates.css, type: "text/css; charset=utf-8")
         }
@@ -89,26 +93,26 @@ public enum Dashboard {
         router.post("/logout") { request, _ in await pages.logout(request) }
         router.get("/live") { request, _ in await pages.live(request) }
         router.get("/") { request, _ in
-            await pages.page(request, nav: "overview") { v, at in try await pages.overview(request, v, at) }
+            await pages.page(request, nav: "overview") { p, v, at in try await p.overview(request, v, at) }
         }
         router.get("/cannot-enrol") { request, _ in
-            await pages.page(request, nav: "cannotEnrol") { v, at in try await pages.cannotEnrol(request, v, at) }
+            await pages.page(request, nav: "cannotEnrol") { p, v, at in try await p.cannotEnrol(request, v, at) }
         }
         router.get("/repairs") { request, _ in
-            await pages.page(request, nav: "repairs") { v, at in try await pages.repairs(request, v, at) }
+            await pages.page(request, nav: "repairs") { p, v, at in try await p.repairs(request, v, at) }
         }
         router.get("/attention") { request, _ in
-            await pages.page(request, nav: "attention") { v, at in try await pages.attention(request, v, at) }
+            await pages.page(request, nav: "attention") { p, v, at in try await p.attention(request, v, at) }
         }
         router.get("/blanks") { request, _ in
-            await pages.page(request, nav: "blanks") { v, at in try await pages.blanks(request, v, at) }
+            await pages.page(request, nav: "blanks") { p, v, at in try await p.blanks(request, v, at) }
         }
         router.get("/search") { request, _ in
-            await pages.page(request, nav: "") { v, at in try await pages.search(request, v, at) }
+            await pages.page(request, nav: "") { p, v, at in try await p.search(request, v, at) }
         }
         router.get("/stations/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
-            return await pages.page(request, nav: "") { v, at in try await pages.station(id, v, at) }
+            return await pages.page(request, nav: "") { p, v, at in try await p.station(id, v, at) }
         }
     }
 

@@ -18,6 +18,9 @@ struct Pages: Sendable {
     let registry: Registry
     let clock: RegistryHTTP.Clock
     let settings: DashboardSettings
+    let languages: DashboardLanguages
+    /// The reader's language for this request (`page` sets it from ?lang=, the cookie or Accept-Language).
+    var t: Translator = .english
 
     typealias Context = [String: Any]
 
@@ -32,18 +35,30 @@ struct Pages: Sendable {
 
     /// Renders a page for a logged-in viewer; without a session: 303 to the login page, which
     /// comes back here afterwards. A refusal (404, 403, 400) is a page saying so.
-    func page(_ request: Request, nav: String, _ build: (Viewer, Timestamp) async throws -> (title: String, template: String, context: Context)) async -> Response {
+    func page(_ request: Request, nav: String, _ build: (Pages, Viewer, Timestamp) async throws -> (title: String, template: String, context: Context)) async -> Response {
+        var p = self
+        p.t = languages.choose(request)
+        return await p.localizedPage(request, nav: nav, build)
+    }
+
+    func localizedPage(_ request: Request, nav: String, _ build: (Pages, Viewer, Timestamp) async throws -> (title: String, template: String, context: Context)) async -> Response {
         guard let v = await viewer(request) else {
             let next = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
             return Response(status: .seeOther, headers: [.location: "/login?next=\(Dashboard.encoded(next))", .cacheControl: "no-store"])
         }
         let at = clock.now()
         do {
-            let (title, template, context) = try await build(v, at)
-            return try await render(title: title, template: template, context: context, viewer: v, nav: nav, query: request.uri.queryParameters.get("q"), at: at)
+            let (title, template, context) = try await build(self, v, at)
+            var r = try await render(title: title, template: template, context: context, viewer: v, nav: nav, query: request.uri.queryParameters.get("q"), at: at)
+            if let chosen = request.uri.queryParameters.get("lang"), languages.offers(chosen) {
+                // The viewer's choice is kept for a year (the language switch links set it).
+                r.setCookie(Cookie(name: DashboardLanguages.cookie, value: chosen, maxAge: 365 * 86400, path: "/",
+                                   secure: settings.secureCookies, httpOnly: true, sameSite: .lax))
+            }
+            return r
         } catch let e as RegistryError {
             let status = HTTPResponse.Status(code: e.status)
-            let title = e.status == 404 ? DashboardText.word("notFound") : DashboardText.word("forbidden")
+            let title = e.status == 404 ? t.word("notFound") : t.word("forbidden")
             let r = try? await render(title: title, template: "message", context: ["text": e.description, "cls": "bad"], viewer: v, nav: nav, query: nil, at: at)
             return r.map { var r = $0; r.status = status; return r } ?? Response(status: status)
         } catch {
@@ -54,9 +69,10 @@ struct Pages: Sendable {
 
     func render(title: String, template: String, context: Context, viewer: Viewer?, nav: String, query: String?, at: Timestamp) async throws -> Response {
         var c = context
-        c["t"] = DashboardText.english
+        c["t"] = t.words
         let body = Dashboard.library.render(c, withTemplate: template) ?? ""
-        var layout: Context = ["t": DashboardText.english, "title": title, "body": body, "lang": "en"]
+        var layout: Context = ["t": t.words, "title": title, "body": body, "lang": t.language,
+                               "languages": languages.switcher(current: t.language)]
         if let viewer {
             let version = try await registry.newestReportID()
             layout["viewer"] = [
@@ -64,7 +80,7 @@ struct Pages: Sendable {
                 "version": String(version), "updated": time(at), "query": query ?? "",
                 "nav": ["overview", "cannotEnrol", "repairs", "attention", "blanks"].map { key -> Context in
                     ["href": ["overview": "/", "cannotEnrol": "/cannot-enrol", "repairs": "/repairs", "attention": "/attention", "blanks": "/blanks"][key]!,
-                     "word": DashboardText.word(key), "current": key == nav]
+                     "word": t.word(key), "current": key == nav]
                 },
             ] as Context
         }
@@ -74,7 +90,7 @@ struct Pages: Sendable {
 
     func scopeText(_ s: ViewScope) -> String {
         switch s {
-        case .national: DashboardText.word("national")
+        case .national: t.word("national")
         case .province(let p): p
         case .regency(let p, let r): "\(r), \(p)"
         }
@@ -83,15 +99,25 @@ struct Pages: Sendable {
     // MARK: login, logout, live
 
     func loginForm(_ request: Request, error: String?, status: HTTPResponse.Status, user: String = "") async -> Response {
+        var p = self
+        p.t = languages.choose(request)
+        return await p.localizedLoginForm(request, error: error, status: status, user: user)
+    }
+
+    func localizedLoginForm(_ request: Request, error: String?, status: HTTPResponse.Status, user: String) async -> Response {
         if status == .ok, await viewer(request) != nil {
             return Response(status: .seeOther, headers: [.location: Dashboard.safeNext(request.uri.queryParameters.get("next"))])
         }
         let csrf = Registry.newToken()
         let next = Dashboard.safeNext(request.uri.queryParameters.get("next"))
-        var response = (try? await render(title: DashboardText.word("loginTitle"), template: "login",
+        var response = (try? await render(title: t.word("loginTitle"), template: "login",
                                           context: ["csrf": csrf, "next": next, "error": error ?? "", "user": user],
                                           viewer: nil, nav: "", query: nil, at: clock.now())) ?? Response(status: .internalServerError)
         response.status = status
+        if let chosen = request.uri.queryParameters.get("lang"), languages.offers(chosen) {
+            response.setCookie(Cookie(name: DashboardLanguages.cookie, value: chosen, maxAge: 365 * 86400, path: "/",
+                                      secure: settings.secureCookies, httpOnly: true, sameSite: .lax))
+        }
         response.setCookie(Cookie(name: Dashboard.loginCookie, value: csrf, maxAge: 3600, path: "/login",
                                   secure: settings.secureCookies, httpOnly: true, sameSite: .strict))
         return response
@@ -105,7 +131,7 @@ struct Pages: Sendable {
         let f = Dashboard.form(body)
         let user = f["user"] ?? ""
         guard let sent = f["csrf"], !sent.isEmpty, sent == request.cookies[Dashboard.loginCookie]?.value else {
-            return await loginForm(request, error: DashboardText.word("formExpired"), status: .forbidden, user: user)
+            return await loginForm(request, error: t.word("formExpired"), status: .forbidden, user: user)
         }
         do {
             let (session, _) = try await registry.login(name: user, password: f["password"] ?? "", now: wallClockNow())
@@ -117,7 +143,7 @@ struct Pages: Sendable {
             return r
         } catch let e as RegistryError where e.status == 401 {
             logger.warning("dashboard login refused", metadata: ["user": "\(user.printable.prefix(64))"])
-            return await loginForm(request, error: DashboardText.word("wrongLogin"), status: .unauthorized, user: user)
+            return await loginForm(request, error: t.word("wrongLogin"), status: .unauthorized, user: user)
         } catch {
             return await loginForm(request, error: "\(error)", status: .badRequest, user: user)
         }
@@ -130,8 +156,8 @@ struct Pages: Sendable {
         }
         let body = try? await request.collectBody(upTo: Dashboard.maxForm)
         guard let body, let sent = Dashboard.form(body)["csrf"], sent == v.csrf else {
-            let r = try? await render(title: DashboardText.word("forbidden"), template: "message",
-                                      context: ["text": DashboardText.word("formExpired"), "cls": "bad"], viewer: v, nav: "", query: nil, at: clock.now())
+            let r = try? await render(title: t.word("forbidden"), template: "message",
+                                      context: ["text": t.word("formExpired"), "cls": "bad"], viewer: v, nav: "", query: nil, at: clock.now())
             return r.map { var r = $0; r.status = .forbidden; return r } ?? Response(status: .forbidden)
         }
         try? await registry.logout(token)
@@ -162,26 +188,20 @@ struct Pages: Sendable {
         return String(chars[0..<10]) + " " + String(chars[11..<16]) + " " + settings.zoneName
     }
 
-    /// How long, as a person says it: "5 min", "3 h 20 min", "4 d 2 h".
+    /// How long, as a person says it: "5 min", "3 h 20 min", "4 d 2 h" ("4 hari 2 jam").
+    static let spanWords = [N_("< 1 min"), N_("{m} min"), N_("{h} h"), N_("{h} h {m} min"), N_("{d} d"), N_("{d} d {h} h")]
+
     func span(_ from: Timestamp, _ to: Timestamp) -> String {
         let m = max(0, (to.millis - from.millis) / 60_000)
-        if m < 1 { return "< 1 min" }
-        if m < 60 { return "\(m) min" }
-        if m < 1440 { return m % 60 == 0 ? "\(m / 60) h" : "\(m / 60) h \(m % 60) min" }
+        if m < 1 { return t.text("< 1 min") }
+        if m < 60 { return fill(t.text("{m} min"), ["m": "\(m)"]) }
+        if m < 1440 { return m % 60 == 0 ? fill(t.text("{h} h"), ["h": "\(m / 60)"]) : fill(t.text("{h} h {m} min"), ["h": "\(m / 60)", "m": "\(m % 60)"]) }
         let h = m / 60
-        return h % 24 == 0 ? "\(h / 24) d" : "\(h / 24) d \(h % 24) h"
+        return h % 24 == 0 ? fill(t.text("{d} d"), ["d": "\(h / 24)"]) : fill(t.text("{d} d {h} h"), ["d": "\(h / 24)", "h": "\(h % 24)"])
     }
 
     /// 14,000: the thousands grouped, as a person reads a count.
-    func count(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
+    func count(_ n: Int) -> String { L10n.count(n, separator: t.text("THOUSANDS_SEPARATOR") == "THOUSANDS_SEPARATOR" ? "," : t.text("THOUSANDS_SEPARATOR")) }
 
     func siteFields(_ s: Site, station: String) -> Context {
         ["province": s.province, "regency": s.regency, "district": s.district.isEmpty ? station : s.district,
@@ -211,7 +231,7 @@ struct Pages: Sendable {
     /// The region choices inside the viewer's scope: the scope itself, its provinces and regencies.
     func regionOptions(_ v: Viewer, selected: ViewScope, at: Timestamp) async throws -> [Context] {
         let tree = try await registry.tallies(at: at, by: ["province", "regency"], scope: v.scope)
-        var out: [Context] = [["value": "", "label": DashboardText.word("allRegions") + " (\(scopeText(v.scope)))", "selected": selected == v.scope]]
+        var out: [Context] = [["value": "", "label": t.word("allRegions") + " (\(scopeText(v.scope)))", "selected": selected == v.scope]]
         var lastProvince: String?
         for row in tree.sorted(by: { $0.keys.lexicographicallyPrecedes($1.keys) }) {
             let p = row.keys[0], r = row.keys[1]
@@ -236,25 +256,25 @@ struct Pages: Sendable {
     }
 
     /// A line's state in words and colour: the worst thing about it.
-    func verdict(_ t: FleetTally) -> (word: String, cls: String) {
-        if t.broken > 0 { return ("\(count(t.broken)) \(DashboardText.word("broken").lowercased())", "bad") }
-        if t.silent > 0 { return ("\(count(t.silent)) \(DashboardText.word("silent").lowercased())", "silent") }
-        if t.notPulled > 0 { return ("\(count(t.notPulled)) \(DashboardText.word("notPulled").lowercased())", "warn") }
-        if t.degraded > 0 { return ("\(count(t.degraded)) \(DashboardText.word("degraded").lowercased())", "warn") }
-        if t.unknown == t.stations { return (DashboardText.word("unknown"), "unknown") }
-        return (DashboardText.word("ready"), "ok")
+    func verdict(_ n: FleetTally) -> (word: String, cls: String) {
+        if n.broken > 0 { return ("\(count(n.broken)) \(t.word("broken").lowercased())", "bad") }
+        if n.silent > 0 { return ("\(count(n.silent)) \(t.word("silent").lowercased())", "silent") }
+        if n.notPulled > 0 { return ("\(count(n.notPulled)) \(t.word("notPulled").lowercased())", "warn") }
+        if n.degraded > 0 { return ("\(count(n.degraded)) \(t.word("degraded").lowercased())", "warn") }
+        if n.unknown == n.stations { return (t.word("unknown"), "unknown") }
+        return (t.word("ready"), "ok")
     }
 
-    func cells(_ t: FleetTally) -> [Context] {
-        func c(_ key: String, _ n: Int, _ cls: String) -> Context { ["label": DashboardText.word(key), "n": count(n), "cls": n > 0 ? cls : ""] }
-        return [c("stations", t.stations, ""), c("ready", t.ready, ""), c("degraded", t.degraded, "warn"), c("broken", t.broken, "bad"),
-                c("silent", t.silent, "silent"), c("notPulled", t.notPulled, "warn"), c("cardBlanks", t.blanks, "")]
+    func cells(_ n: FleetTally) -> [Context] {
+        func c(_ key: String, _ x: Int, _ cls: String) -> Context { ["label": t.word(key), "n": count(x), "cls": x > 0 ? cls : ""] }
+        return [c("stations", n.stations, ""), c("ready", n.ready, ""), c("degraded", n.degraded, "warn"), c("broken", n.broken, "bad"),
+                c("silent", n.silent, "silent"), c("notPulled", n.notPulled, "warn"), c("cardBlanks", n.blanks, "")]
     }
 
-    func line(_ name: String, _ t: FleetTally, href: String?, children: [Context]) -> Context {
-        let v = verdict(t)
-        return ["name": name.isEmpty ? "—" : name, "word": v.word, "cls": v.cls, "cells": cells(t), "href": href ?? false,
-                "openWord": DashboardText.word("open"), "children": children, "hasChildren": !children.isEmpty]
+    func line(_ name: String, _ n: FleetTally, href: String?, children: [Context]) -> Context {
+        let v = verdict(n)
+        return ["name": name.isEmpty ? "—" : name, "word": v.word, "cls": v.cls, "cells": cells(n), "href": href ?? false,
+                "openWord": t.word("open"), "children": children, "hasChildren": !children.isEmpty]
     }
 
     func overview(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
@@ -280,7 +300,7 @@ struct Pages: Sendable {
         let ordered = outer.map { ($0.key, $0.value) }.sorted { Self.worse(($0.0, $0.1.tally), ($1.0, $1.1.tally)) }
         var lines: [Context] = []
         var crumbs: [Context] = []
-        var here = DashboardText.word("national")
+        var here = t.word("national")
         switch scope {
         case .national:
             for (p, o) in ordered {
@@ -288,23 +308,23 @@ struct Pages: Sendable {
                 lines.append(line(p, o.tally, href: href(p), children: children))
             }
         case .province(let pname):
-            if v.scope == .national { crumbs.append(["href": "/", "name": DashboardText.word("national")]) }
+            if v.scope == .national { crumbs.append(["href": "/", "name": t.word("national")]) }
             here = pname
             for (g, o) in ordered {
                 let children = o.inner.sorted { Self.worse($0, $1) }.map { line($0.0, $0.1, href: href(pname, g) + "#d-\(Dashboard.encoded($0.0))", children: []) }
                 lines.append(line(g, o.tally, href: href(pname, g), children: children))
             }
         case .regency(let pname, let rname):
-            if v.scope == .national { crumbs.append(["href": "/", "name": DashboardText.word("national")]) }
+            if v.scope == .national { crumbs.append(["href": "/", "name": t.word("national")]) }
             if v.scope.regency == nil { crumbs.append(["href": href(pname), "name": pname]) }
             here = "\(rname), \(pname)"
             let sites = try await registry.sites(status: "all", at: at, scope: scope).sites
             let byDistrict = Dictionary(grouping: sites, by: { $0.site.district })
             for (d, o) in ordered {
                 let children = (byDistrict[d] ?? []).map { s -> Context in
-                    let c = DashboardText.condition(s.condition, silent: s.silent)
+                    let c = t.condition(s.condition, silent: s.silent)
                     return ["name": s.station, "href": "/stations/\(Dashboard.encoded(s.station))", "word": c.word, "cls": c.cls,
-                            "cells": [] as [Context], "reason": s.reasons.first ?? ""]
+                            "cells": [] as [Context], "reason": s.reasons.first.map(t.sentence) ?? ""]
                 }
                 var l = line(d, o.tally, href: nil, children: children)
                 l["open"] = o.tally.broken > 0 || o.tally.silent > 0
@@ -313,18 +333,18 @@ struct Pages: Sendable {
             }
         }
         if lines.count == 1 { lines[0]["open"] = true }
-        let t = total
+        let n = total
         let tiles: [Context] = [
-            ["n": count(t.stations), "word": DashboardText.word("stations"), "cls": ""],
-            ["n": count(t.broken), "word": DashboardText.word("broken"), "cls": t.broken > 0 ? "bad" : "ok"],
-            ["n": count(t.degraded), "word": DashboardText.word("degraded"), "cls": t.degraded > 0 ? "warn" : "ok"],
-            ["n": count(t.silent), "word": DashboardText.word("silent"), "cls": t.silent > 0 ? "silent" : "ok"],
-            ["n": count(t.notPulled), "word": DashboardText.word("notPulled"), "cls": t.notPulled > 0 ? "warn" : "ok"],
-            ["n": count(t.ready), "word": DashboardText.word("ready"), "cls": "ok"],
-            ["n": count(t.blanks), "word": DashboardText.word("cardBlanks"), "cls": ""],
+            ["n": count(n.stations), "word": t.word("stations"), "cls": ""],
+            ["n": count(n.broken), "word": t.word("broken"), "cls": n.broken > 0 ? "bad" : "ok"],
+            ["n": count(n.degraded), "word": t.word("degraded"), "cls": n.degraded > 0 ? "warn" : "ok"],
+            ["n": count(n.silent), "word": t.word("silent"), "cls": n.silent > 0 ? "silent" : "ok"],
+            ["n": count(n.notPulled), "word": t.word("notPulled"), "cls": n.notPulled > 0 ? "warn" : "ok"],
+            ["n": count(n.ready), "word": t.word("ready"), "cls": "ok"],
+            ["n": count(n.blanks), "word": t.word("cardBlanks"), "cls": ""],
         ]
-        let headings = ["stations", "ready", "degraded", "broken", "silent", "notPulled", "cardBlanks"].map { DashboardText.word($0) }
-        return (DashboardText.word("overview"), "overview", ["lines": lines, "tiles": tiles, "crumbs": crumbs, "here": here, "columns": headings])
+        let headings = ["stations", "ready", "degraded", "broken", "silent", "notPulled", "cardBlanks"].map { t.word($0) }
+        return (t.word("overview"), "overview", ["lines": lines, "tiles": tiles, "crumbs": crumbs, "here": here, "columns": headings])
     }
 
     func kindFilter(_ request: Request) throws -> DeviceKind? {
@@ -336,8 +356,8 @@ struct Pages: Sendable {
     }
 
     func kindOptions(_ selected: DeviceKind?) -> [Context] {
-        [["value": "", "label": DashboardText.word("allKinds"), "selected": selected == nil]]
-            + DeviceKind.allCases.map { ["value": $0.rawValue, "label": $0.displayName, "selected": $0 == selected] }
+        [["value": "", "label": t.word("allKinds"), "selected": selected == nil]]
+            + DeviceKind.allCases.map { ["value": $0.rawValue, "label": t.text($0.displayName), "selected": $0 == selected] }
     }
 
     func cannotEnrol(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
@@ -360,10 +380,10 @@ struct Pages: Sendable {
         let shown = problems.dropFirst((pageNumber - 1) * Self.rowsPerPage).prefix(Self.rowsPerPage)
         let rows: [Context] = shown.map { p in
             var c = siteFields(p.site, station: p.station)
-            c["kind"] = p.kind.displayName
+            c["kind"] = t.text(p.kind.displayName)
             c["model"] = p.model
             c["port"] = p.port
-            c["reason"] = p.reason
+            c["reason"] = t.reason(code: p.code, args: p.args, english: p.reason)
             c["since"] = time(p.since)
             c["forHowLong"] = span(p.since, at)
             return c
@@ -372,11 +392,11 @@ struct Pages: Sendable {
         if let r = request.uri.queryParameters.get("region") { base += "region=\(Dashboard.encoded(r))&" }
         if let kind { base += "kind=\(kind.rawValue)&" }
         let headers: [Context] = [
-            ["word": DashboardText.word("site"), "href": base + "sort=site", "sorted": sort == "site" ? "ascending" : false],
-            ["word": DashboardText.word("device"), "href": base + "sort=kind", "sorted": sort == "kind" ? "ascending" : false],
-            ["word": DashboardText.word("port"), "href": false, "sorted": false],
-            ["word": DashboardText.word("reason"), "href": false, "sorted": false],
-            ["word": DashboardText.word("since"), "href": base + "sort=since", "sorted": sort == "since" ? "ascending" : false],
+            ["word": t.word("site"), "href": base + "sort=site", "sorted": sort == "site" ? "ascending" : false],
+            ["word": t.word("device"), "href": base + "sort=kind", "sorted": sort == "kind" ? "ascending" : false],
+            ["word": t.word("port"), "href": false, "sorted": false],
+            ["word": t.word("reason"), "href": false, "sorted": false],
+            ["word": t.word("since"), "href": base + "sort=since", "sorted": sort == "since" ? "ascending" : false],
         ]
         let sites = Set(problems.map(\.station)).count
         var pager: Context = [:]
@@ -386,7 +406,7 @@ struct Pages: Sendable {
                      "previous": pageNumber > 1 ? base + "sort=\(sort)&page=\(pageNumber - 1)" : false,
                      "next": pageNumber < pages ? base + "sort=\(sort)&page=\(pageNumber + 1)" : false]
         }
-        return (DashboardText.word("cannotEnrol"), "cannotEnrol", [
+        return (t.word("cannotEnrol"), "cannotEnrol", [
             "rows": rows, "hasRows": !rows.isEmpty, "headers": headers, "count": count(sites), "sort": sort, "pager": pager.isEmpty ? false : pager,
             "regions": try await regionOptions(v, selected: scope, at: at), "kinds": kindOptions(kind), "hasKinds": true,
         ])
@@ -411,25 +431,25 @@ struct Pages: Sendable {
             a.failed + a.missing != b.failed + b.missing ? a.failed + a.missing > b.failed + b.missing
                 : a.kind != b.kind ? a.kind < b.kind : a.model.utf8.lexicographicallyPrecedes(b.model.utf8)
         }
-        let noneConnected = DashboardText.word("noneConnected")
+        let noneConnected = t.word("noneConnected")
         let groupRows: [Context] = ordered.map {
-            ["kind": $0.kind.displayName, "kindKey": $0.kind.rawValue, "model": $0.model.isEmpty ? noneConnected : $0.model,
+            ["kind": t.text($0.kind.displayName), "kindKey": $0.kind.rawValue, "model": $0.model.isEmpty ? noneConnected : $0.model,
              "failed": count($0.failed), "missing": count($0.missing), "longest": span($0.oldest, at)]
         }
         let rows: [Context] = problems.map { p in
             var c = siteFields(p.site, station: p.station)
-            let h = DashboardText.health(p.health)
-            c["kind"] = p.kind.displayName
+            let h = t.health(p.health)
+            c["kind"] = t.text(p.kind.displayName)
             c["model"] = p.model.isEmpty ? noneConnected : p.model
             c["port"] = p.port
             c["health"] = h.word
             c["cls"] = h.cls
-            c["reason"] = p.reason
+            c["reason"] = t.reason(code: p.code, args: p.args, english: p.reason)
             c["since"] = time(p.since)
             c["forHowLong"] = span(p.since, at)
             return c
         }
-        return (DashboardText.word("repairs"), "repairs", [
+        return (t.word("repairs"), "repairs", [
             "groups": groupRows, "hasGroups": !groupRows.isEmpty, "rows": rows,
             "failedTotal": count(problems.filter { $0.health == .failed }.count), "missingTotal": count(problems.filter { $0.health == .missing }.count),
             "stationCount": count(Set(problems.map(\.station)).count), "sort": "",
@@ -443,7 +463,7 @@ struct Pages: Sendable {
             .sorted { ($0.lastPull?.millis ?? .min) < ($1.lastPull?.millis ?? .min) }
         let silent = try await registry.sites(status: "silent", at: at, scope: scope).sites
             .sorted { ($0.lastHeard?.millis ?? .min) < ($1.lastHeard?.millis ?? .min) }
-        let never = DashboardText.word("never")
+        let never = t.word("never")
         let a: [Context] = unpulled.map { s in
             var c = siteFields(s.site, station: s.station)
             c["when"] = s.lastPull.map { time($0) } ?? never
@@ -456,7 +476,7 @@ struct Pages: Sendable {
             c["ago"] = s.lastHeard.map { span($0, at) } ?? never
             return c
         }
-        return (DashboardText.word("attention"), "attention", [
+        return (t.word("attention"), "attention", [
             "notPulled": a, "hasNotPulled": !a.isEmpty, "notPulledCount": count(a.count),
             "silent": b, "hasSilent": !b.isEmpty, "silentCount": count(b.count),
         ])
@@ -482,49 +502,52 @@ struct Pages: Sendable {
             c["updated"] = time(s.updatedAt)
             return c
         }
-        return (DashboardText.word("blanks"), "blanks", ["rows": rows, "hasRows": !rows.isEmpty])
+        return (t.word("blanks"), "blanks", ["rows": rows, "hasRows": !rows.isEmpty])
     }
 
     func search(_ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
         let q = request.uri.queryParameters.get("q") ?? ""
         let hits: [Context] = try await registry.search(q, scope: v.scope).map { h in
-            let c = DashboardText.condition(h.condition)
+            let c = t.condition(h.condition)
             var x = siteFields(h.site, station: h.station)
             x["href"] = x["stationHref"]
             x["word"] = c.word
             x["cls"] = c.cls
             return x
         }
-        return (DashboardText.word("search"), "search", ["query": q, "hits": hits, "hasHits": !hits.isEmpty])
+        return (t.word("search"), "search", ["query": q, "hits": hits, "hasHits": !hits.isEmpty])
     }
 
     func station(_ id: String, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
         let d = try await registry.station(id, at: at, events: 50, scope: v.scope)
         let view = d.view
-        let c = DashboardText.condition(view.condition, silent: view.silent)
+        let c = t.condition(view.condition, silent: view.silent)
         var facts: [Context] = []
         func fact(_ label: String, _ value: String, _ cls: String = "") { facts.append(["label": label, "value": value, "cls": cls]) }
-        fact(DashboardText.word("lastHeard"), view.lastHeard.map { "\(time($0)) (\(span($0, at)))" } ?? DashboardText.word("never"), view.silent ? "silent" : "")
-        fact(DashboardText.word("lastPull"), view.lastPull.map { "\(time($0)) (\(span($0, at)))" } ?? DashboardText.word("never"), view.notPulled ? "warn" : "")
+        fact(t.word("lastHeard"), view.lastHeard.map { "\(time($0)) (\(span($0, at)))" } ?? t.word("never"), view.silent ? "silent" : "")
+        fact(t.word("lastPull"), view.lastPull.map { "\(time($0)) (\(span($0, at)))" } ?? t.word("never"), view.notPulled ? "warn" : "")
         if let s = d.status?.server {
-            fact(DashboardText.word("server"), "\(s.name): \(s.state.rawValue)", s.state == .up ? "" : "bad")
-            fact(DashboardText.word("availability24h"), percent(s.availability.last24h))
-            fact(DashboardText.word("availability7d"), percent(s.availability.last7d))
+            fact(t.word("server"), "\(s.name): \(s.state.rawValue)", s.state == .up ? "" : "bad")
+            fact(t.word("availability24h"), percent(s.availability.last24h))
+            fact(t.word("availability7d"), percent(s.availability.last7d))
         }
         if let u = d.status?.uplink {
             let up = u.targets.filter { $0.reachable == true }.count
-            fact(DashboardText.word("uplink"), "\(u.defaultInterface ?? "—"): \(up) / \(u.targets.count)", up < u.targets.count ? "warn" : "")
+            fact(t.word("uplink"), "\(u.defaultInterface ?? "—"): \(up) / \(u.targets.count)", up < u.targets.count ? "warn" : "")
         }
         if let p = d.status?.power, let mains = p.onMains {
-            fact(DashboardText.word("power"), (mains ? DashboardText.word("onMains") : DashboardText.word("onBattery")) + (p.batteryPercent.map { ", \($0) %" } ?? ""), mains ? "" : "warn")
+            fact(t.word("power"), (mains ? t.word("onMains") : t.word("onBattery")) + (p.batteryPercent.map { ", \($0) %" } ?? ""), mains ? "" : "warn")
         }
-        if let b = view.blanks { fact(DashboardText.word("cardBlanks"), count(b)) }
-        if let courier = view.lastCourier { fact(DashboardText.word("courier"), time(courier)) }
+        if let b = view.blanks { fact(t.word("cardBlanks"), count(b)) }
+        if let courier = view.lastCourier { fact(t.word("courier"), time(courier)) }
         let devices: [Context] = (d.status?.devices ?? []).sorted { $0.device.kind < $1.device.kind }.map { s in
-            let h = DashboardText.health(s.health)
-            return ["kind": s.device.kind.displayName, "model": s.device.name, "port": s.device.portPath, "health": h.word, "cls": h.cls,
-                    "reason": s.reason ?? "", "since": time(s.since)]
+            let h = t.health(s.health)
+            return ["kind": t.text(s.device.kind.displayName), "model": s.device.name, "port": s.device.portPath, "health": h.word, "cls": h.cls,
+                    "reason": s.reason.map(t.sentence) ?? "", "since": time(s.since)]
         }
+        // With the snapshot's problems (codes and parameters) the reasons are in the reader's language.
+        let reasons = d.status.map { $0.kit.problems.map { t.reason(code: $0.code, args: $0.args, english: $0.reason) } }
+            ?? view.reasons.map(t.sentence)
         let spans = try await registry.kitHistory(station: id, from: at.adding(.seconds(-7 * 86400)), to: at)
         let chart = KitChart.svg(spans, from: at.adding(.seconds(-7 * 86400)), to: at, dayLabel: { time($0).prefix(10).suffix(5).description })
         let events: [Context] = d.recentEvents.reversed().map { e in
@@ -534,10 +557,10 @@ struct Pages: Sendable {
             "stationID": view.station, "province": view.site.province, "regency": view.site.regency, "district": view.site.district,
             "word": c.word, "cls": c.cls, "since": view.conditionSince.map { time($0) } ?? "—",
             "forHowLong": view.conditionSince.map { span($0, at) } ?? "—",
-            "reasons": view.reasons, "hasReasons": !view.reasons.isEmpty,
+            "reasons": reasons, "hasReasons": !reasons.isEmpty,
             "skew": view.clockSkewed ? view.clockSkewSeconds.map { span(Timestamp(millis: 0), Timestamp(millis: abs($0) * 1000)) } ?? false : false,
             "facts": facts, "devices": devices, "hasDevices": !devices.isEmpty, "events": events,
-            "chart": chart, "chartText": KitChart.summary(spans, word: { DashboardText.condition($0).word }, of: DashboardText.word("ofTime")),
+            "chart": chart, "chartText": KitChart.summary(spans, word: { t.condition($0).word }, of: t.word("ofTime")),
         ])
     }
 

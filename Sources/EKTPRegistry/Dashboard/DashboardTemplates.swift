@@ -22,6 +22,7 @@ enum DashboardTemplates {
         <a class="skip" href="#main">{{t.overview}}</a>
         <header>
         <a class="brand" href="/">{{t.brand}}</a>
+        <nav class="lang" aria-label="Bahasa / Language">{{#languages}}<a href="?lang={{code}}" lang="{{code}}"{{#current}} aria-current="true"{{/current}}>{{label}}</a> {{/languages}}</nav>
         {{#viewer}}
         <nav aria-label="{{t.nav}}">
         {{#nav}}<a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{word}}</a>{{/nav}}
@@ -185,7 +186,7 @@ enum DashboardTemplates {
         header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;padding:.5rem 1rem;background:#0d3b66;color:#fff}
         header a{color:#fff}.brand{font-weight:700;text-decoration:none;margin-right:1rem}
         nav a{margin-right:.75rem}nav a[aria-current]{font-weight:700;text-decoration:underline 3px}
-        form.search{display:flex;gap:.25rem}form.who{margin-left:auto;display:flex;gap:.5rem;align-items:center;font-size:.9rem}
+        form.search{display:flex;gap:.25rem}nav.lang a{font-size:.85rem;margin-right:.5rem}nav.lang a[aria-current]{font-weight:700;text-decoration:none}form.who{margin-left:auto;display:flex;gap:.5rem;align-items:center;font-size:.9rem}
         main{padding:1rem;max-width:80rem;margin:auto}h1{margin:.2rem 0 .5rem;font-size:1.5rem}
         .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}.skip{position:absolute;left:-99rem}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
         a:focus,button:focus,summary:focus,input:focus,select:focus{outline:3px solid #f4a261;outline-offset:2px}

@@ -106,7 +106,8 @@ public enum Schema {
             (5, "the dashboard: viewer accounts, sessions, devices that keep sites from enrolling", [
                 // A problem device of a station's newest snapshot, one row each (issue 15: the
                 // Cannot-enrol and Repairs pages filter and count these without decoding snapshots).
-                // `device` is the device ID, or "kind:KIND" when no device of a needed kind is there.
+                // `device` is the device ID, or "kind:KIND" when no device of a needed kind is there;
+                // `code` and `args` (JSON) the reason as a code with parameters (issue 18), when sent.
                 """
                 CREATE TABLE device_problems (
                     station TEXT NOT NULL,
@@ -118,6 +119,8 @@ public enum Schema {
                     severity TEXT NOT NULL,
                     reason TEXT NOT NULL,
                     since BIGINT NOT NULL,
+                    code TEXT,
+                    args TEXT,
                     PRIMARY KEY (station, device)
                 )
                 """,

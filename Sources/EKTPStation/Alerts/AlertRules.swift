@@ -124,13 +124,13 @@ public enum AlertRules {
             if power.onMains == false {
                 out.append(.init(name: "OnBattery", severity: .warning, subject: "power",
                                  summary: "mains power is off: running on battery" + (power.batteryPercent.map { " (\($0)%)" } ?? ""),
-                                 reason: "on battery"))
+                                 reason: N_("on battery")))
             }
             states["battery"] = power.batteryLow ? "low" : "ok"
             if power.batteryLow {
                 out.append(.init(name: "BatteryLow", severity: .critical, subject: "battery",
                                  summary: "battery low" + (power.batteryPercent.map { " (\($0)%)" } ?? "") + ": the station will stop",
-                                 reason: "battery low"))
+                                 reason: N_("battery low")))
             }
         }
 

@@ -1,28 +1,30 @@
 import EKTPModel
+import EKTPSupport
 
-/// The human-readable status a district operator reads. May change between versions; scripts use
-/// `--json`.
+/// The human-readable status a district operator reads, in their language (gettext, issue 18). May
+/// change between versions; scripts use `--json`, which never changes with LANG.
 public enum StatusText {
     public static func render(_ s: StationStatus) -> String {
-        var out = "Station \(s.station): \(s.site.district.printable), \(s.site.regency.printable), \(s.site.province.printable)\n"
+        var out = tr("Station {id}: {district}, {regency}, {province}",
+                     ["id": s.station, "district": s.site.district.printable, "regency": s.site.regency.printable, "province": s.site.province.printable]) + "\n"
         let verdict: String
         switch s.kit.state {
-        case .ready: verdict = "READY: this station can enrol"
-        case .degraded: verdict = "DEGRADED: this station can enrol, but needs attention"
-        case .broken: verdict = "BROKEN: this station cannot enrol"
+        case .ready: verdict = tr("Kit READY: this station can enrol")
+        case .degraded: verdict = tr("Kit DEGRADED: this station can enrol, but needs attention")
+        case .broken: verdict = tr("Kit BROKEN: this station cannot enrol")
         }
-        out += "Kit \(verdict) (since \(ago(s.kit.since, s.now)))\n"
-        for p in s.kit.problems { out += "  - \(p.reason.printable)\n" }
+        out += verdict + " " + tr("(since {ago})", ["ago": ago(s.kit.since, s.now)]) + "\n"
+        for p in s.kit.problems { out += "  - \(p.reason(L10n.text).printable)\n" }
         out += "\n"
         out += table(s.devices.map { d in
-            [d.device.kind.displayName, d.device.name, d.device.portPath,
-             d.health.rawValue + (d.flapping ? " (flapping)" : ""), ago(d.since, s.now), d.reason ?? ""]
-        }, header: ["DEVICE", "NAME", "PORT", "HEALTH", "SINCE", "LAST REASON"])
-        if s.devices.isEmpty { out += "(no devices on the bus)\n" }
+            [L10n.text(d.device.kind.displayName), d.device.name, d.device.portPath,
+             healthWord(d.health) + (d.flapping ? " " + tr("(flapping)") : ""), ago(d.since, s.now), d.reason.map(L10n.sentence) ?? ""]
+        }, header: [tr("DEVICE"), tr("NAME"), tr("PORT"), tr("HEALTH"), tr("SINCE"), tr("LAST REASON")])
+        if s.devices.isEmpty { out += tr("(no devices on the bus)") + "\n" }
         out += renderWatchers(s)
         if let alerts = s.alerts, !alerts.isEmpty {
-            out += "Alerts:  \(alerts.count) firing\n"
-            for a in alerts { out += "  \(a.severity.rawValue.uppercased()) \(a.name) since \(ago(a.since, s.now)): \(a.summary.printable)\n" }
+            out += tr("Alerts:  {n} firing", ["n": "\(alerts.count)"]) + "\n"
+            for a in alerts { out += "  \(a.severity.rawValue.uppercased()) \(a.name) " + tr("since {ago}", ["ago": ago(a.since, s.now)]) + ": \(L10n.text(a.summary).printable)\n" }
         }
         return out
     }
@@ -30,50 +32,60 @@ public enum StatusText {
     static func renderWatchers(_ s: StationStatus) -> String {
         var lines: [String] = []
         if let v = s.server {
-            var l = "Server:  \(v.name.printable) \(v.state.rawValue.replacingAll("_", with: " ")) since \(ago(v.since, s.now))"
+            var l = tr("Server:  {name} {state} since {ago}", ["name": v.name.printable, "state": L10n.text(v.state.rawValue.replacingAll("_", with: " ")),
+                                                                "ago": ago(v.since, s.now)])
             if let pid = v.pid { l += ", pid \(pid)" }
-            l += "; restarts \(v.restarts); up \(percent(v.availability.last24h)) of the last 24 h"
-            l += v.availability.observed24hSeconds < 86400 ? " (watched \(duration(v.availability.observed24hSeconds)))" : ""
-            l += ", \(percent(v.availability.last7d)) of 7 days"
+            l += tr("; restarts {n}; up {percent} of the last 24 h", ["n": "\(v.restarts)", "percent": percent(v.availability.last24h)])
+            l += v.availability.observed24hSeconds < 86400 ? " " + tr("(watched {duration})", ["duration": duration(v.availability.observed24hSeconds)]) : ""
+            l += tr(", {percent} of 7 days", ["percent": percent(v.availability.last7d)])
             lines.append(l)
-            if v.state != .up, let r = v.lastReason { lines.append("         last: \(r.printable)") }
+            if v.state != .up, let r = v.lastReason { lines.append("         " + tr("last: {reason}", ["reason": L10n.text(r).printable])) }
         }
         if let p = s.sync {
             switch p.state {
-            case .fresh: lines.append("Centre:  data pulled \(p.lastPull.map { ago($0, s.now) } ?? "")")
-            case .stale, .never, .unknown: lines.append("Centre:  \(p.state.rawValue.uppercased()): \(p.reason ?? "")")
+            case .fresh: lines.append(tr("Centre:  data pulled {ago}", ["ago": p.lastPull.map { ago($0, s.now) } ?? ""]))
+            case .stale, .never, .unknown:
+                lines.append(tr("Centre:  {state}: {reason}", ["state": L10n.text(p.state.rawValue).uppercased(), "reason": L10n.text(p.reason ?? "")]))
             }
         }
         if let u = s.uplink {
             let targets = u.targets.map { t in
-                "\(t.name) " + (t.reachable == true ? "reachable (\(Int((t.latencyMillis ?? 0).rounded())) ms)" : t.reachable == false ? "UNREACHABLE" : "not yet checked")
+                "\(t.name) " + (t.reachable == true ? tr("reachable ({ms} ms)", ["ms": "\(Int((t.latencyMillis ?? 0).rounded()))"])
+                                                  : t.reachable == false ? tr("UNREACHABLE") : tr("not yet checked"))
             }
-            lines.append("Network: default route via \(u.defaultInterface ?? "nothing (offline)")" + (targets.isEmpty ? "" : "; " + targets.joined(separator: ", ")))
+            lines.append(tr("Network: default route via {interface}", ["interface": u.defaultInterface ?? tr("nothing (offline)")])
+                         + (targets.isEmpty ? "" : "; " + targets.joined(separator: ", ")))
         }
         if let o = s.outbox, let problem = o.problem {
-            lines.append("Outbox:  " + (o.writable ? problem : problem.uppercasedFirst))
+            lines.append(tr("Outbox:  ") + (o.writable ? problem : problem.uppercasedFirst))
         }
         if let d = s.delivery {
-            var l = "Registry: "
+            var l = tr("Registry: ")
             if d.failures == 0 {
-                l += d.pending == 0 ? "all reports delivered" : "\(d.pending) report(s) waiting"
-                if let t = d.lastDelivery { l += ", last delivery \(ago(t, s.now))" }
+                l += d.pending == 0 ? tr("all reports delivered") : tr("{n} report(s) waiting", ["n": L10n.count(d.pending)])
+                if let t = d.lastDelivery { l += tr(", last delivery {ago}", ["ago": ago(t, s.now)]) }
             } else {
-                l += "NOT DELIVERING (\(d.failures) failure(s) in a row), \(d.pending) report(s) waiting: \(d.lastError ?? "")"
+                l += tr("NOT DELIVERING ({failures} failure(s) in a row), {n} report(s) waiting: {error}",
+                        ["failures": "\(d.failures)", "n": L10n.count(d.pending), "error": d.lastError ?? ""])
             }
-            if d.overLimit { l += "; OUTBOX OVER ITS SIZE BOUND" }
+            if d.overLimit { l += tr("; OUTBOX OVER ITS SIZE BOUND") }
             lines.append(l)
         }
         if let st = s.stock {
-            lines.append("Blanks:  \(st.blanks) card blanks (\(st.source == .printer ? "from the printers" : "counted by the operator") \(ago(st.updatedAt, s.now)))")
+            lines.append(tr("Blanks:  {n} card blanks ({source} {ago})", ["n": L10n.count(st.blanks), "ago": ago(st.updatedAt, s.now),
+                                                                           "source": st.source == .printer ? tr("from the printers") : tr("counted by the operator")]))
         }
         if let p = s.power, p.onMains != nil || p.batteryPercent != nil {
-            var l = "Power:   " + (p.onMains == true ? "mains" : p.onMains == false ? "ON BATTERY" : "unknown")
-            if let b = p.batteryPercent { l += ", battery \(b)%" + (p.batteryLow ? " (LOW)" : "") }
+            var l = tr("Power:   ") + (p.onMains == true ? tr("mains") : p.onMains == false ? tr("ON BATTERY") : tr("unknown"))
+            if let b = p.batteryPercent { l += tr(", battery {percent}%", ["percent": "\(b)"]) + (p.batteryLow ? " " + tr("(LOW)") : "") }
             lines.append(l)
         }
         return lines.isEmpty ? "" : "\n" + lines.joined(separator: "\n") + "\n"
     }
+
+    /// Words of the JSON's enums that the text shows, for the catalogue (translated where shown).
+    static let enumWords = [N_("starting"), N_("up"), N_("unhealthy"), N_("restarting"), N_("crash loop"), N_("stopped"),
+                            N_("fresh"), N_("stale"), N_("never"), N_("unknown")]
 
     static func percent(_ x: Double) -> String {
         let p = (x * 1000).rounded() / 10
@@ -107,16 +119,27 @@ public enum StatusText {
     public static func renderEvents(_ events: [Event]) -> String {
         table(events.map { e in
             ["\(e.sequence)", e.time.rfc3339, e.type.rawValue, e.deviceName ?? e.subject,
-             [e.from, e.to].compactMap { $0 }.joined(separator: " -> "), e.reason ?? ""]
-        }, header: ["SEQ", "TIME", "EVENT", "SUBJECT", "CHANGE", "REASON"])
+             [e.from, e.to].compactMap { $0 }.joined(separator: " -> "), e.reason.map(L10n.sentence) ?? ""]
+        }, header: [tr("SEQ"), tr("TIME"), tr("EVENT"), tr("SUBJECT"), tr("CHANGE"), tr("REASON")])
     }
 
     static func ago(_ t: Timestamp, _ now: Timestamp) -> String {
         let s = max(0, (now.millis - t.millis) / 1000)
-        if s < 60 { return "\(s)s ago" }
-        if s < 3600 { return "\(s / 60)m ago" }
-        if s < 86400 { return "\(s / 3600)h\(s % 3600 / 60)m ago" }
-        return "\(s / 86400)d\(s % 86400 / 3600)h ago"
+        if s < 60 { return tr("{s}s ago", ["s": "\(s)"]) }
+        if s < 3600 { return tr("{m}m ago", ["m": "\(s / 60)"]) }
+        if s < 86400 { return tr("{h}h{m}m ago", ["h": "\(s / 3600)", "m": "\(s % 3600 / 60)"]) }
+        return tr("{d}d{h}h ago", ["d": "\(s / 86400)", "h": "\(s % 86400 / 3600)"])
+    }
+
+    /// A device's health in the reader's words.
+    static func healthWord(_ h: Health) -> String {
+        switch h {
+        case .ok: tr("ok")
+        case .degraded: tr("degraded")
+        case .failed: tr("failed")
+        case .missing: tr("missing")
+        case .unknown: tr("unknown")
+        }
     }
 
     static func table(_ rows: [[String]], header: [String]) -> String {

@@ -90,7 +90,7 @@ public struct DeviceHealthMachine: Sendable, Equatable {
     public mutating func added(at now: Timestamp) -> [Transition] {
         guard health == .missing else { return [] }
         var out: [Transition] = []
-        move(to: .unknown, reason: "plugged in, not yet checked", code: nil, at: now, &out)
+        move(to: .unknown, reason: N_("plugged in, not yet checked"), code: nil, at: now, &out)
         return out
     }
 

@@ -15,47 +15,55 @@ public enum KitEvaluator {
             let warn = ofKind.filter { ($0.health == .degraded || ($0.health == .ok && $0.flapping)) }
             let pending = ofKind.filter { $0.health == .unknown }
             let bad = ofKind.filter { $0.health == .failed || $0.health == .missing }
-            let plural = req.count > 1 ? "\(req.count) \(req.kind.displayName)s" : "a \(req.kind.displayName)"
 
             if good.count >= req.count { continue }
             let usable = good.count + warn.count
             if usable >= req.count {
                 for d in warn.prefix(req.count - good.count) {
-                    let why = d.flapping && d.health == .ok ? "flapping" : (d.reason ?? "degraded")
-                    problems.append(KitProblem(kind: req.kind, device: d.device.id, severity: .degraded,
-                                               reason: "\(d.device.label) \(why)"))
+                    if d.flapping && d.health == .ok {
+                        problems.append(KitProblem(kind: req.kind, device: d.device.id, severity: .degraded, code: .flapping, args: labelArgs(d)))
+                    } else {
+                        problems.append(KitProblem(kind: req.kind, device: d.device.id, severity: .degraded, code: .warning,
+                                                   args: labelArgs(d, why: d.reason ?? N_("degraded"))))
+                    }
                 }
                 continue
             }
             if usable + pending.count >= req.count {
                 for d in pending.prefix(req.count - usable) {
-                    problems.append(KitProblem(kind: req.kind, device: d.device.id, severity: .degraded,
-                                               reason: "\(d.device.label) not yet checked"))
+                    problems.append(KitProblem(kind: req.kind, device: d.device.id, severity: .degraded, code: .notChecked, args: labelArgs(d)))
                 }
                 continue
             }
             // Not enough: broken. Name every device at fault, or say there is none.
             if ofKind.isEmpty {
-                problems.append(KitProblem(kind: req.kind, severity: .broken,
-                                           reason: req.count > 1 ? "needs \(plural), none connected" : "no \(req.kind.displayName) connected"))
+                problems.append(req.count > 1
+                    ? KitProblem(kind: req.kind, severity: .broken, code: .needsNoneConnected, args: ["count": "\(req.count)", "kinds": req.kind.rawValue])
+                    : KitProblem(kind: req.kind, severity: .broken, code: .noneConnected, args: ["kind": req.kind.rawValue]))
                 continue
             }
             if req.count > 1 {
-                problems.append(KitProblem(kind: req.kind, severity: .broken,
-                                           reason: "only \(usable) of \(req.count) \(req.kind.displayName)s usable"))
+                problems.append(KitProblem(kind: req.kind, severity: .broken, code: .onlyUsable,
+                                           args: ["usable": "\(usable)", "count": "\(req.count)", "kinds": req.kind.rawValue]))
             }
             for d in bad {
-                let why = d.health == .missing ? "is unplugged: plug it back into port \(d.device.portPath)"
-                    : "failed: \(d.reason ?? "not working")"
-                problems.append(KitProblem(kind: req.kind, device: d.device.id, severity: .broken,
-                                           reason: "\(d.device.label) \(why)"))
+                problems.append(d.health == .missing
+                    ? KitProblem(kind: req.kind, device: d.device.id, severity: .broken, code: .unplugged, args: labelArgs(d))
+                    : KitProblem(kind: req.kind, device: d.device.id, severity: .broken, code: .failed, args: labelArgs(d, why: d.reason ?? N_("not working"))))
             }
             if bad.isEmpty {
-                problems.append(KitProblem(kind: req.kind, severity: .broken,
-                                           reason: "no usable \(req.kind.displayName) (\(ofKind.count) present, none working)"))
+                problems.append(KitProblem(kind: req.kind, severity: .broken, code: .noneWorking,
+                                           args: ["kind": req.kind.rawValue, "present": "\(ofKind.count)"]))
             }
         }
         let state = problems.map(\.severity).max() ?? .ready
         return (state, problems.sorted { a, b in a.severity != b.severity ? a.severity > b.severity : a.kind < b.kind })
+    }
+
+    /// A device's label as parameters: kind word, name, port (`{kind} {name} at {port}`).
+    static func labelArgs(_ d: DeviceStatus, why: String? = nil) -> [String: String] {
+        var a = ["kind": d.device.kind.rawValue, "name": d.device.name, "port": d.device.portPath]
+        if let why { a["why"] = why }
+        return a
     }
 }

@@ -71,7 +71,7 @@ public struct SupervisorMachine: Sendable {
             failures = 0
             if state != .up {
                 upSince = now
-                move(to: .up, reason: "answering its liveness probe", now, &out)
+                move(to: .up, reason: N_("answering its liveness probe"), now, &out)
             } else if let u = upSince, now - u >= policy.resetAfter, backoffLevel > 0 || !recentRestarts.isEmpty || inCrashLoop {
                 backoffLevel = 0
                 recentRestarts = []

@@ -1,0 +1,91 @@
+/// A reason as a code and its parameters (issue 18), beside the English text every report already
+/// carries: the station's operator, the registry's dashboard and a script each render it in their
+/// own reader's language, not in the language the station ran in.
+///
+/// The English `template` of each code is the gettext msgid (po/ektpd.pot); `{name}` marks a
+/// parameter. A parameter named `kind` (or `kinds`) holds a device kind word (`fingerprint`) and is
+/// rendered as the kind's name (or plural); `why` holds a device's own reason, rendered through the catalogue when it is a
+/// known sentence. A code this build does not know falls back to the English text.
+public enum ReasonCode: String, Codable, Sendable, CaseIterable {
+    case unplugged = "device.unplugged"
+    case failed = "device.failed"
+    case warning = "device.warning"
+    case flapping = "device.flapping"
+    case notChecked = "device.not_checked"
+    case noneConnected = "kit.none_connected"
+    case needsNoneConnected = "kit.needs_none_connected"
+    case onlyUsable = "kit.only_usable"
+    case noneWorking = "kit.none_working"
+
+    /// The English sentence, with `{parameter}` marks. Changing one changes every catalogue's msgid:
+    /// add a new code instead.
+    public var template: String {
+        switch self {
+        case .unplugged: "{kind} {name} at {port} is unplugged: plug it back into port {port}"
+        case .failed: "{kind} {name} at {port} failed: {why}"
+        case .warning: "{kind} {name} at {port} {why}"
+        case .flapping: "{kind} {name} at {port} flapping"
+        case .notChecked: "{kind} {name} at {port} not yet checked"
+        case .noneConnected: "no {kind} connected"
+        case .needsNoneConnected: "needs {count} {kinds}, none connected"
+        case .onlyUsable: "only {usable} of {count} {kinds} usable"
+        case .noneWorking: "no usable {kind} ({present} present, none working)"
+        }
+    }
+
+    /// The templates as gettext extracts them (xgettext reads these `N_` marks; the list must match
+    /// `template`, which a test checks).
+    static let catalogue = [
+        N_("{kind} {name} at {port} is unplugged: plug it back into port {port}"),
+        N_("{kind} {name} at {port} failed: {why}"),
+        N_("{kind} {name} at {port} {why}"),
+        N_("{kind} {name} at {port} flapping"),
+        N_("{kind} {name} at {port} not yet checked"),
+        N_("no {kind} connected"),
+        N_("needs {count} {kinds}, none connected"),
+        N_("only {usable} of {count} {kinds} usable"),
+        N_("no usable {kind} ({present} present, none working)"),
+    ]
+
+    /// The sentence in the reader's language: `translate` maps an English msgid to the reader's
+    /// (the identity for English). Unknown parameters are left as written.
+    public static func render(code: String, args: [String: String], english: String, translate: (String) -> String) -> String {
+        guard let c = ReasonCode(rawValue: code) else { return english }
+        var values: [String: String] = [:]
+        for (k, v) in args {
+            switch k {
+            case "kind": values[k] = translate(DeviceKind(rawValue: v)?.displayName ?? v)
+            case "kinds": values[k] = translate(DeviceKind(rawValue: v)?.pluralName ?? v)
+            case "why": values[k] = translate(v)
+            default: values[k] = v
+            }
+        }
+        return fill(translate(c.template), values)
+    }
+}
+
+/// Marks an English sentence for the catalogue without translating it here (gettext's `N_`):
+/// xgettext extracts it, and the reader's side translates it where it is shown.
+@inlinable public func N_(_ s: String) -> String { s }
+
+/// Fills `{name}` marks from `values`; a mark with no value stays as written.
+public func fill(_ template: String, _ values: [String: String]) -> String {
+    guard template.contains("{") else { return template }
+    var out = ""
+    out.reserveCapacity(template.utf8.count + 32)
+    var i = template.startIndex
+    while i < template.endIndex {
+        let c = template[i]
+        if c == "{", let close = template[i...].firstIndex(of: "}") {
+            let name = String(template[template.index(after: i)..<close])
+            if let v = values[name], !name.isEmpty, !name.contains("{") {
+                out += v
+                i = template.index(after: close)
+                continue
+            }
+        }
+        out.append(c)
+        i = template.index(after: i)
+    }
+    return out
+}
