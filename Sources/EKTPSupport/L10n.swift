@@ -56,6 +56,23 @@ public enum L10n {
     /// their language. Exact sentences need no entry here, only their N_ mark at the source.
     public static let templates = [
         N_("not on the bus: plug it back into port {port}"),
+        // Config and scenario files (EKTPYAML's FieldReader words them; a test checks each matches).
+        N_("expected a text value, got {value}"),
+        N_("{n} characters; at most {max}"),
+        N_("expected a whole number, got {value}"),
+        N_("{value} is out of range: must be {low}...{high}"),
+        N_("expected a number, got {value}"),
+        N_("{value} is out of range: must be between {low} and {high}"),
+        N_("expected true or false, got {value}"),
+        N_("expected a duration like 10s, 5m or 1h, got {value}"),
+        N_("{value} is out of range: a duration may be at most 10 years (3650d)"),
+        N_("{value} is too short: must be at least {minimum}"),
+        N_("unknown value {value}: expected one of {names}"),
+        N_("expected a mapping of 'key: value' lines, got {value}"),
+        N_("expected a list, got {value}"),
+        N_("required field is missing"),
+        N_("required field is empty"),
+        N_("unknown field{hint}"),
     ]
 
     /// An English sentence from a report in the reader's language: its catalogue entry, else the

@@ -19,7 +19,9 @@ struct Run: AsyncParsableCommand {
         do {
             cfg = try StationConfig.load(path: config, environment: env)
         } catch {
-            printError("ektpd: \(error.issues.count) problem\(error.issues.count == 1 ? "" : "s") in the configuration; not starting:\n\(error.description)")
+            let n = ["n": "\(error.issues.count)"]
+            printError((error.issues.count == 1 ? tr("ektpd: {n} problem in the configuration; not starting:", n)
+                                                : tr("ektpd: {n} problems in the configuration; not starting:", n)) + "\n" + localized(error))
             throw ExitCode(4)
         }
         if let socket { cfg.socketPath = socket }
@@ -52,8 +54,9 @@ struct CheckConfig: ParsableCommand {
         do {
             cfg = try StationConfig.load(path: file, environment: environment())
         } catch {
-            printError(error.description)
-            printError("\(file): \(error.issues.count) problem\(error.issues.count == 1 ? "" : "s")")
+            printError(localized(error))
+            let n = ["file": file, "n": "\(error.issues.count)"]
+            printError(error.issues.count == 1 ? tr("{file}: {n} problem", n) : tr("{file}: {n} problems", n))
             throw ExitCode(4)
         }
         // libcurl is loaded only to make requests: check here that it can be.
@@ -62,6 +65,16 @@ struct CheckConfig: ParsableCommand {
             throw ExitCode(4)
         }
         for w in cfg.warnings { printError("\(file): warning: \(w)") }
-        print("\(file): ok (station \(cfg.stationID), kit: \(cfg.kit.requirements.map { "\($0.count) \($0.kind.rawValue)" }.joined(separator: ", ")))")
+        print(tr("{file}: ok (station {station}, kit: {kit})", ["file": file, "station": cfg.stationID,
+                                                                 "kit": cfg.kit.requirements.map { "\($0.count) \($0.kind.rawValue)" }.joined(separator: ", ")]))
     }
+}
+
+/// A file's problems as `file:line:column: field: message`, the message in the reader's language
+/// (the place and the field never change: an operator and a script find them the same way).
+func localized(_ e: FieldIssues) -> String {
+    e.issues.map { i in
+        let message = L10n.sentence(i.message)
+        return i.field.isEmpty ? "\(i.file):\(i.mark): \(message)" : "\(i.file):\(i.mark): \(i.field): \(message)"
+    }.joined(separator: "\n")
 }

@@ -107,8 +107,17 @@ def main():
         for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--disable-gpu"):
             opts.add_argument(a)
         opts.binary_location = shutil.which("chromium")
+        # A browser set to Bahasa Indonesia, as in a Dukcapil office.
+        opts.add_experimental_option("prefs", {"intl.accept_languages": "id-ID,id"})
         driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")))
         driver.set_page_load_timeout(30)
+
+        def wait_url(test, seconds=10):
+            # A click that submits a form returns before the next page has loaded: wait for it.
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not test(driver.current_url):
+                time.sleep(0.05)
+            return test(driver.current_url)
 
         def shot(name):
             driver.save_screenshot(os.path.join(OUT, name + ".png"))
@@ -128,15 +137,25 @@ def main():
                 ".then(function (r) { return r.text().then(function (t) { done([r.status, t]); }); })"
                 ".catch(function (e) { done([0, String(e)]); });", path, method, body)
 
-        # A page without a session goes to the login page; a wrong password is refused.
+        # A page without a session goes to the login page, in Bahasa Indonesia unless asked otherwise.
         driver.get(base + "/cannot-enrol")
         check("/login" in driver.current_url, "a page without a session goes to the login page")
+        check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "id" and "Kata sandi" in driver.page_source,
+              "the login page is in Bahasa Indonesia by default")
+        shot("login-id")
+        driver.find_element(By.CSS_SELECTOR, 'nav.lang a[lang="en"]').click()
+        check(wait_url(lambda u: "lang=en" in u) and "Password" in driver.page_source, "English is a choice")
         shot("login")
         login(user, "not-the-password")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "Wrong user name or password" not in driver.page_source:
+            time.sleep(0.05)
         check("Wrong user name or password" in driver.page_source, "a wrong password is refused with a message")
+        if "Wrong user name or password" not in driver.page_source:
+            open(os.path.join(OUT, "wrong-password.html"), "w").write(driver.page_source)
         check("/login" in driver.current_url, "a wrong password stays on the login page")
         login(user, password)
-        check(driver.current_url.rstrip("/") == base, "the viewer lands on the overview after logging in")
+        check(wait_url(lambda u: u.rstrip("/") == base), "the viewer lands on the overview after logging in")
         check("Sintang" in driver.page_source and "11 cannot enrol" in driver.page_source, "the overview shows Sintang with 11 sites that cannot enrol")
         shot("overview")
 
@@ -151,6 +170,15 @@ def main():
         kinds_listed = sorted(r.find_elements(By.TAG_NAME, "td")[1].text.split("\n")[0] for r in rows)
         shot("cannot-enrol")
 
+        # The same page in Bahasa Indonesia: the reasons too, though the stations run in English.
+        driver.get(base + "/cannot-enrol?lang=id")
+        check("Tidak dapat merekam" in driver.find_element(By.TAG_NAME, "h1").text, "the Cannot-enrol page in Bahasa Indonesia")
+        check(any("colokkan kembali ke port" in r.text or "rusak:" in r.text for r in driver.find_elements(By.CSS_SELECTOR, "table.list tbody tr")),
+              "its reasons in Bahasa Indonesia")
+        shot("cannot-enrol-id")
+        driver.get(base + "/?lang=id")
+        shot("overview-id")
+        driver.get(base + "/cannot-enrol?lang=en")
         # Repairs: the same devices counted by kind.
         driver.get(base + "/repairs")
         counted = {}
@@ -216,12 +244,13 @@ def main():
         driver.get(base + "/repairs")
         check("/login" not in driver.current_url, "the session survived the forged post")
         driver.find_element(By.CSS_SELECTOR, "form.who button").click()
-        check("/login" in driver.current_url, "logging out goes to the login page")
+        check(wait_url(lambda u: "/login" in u), f"logging out goes to the login page ({driver.current_url})")
         driver.get(base + "/repairs")
         check("/login" in driver.current_url, "after logging out a page needs a login again")
 
         # A Sintang regency viewer sees Sintang only: page and JSON.
         login("sintang-staff", "sintang-password-1")
+        wait_url(lambda u: "/login" not in u)
         driver.get(base + "/cannot-enrol")
         check('data-station="kapuas-01"' not in driver.page_source and "Kapuas" not in driver.page_source,
               "a Sintang viewer does not see the Kapuas Hulu site on the page")

@@ -1,0 +1,84 @@
+import EKTPModel
+import Foundation
+import Glibc
+import Testing
+
+/// Issue 18: the operator reads ektpd in their language (gettext through glibc, catalogues from
+/// po/), while `--json` and the reports never change with LANG.
+@Suite(.serialized) struct LanguageTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// po/id.po compiled by msgfmt into a folder of its own (EKTP_LOCALEDIR), as make install does.
+    static func locales() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-locale-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir + "/id/LC_MESSAGES", withIntermediateDirectories: true)
+        let r = run(["/usr/bin/msgfmt", "--check", "-o", dir + "/id/LC_MESSAGES/ektpd.mo", root + "/po/id.po"])
+        #expect(r.status == 0, "msgfmt: \(r.stderr)")
+        return dir
+    }
+
+    @Test func statusIsInIndonesianAndItsJSONIsTheSameInAnyLanguage() throws {
+        let locales = try Self.locales()
+        let daemon = try RunningDaemon(scenario: standardKit + """
+
+            timeline:
+              - {at: 2s, device: fingerprint, fault: unplug}
+        """)
+        try daemon.waitReady()
+        _ = try daemon.waitForStatus { $0.kit.state == .broken }
+        // id_ID.UTF-8 need not be generated on this machine: the catalogue is chosen by its language.
+        let id = ["LANG": "id_ID.UTF-8", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales]
+        let c = ["LANG": "C", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales]
+        let text = try ektpd(["status", "--socket", daemon.socket], environment: id)
+        #expect(text.status == 2)
+        #expect(text.stdout.contains("Alat perekaman RUSAK: stasiun ini tidak dapat merekam"), "\(text.stdout)")
+        #expect(text.stdout.contains("pemindai sidik jari DigitalPersona U.are.U 4000B/4500 di port 1-1 tercabut: colokkan kembali ke port 1-1"))
+        #expect(text.stdout.contains("PERANGKAT") && text.stdout.contains("tidak terpasang") && text.stdout.contains("detik lalu"))
+        #expect(text.stdout.contains("Blangko: 900 blangko"))
+        let english = try ektpd(["status", "--socket", daemon.socket], environment: c)
+        #expect(english.stdout.contains("Kit BROKEN: this station cannot enrol") && !english.stdout.contains("RUSAK"))
+        // LANGUAGE picks the catalogue too, as for every gettext program.
+        let byLanguage = try ektpd(["status", "--socket", daemon.socket], environment: ["LANG": "C.UTF-8", "LANGUAGE": "id", "EKTP_LOCALEDIR": locales])
+        #expect(byLanguage.stdout.contains("Alat perekaman RUSAK"))
+
+        // The JSON is the same bytes whatever LANG says (but for the daemon's clock, read anew each time).
+        func json(_ env: [String: String]) throws -> [String: Any] {
+            var o = try #require(try JSONSerialization.jsonObject(with: Data(ektpd(["status", "--json", "--socket", daemon.socket], environment: env).stdout.utf8)) as? [String: Any])
+            o.removeValue(forKey: "now")
+            return o
+        }
+        let a = try JSONSerialization.data(withJSONObject: try json(id), options: .sortedKeys)
+        let b = try JSONSerialization.data(withJSONObject: try json(c), options: .sortedKeys)
+        #expect(a == b)
+        #expect(String(decoding: a, as: UTF8.self).contains("is unplugged: plug it back into port 1-1"))
+        // The events table's words, not its event types.
+        let events = try ektpd(["events", "--socket", daemon.socket], environment: id)
+        #expect(events.stdout.contains("KEJADIAN") && events.stdout.contains("device.health") && events.stdout.contains("tidak terhubung"))
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test func checkConfigSaysWhereInAnyLanguage() throws {
+        let locales = try Self.locales()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-cfg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try standardKit.write(toFile: dir + "/kit.yaml", atomically: true, encoding: .utf8)
+        try """
+        station:
+          id: it-01
+          site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}
+          colour: blue
+        backend: {type: simulated, scenario: kit.yaml}
+        probes:
+          interval: often
+        """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
+        let id = try ektpd(["check-config", dir + "/ektpd.yaml"], environment: ["LANG": "id_ID.UTF-8", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales])
+        let c = try ektpd(["check-config", dir + "/ektpd.yaml"], environment: ["LANG": "C", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales])
+        #expect(id.status == 4 && c.status == 4)
+        #expect(c.stderr.contains("ektpd.yaml:4:3: station.colour: unknown field"))
+        #expect(c.stderr.contains("ektpd.yaml:7:13: probes.interval: expected a duration like 10s, 5m or 1h, got 'often'"))
+        #expect(id.stderr.contains("ektpd.yaml:4:3: station.colour: kolom tidak dikenal"), "\(id.stderr)")
+        #expect(id.stderr.contains("ektpd.yaml:7:13: probes.interval: seharusnya durasi seperti 10s, 5m atau 1h, tertulis 'often'"))
+        #expect(id.stderr.contains("2 masalah"))
+    }
+}
