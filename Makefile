@@ -13,6 +13,10 @@ UNITDIR     ?= /lib/systemd/system
 UDEVRULESDIR ?= /lib/udev/rules.d
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 LOCALEDIR   ?= $(PREFIX)/share/locale
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 SWIFT       ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SCRATCH     ?= .build-release
 CONFIG      ?= release
@@ -41,6 +45,17 @@ install: build
 	install -D -m 0644 examples/prometheus/ektp-alerts.yml $(DESTDIR)$(DOCDIR)/examples/prometheus/ektp-alerts.yml
 	install -m 0644 scenarios/*.yaml $(DESTDIR)$(DATADIR)/scenarios/
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	# manual pages (man/: ektpd(8) and ektp-registry(8) from the argument parser, ektpd.yaml(5)), gzip'd as Debian ships them
+	install -d -m 0755 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	gzip -9n < man/ektpd.8 > $(DESTDIR)$(MANDIR)/man8/ektpd.8.gz
+	gzip -9n < man/ektp-registry.8 > $(DESTDIR)$(MANDIR)/man8/ektp-registry.8.gz
+	gzip -9n < man/ektpd.yaml.5 > $(DESTDIR)$(MANDIR)/man5/ektpd.yaml.5.gz
+	# shell completions, written by the binaries themselves (swift-argument-parser)
+	install -d -m 0755 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	for tool in ektpd ektp-registry; do \
+	  $(SCRATCH)/$(CONFIG)/$$tool --generate-completion-script bash > $(DESTDIR)$(BASHCOMPDIR)/$$tool; \
+	  $(SCRATCH)/$(CONFIG)/$$tool --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_$$tool; \
+	  $(SCRATCH)/$(CONFIG)/$$tool --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/$$tool.fish; done
 	# message catalogues (gettext): po/LANG.po -> LOCALEDIR/LANG/LC_MESSAGES/ektpd.mo
 	for po in po/*.po; do lang=$$(basename $$po .po); install -d -m 0755 $(DESTDIR)$(LOCALEDIR)/$$lang/LC_MESSAGES; \
 	  msgfmt -o $(DESTDIR)$(LOCALEDIR)/$$lang/LC_MESSAGES/ektpd.mo $$po; done
@@ -58,7 +73,9 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ektpd $(DESTDIR)$(BINDIR)/ektp-registry $(DESTDIR)$(UNITDIR)/ektpd.service $(DESTDIR)$(UNITDIR)/ektp-registry.service \
 	  $(DESTDIR)$(UDEVRULESDIR)/70-ektp-kit.rules $(DESTDIR)$(SYSUSERSDIR)/ektpd.conf
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
-	rm -f $(DESTDIR)$(LOCALEDIR)/*/LC_MESSAGES/ektpd.mo
+	rm -f $(DESTDIR)$(LOCALEDIR)/*/LC_MESSAGES/ektpd.mo $(DESTDIR)$(MANDIR)/man8/ektpd.8.gz $(DESTDIR)$(MANDIR)/man8/ektp-registry.8.gz \
+	  $(DESTDIR)$(MANDIR)/man5/ektpd.yaml.5.gz $(DESTDIR)$(BASHCOMPDIR)/ektpd $(DESTDIR)$(BASHCOMPDIR)/ektp-registry \
+	  $(DESTDIR)$(ZSHCOMPDIR)/_ektpd $(DESTDIR)$(ZSHCOMPDIR)/_ektp-registry $(DESTDIR)$(FISHCOMPDIR)/ektpd.fish $(DESTDIR)$(FISHCOMPDIR)/ektp-registry.fish
 
 deb:
 	scripts/build-deb.sh

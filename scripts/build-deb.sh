@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds dist/ektpd_VERSION_ARCH.deb with dpkg-deb from a staged `make install`.
-#   scripts/build-deb.sh
+#   scripts/build-deb.sh                                  (release build, as shipped)
+#   CONFIG=debug SCRATCH=.build scripts/build-deb.sh       (the tests' build: scripts/check-package.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -8,7 +9,7 @@ version=$(grep -o 'ektpVersion = "[^"]*"' Sources/EKTPModel/Station.swift | cut 
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-make install DESTDIR="$stage" PREFIX=/usr >/dev/null
+make install DESTDIR="$stage" PREFIX=/usr ${CONFIG:+CONFIG=$CONFIG} ${SCRATCH:+SCRATCH=$SCRATCH} >/dev/null
 mkdir -p "$stage/DEBIAN"
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: ektpd

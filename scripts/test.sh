@@ -19,5 +19,8 @@ echo "==> the registry against docs/openapi.yaml (schemathesis)"
 scripts/schemathesis.sh 50 7
 echo "==> fuzzing: each libFuzzer target for ${EKTP_FUZZ_SECONDS:-30} s (scripts/fuzz.sh)"
 scripts/fuzz.sh "${EKTP_FUZZ_SECONDS:-30}"
+echo "==> manual pages current with the argument parser, and the .deb's pages, completions and catalogues"
+scripts/manpages.sh --check
+scripts/check-package.sh
 echo "==> systemd units: verify and exposure (staged make install)"
 scripts/check-units.sh
