@@ -51,16 +51,7 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable {
     /// (the identity for English). Unknown parameters are left as written.
     public static func render(code: String, args: [String: String], english: String, translate: (String) -> String) -> String {
         guard let c = ReasonCode(rawValue: code) else { return english }
-        var values: [String: String] = [:]
-        for (k, v) in args {
-            switch k {
-            case "kind": values[k] = translate(DeviceKind(rawValue: v)?.displayName ?? v)
-            case "kinds": values[k] = translate(DeviceKind(rawValue: v)?.pluralName ?? v)
-            case "why": values[k] = translate(v)
-            default: values[k] = v
-            }
-        }
-        return fill(translate(c.template), values)
+        return Sentences.render(c.template, args, translate: translate)
     }
 }
 

@@ -51,66 +51,12 @@ public enum L10n {
         }
     }
 
-    /// English sentences made from a template (`{name}` marks) that reports carry as text: shown
-    /// translated by matching the template, so the JSON keeps its English while a person reads
-    /// their language. Exact sentences need no entry here, only their N_ mark at the source.
-    public static let templates = [
-        N_("not on the bus: plug it back into port {port}"),
-        // Config and scenario files (EKTPYAML's FieldReader words them; a test checks each matches).
-        N_("expected a text value, got {value}"),
-        N_("{n} characters; at most {max}"),
-        N_("expected a whole number, got {value}"),
-        N_("{value} is out of range: must be {low}...{high}"),
-        N_("expected a number, got {value}"),
-        N_("{value} is out of range: must be between {low} and {high}"),
-        N_("expected true or false, got {value}"),
-        N_("expected a duration like 10s, 5m or 1h, got {value}"),
-        N_("{value} is out of range: a duration may be at most 10 years (3650d)"),
-        N_("{value} is too short: must be at least {minimum}"),
-        N_("unknown value {value}: expected one of {names}"),
-        N_("expected a mapping of 'key: value' lines, got {value}"),
-        N_("expected a list, got {value}"),
-        N_("required field is missing"),
-        N_("required field is empty"),
-        N_("unknown field{hint}"),
-    ]
-
-    /// An English sentence from a report in the reader's language: its catalogue entry, else the
-    /// translation of the template it was made from, else the English.
+    /// An English sentence from a report (or a config problem) in the reader's language: its
+    /// catalogue entry, else the translation of the template it was made from
+    /// (`Sentences.templates`), else the English.
     public static func sentence(_ english: String) -> String {
-        let exact = text(english)
-        if exact != english || !bound { return exact }
-        for t in templates {
-            if let values = match(t, english) {
-                let translated = text(t)
-                return translated == t ? english : fill(translated, values)
-            }
-        }
-        return english
-    }
-
-    /// The values of `template`'s marks when `text` is the template filled in, else nil.
-    public static func match(_ template: String, _ text: String) -> [String: String]? {
-        var values: [String: String] = [:]
-        var t = Substring(template), s = Substring(text)
-        while let open = t.firstIndex(of: "{") {
-            let literal = t[..<open]
-            guard s.hasPrefix(literal), let close = t[open...].firstIndex(of: "}") else { return nil }
-            s = s.dropFirst(literal.count)
-            let name = String(t[t.index(after: open)..<close])
-            t = t[t.index(after: close)...]
-            // The value runs to the next literal part (or the end).
-            let nextLiteral = t.firstIndex(of: "{").map { t[..<$0] } ?? t
-            if nextLiteral.isEmpty {
-                values[name] = String(s); s = ""
-            } else {
-                var i = s.startIndex
-                while i < s.endIndex && !s[i...].hasPrefix(nextLiteral) { i = s.index(after: i) }
-                guard i < s.endIndex else { return nil }
-                values[name] = String(s[..<i]); s = s[i...]
-            }
-        }
-        return s == t ? values : nil
+        guard bound else { return english }
+        return Sentences.translate(english, templates: Sentences.templates, translate: text)
     }
 
     /// The digit-group separator of the reader's language: "14,000" in English, "14.000" in Indonesian.

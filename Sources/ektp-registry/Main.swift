@@ -17,6 +17,12 @@ import Glibc
 
 @main
 struct EktpRegistry: AsyncParsableCommand {
+    /// Messages in the reader's language (gettext, issue 18) before anything is parsed or printed.
+    static func main() async {
+        L10n.setUp()
+        await Self.main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "ektp-registry",
         abstract: "The central registry that e-KTP enrolment stations report to.",
@@ -292,7 +298,7 @@ struct Token: AsyncParsableCommand {
                 return (token, retiring, now)
             }
             print(token)
-            FileHandleStderr.write("\(retiring) older token(s) of \(station) keep working until \(now.adding(g).rfc3339)\n")
+            FileHandleStderr.write(tr("{n} older token(s) of {station} keep working until {time}", ["n": "\(retiring)", "station": station, "time": now.adding(g).rfc3339]) + "\n")
         }
     }
 
@@ -320,7 +326,7 @@ struct Token: AsyncParsableCommand {
 
         func run() async throws {
             let n = try await db.withMigratedRegistry { registry, now in try await registry.revokeTokens(station: station, now: now) }
-            print("revoked \(n) token(s) of \(station)")
+            print(tr("revoked {n} token(s) of {station}", ["n": "\(n)", "station": station]))
             if n == 0 { throw ExitCode(1) }
         }
     }
@@ -398,7 +404,7 @@ struct Import: AsyncParsableCommand {
         if pending {
             let list = try await db.withMigratedRegistry { registry, _ in try await registry.pendingBundles() }
             if json { print(String(decoding: try JSONStyle.encode(list, pretty: true), as: UTF8.self)); return }
-            if list.isEmpty { print("no bundles held for review") }
+            if list.isEmpty { print(tr("no bundles held for review")) }
             for p in list {
                 print("#\(p.id) station \(p.station), \(p.reports) reports \(p.firstSequence)-\(p.lastSequence), received \(p.receivedAt.rfc3339) from \(p.scope), signed by \(p.fingerprint)")
             }
@@ -408,7 +414,7 @@ struct Import: AsyncParsableCommand {
         if retryPending {
             let done = try await db.withMigratedRegistry { registry, now in try await registry.retryPending(now: now) }
             outcomes = done.map { ("held bundle of \($0.station ?? "?")", $0) }
-            if done.isEmpty { print("no held bundle has a key yet") }
+            if done.isEmpty { print(tr("no held bundle has a key yet")) }
         } else if let registry, let token {
             outcomes = try upload(to: registry, tokenFile: token)
         } else {
@@ -438,13 +444,15 @@ struct Import: AsyncParsableCommand {
             switch o.result {
             case .imported:
                 let n = o.reports ?? 0
-                print("\(f): station \(o.station ?? "?"), \(n) report\(n == 1 ? "" : "s") \(o.firstSequence ?? 0)-\(o.lastSequence ?? 0): \(o.stored ?? 0) new, \(o.known ?? 0) already known")
+                print(tr("{file}: station {station}, {n} report(s) {first}-{last}: {new} new, {known} already known",
+                         ["file": f, "station": o.station ?? "?", "n": "\(n)", "first": "\(o.firstSequence ?? 0)", "last": "\(o.lastSequence ?? 0)",
+                          "new": "\(o.stored ?? 0)", "known": "\(o.known ?? 0)"]))
             case .pending:
-                print("\(f): held for review: \(o.reason ?? "")")
+                print(tr("{file}: held for review: {reason}", ["file": f, "reason": o.reason ?? ""]))
             case .refused where (o.reason ?? "").hasPrefix("not sent"):
-                print("\(f): \(o.reason ?? ""); try again later")
+                print(tr("{file}: {reason}; try again later", ["file": f, "reason": o.reason ?? ""]))
             case .refused:
-                print("\(f): refused, nothing stored: \(o.reason ?? "")")
+                print(tr("{file}: refused, nothing stored: {reason}", ["file": f, "reason": o.reason ?? ""]))
             }
         }
     }
@@ -579,7 +587,7 @@ struct User: AsyncParsableCommand {
             try await db.withMigratedRegistry { registry, now in
                 try await registry.addUser(name: name, password: password, scope: scope, now: now)
             }
-            print("added \(name), who sees \(scope)")
+            print(tr("added {name}, who sees {scope}", ["name": name, "scope": "\(scope)"]))
             if generated { print("password: \(password)") }
         }
     }
@@ -613,10 +621,10 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let removed = try await db.withMigratedRegistry { registry, _ in try await registry.removeUser(name: name) }
             guard removed else {
-                FileHandleStderr.write("ektp-registry: no user \(name)\n")
+                FileHandleStderr.write("ektp-registry: " + tr("no user {name}", ["name": name]) + "\n")
                 throw ExitCode(1)
             }
-            print("removed \(name)")
+            print(tr("removed {name}", ["name": name]))
         }
     }
 }

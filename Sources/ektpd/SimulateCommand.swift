@@ -2,6 +2,7 @@ import ArgumentParser
 import EKTPHardware
 import EKTPModel
 import EKTPStation
+import EKTPSupport
 import EKTPYAML
 #if canImport(Glibc)
 import Glibc
@@ -228,16 +229,20 @@ struct SimulationReport: Codable {
         var alerts: [FiringAlert]
     }
 
+    /// The report as a person reads it, in their language (issue 18); `--json` never changes.
     var text: String {
         var o = ""
         o += "\(scenario)\n"
         if let description { o += description.split(separator: "\n").map { "  \($0)\n" }.joined() }
-        o += "  \(stations) stations, \(start.rfc3339) to \(end.rfc3339), seed \(seed); registry: \(registry)\n"
-        o += "  \(delivered) reports delivered, \(pending) still waiting in station outboxes\n\n"
+        o += "  " + tr("{n} stations, {start} to {end}, seed {seed}; registry: {registry}",
+                       ["n": "\(stations)", "start": start.rfc3339, "end": end.rfc3339, "seed": "\(seed)", "registry": registry]) + "\n"
+        o += "  " + tr("{n} reports delivered, {pending} still waiting in station outboxes",
+                       ["n": L10n.count(delivered), "pending": L10n.count(pending)]) + "\n\n"
         let t = fleet.tally
-        o += "THE REGISTRY'S VIEW at \(fleet.at.rfc3339)\n"
-        o += "  \(t.stations) stations: \(t.ready) ready, \(t.degraded) degraded, \(t.broken) cannot enrol, \(t.unknown) unknown; "
-        o += "\(t.silent) not heard from; \(t.notPulled) not pulled by the centre\n"
+        o += tr("THE REGISTRY'S VIEW at {time}", ["time": fleet.at.rfc3339]) + "\n"
+        o += "  " + tr("{n} stations: {ready} ready, {degraded} degraded, {broken} cannot enrol, {unknown} unknown; {silent} not heard from; {unpulled} not pulled by the centre",
+                       ["n": "\(t.stations)", "ready": "\(t.ready)", "degraded": "\(t.degraded)", "broken": "\(t.broken)", "unknown": "\(t.unknown)",
+                        "silent": "\(t.silent)", "unpulled": "\(t.notPulled)"]) + "\n"
         for p in fleet.provinces {
             o += "  \(p.name)\n"
             for r in p.regencies {
@@ -245,52 +250,55 @@ struct SimulationReport: Codable {
                 for d in r.districts { o += "      \(pad(d.name, 32)) \(tallyLine(d.tally))\n" }
             }
         }
-        o += "\nUNABLE TO ENROL (\(unableToEnrol.count))\n"
-        if unableToEnrol.isEmpty { o += "  none\n" }
+        let none = "  " + tr("none") + "\n"
+        o += "\n" + tr("UNABLE TO ENROL ({n})", ["n": "\(unableToEnrol.count)"]) + "\n"
+        if unableToEnrol.isEmpty { o += none }
         for s in unableToEnrol {
-            o += "  \(s.site.district) (\(s.station)): \(s.reasons.isEmpty ? "kit broken" : s.reasons.joined(separator: "; "))\n"
+            o += "  \(s.site.district) (\(s.station)): \(s.reasons.isEmpty ? tr("kit broken") : s.reasons.map(L10n.sentence).joined(separator: "; "))\n"
         }
-        o += "\nNOT PULLED BY THE CENTRE (\(notPulled.count))\n"
-        if notPulled.isEmpty { o += "  none\n" }
+        o += "\n" + tr("NOT PULLED BY THE CENTRE ({n})", ["n": "\(notPulled.count)"]) + "\n"
+        if notPulled.isEmpty { o += none }
         for s in notPulled {
-            let when = s.lastPull.map { "last pulled \($0.rfc3339)" } ?? "never pulled"
+            let when = s.lastPull.map { tr("last pulled {time}", ["time": $0.rfc3339]) } ?? tr("never pulled")
             o += "  \(s.site.district) (\(s.station)): \(when)\n"
         }
-        o += "\nNOT HEARD FROM in \(spokenDuration(.seconds(fleet.silentAfterSeconds))) (\(silent.count))\n"
-        if silent.isEmpty { o += "  none\n" }
+        o += "\n" + tr("NOT HEARD FROM in {duration} ({n})", ["duration": spokenDuration(.seconds(fleet.silentAfterSeconds)), "n": "\(silent.count)"]) + "\n"
+        if silent.isEmpty { o += none }
         for s in silent {
-            let courier = s.lastCourier.map { ", by courier \($0.rfc3339) (news until \(s.courierNewsUntil?.rfc3339 ?? "?"))" } ?? ""
-            o += "  \(s.site.district) (\(s.station)): last heard \(s.lastHeard?.rfc3339 ?? "never")\(courier)\n"
+            let courier = s.lastCourier.map { tr(", by courier {time} (news until {until})", ["time": $0.rfc3339, "until": s.courierNewsUntil?.rfc3339 ?? "?"]) } ?? ""
+            o += "  \(s.site.district) (\(s.station)): " + tr("last heard {time}", ["time": s.lastHeard?.rfc3339 ?? tr("never")]) + courier + "\n"
         }
         if let courier, !courier.isEmpty {
-            o += "\nBY COURIER: how the centre's view filled in, trip by trip\n"
+            o += "\n" + tr("BY COURIER: how the centre's view filled in, trip by trip") + "\n"
             for trip in courier {
                 let what: String = switch trip.result {
-                case .imported where trip.reports == 0: "nothing new to carry"
-                case .imported: "\(trip.reports) reports carried: \(trip.stored) new, \(trip.known) already known"
-                case .pending: "held for review: \(trip.reason ?? "")"
-                case .refused: "refused: \(trip.reason ?? "")"
+                case .imported where trip.reports == 0: tr("nothing new to carry")
+                case .imported: tr("{n} reports carried: {new} new, {known} already known", ["n": "\(trip.reports)", "new": "\(trip.stored)", "known": "\(trip.known)"])
+                case .pending: tr("held for review: {reason}", ["reason": trip.reason ?? ""])
+                case .refused: tr("refused: {reason}", ["reason": trip.reason ?? ""])
                 }
-                o += "  \(trip.time.rfc3339.prefix(16))Z \(pad(trip.station, 24)) \(what); sites known to be unable to enrol: \(trip.cannotEnrolBefore) -> \(trip.cannotEnrolKnown)\n"
+                o += "  \(trip.time.rfc3339.prefix(16))Z \(pad(trip.station, 24)) \(what); "
+                    + tr("sites known to be unable to enrol: {before} -> {after}", ["before": "\(trip.cannotEnrolBefore)", "after": "\(trip.cannotEnrolKnown)"]) + "\n"
             }
         }
-        o += "\nALERTS the stations sent to their hooks and webhooks\n"
-        o += "  \(alerts.notifications) notification(s): \(alerts.fired) alert(s) fired, \(alerts.resolved) resolved, \(alerts.repeats) repeat(s)\n"
+        o += "\n" + tr("ALERTS the stations sent to their hooks and webhooks") + "\n"
+        o += "  " + tr("{n} notification(s): {fired} alert(s) fired, {resolved} resolved, {repeats} repeat(s)",
+                       ["n": "\(alerts.notifications)", "fired": "\(alerts.fired)", "resolved": "\(alerts.resolved)", "repeats": "\(alerts.repeats)"]) + "\n"
         if !alerts.firedByName.isEmpty {
-            o += "  fired: " + alerts.firedByName.map { "\($0.name) \($0.count)" }.joined(separator: ", ") + "\n"
+            o += "  " + tr("fired: {list}", ["list": alerts.firedByName.map { "\($0.name) \($0.count)" }.joined(separator: ", ")]) + "\n"
         }
         let standing = alertsFiring.reduce(0) { $0 + $1.alerts.count }
-        o += "  firing at the end: \(standing) at \(alertsFiring.count) station(s)\n"
+        o += "  " + tr("firing at the end: {n} at {stations} station(s)", ["n": "\(standing)", "stations": "\(alertsFiring.count)"]) + "\n"
         if !fleet.stock.isEmpty {
-            o += "\nCARD BLANKS\n"
+            o += "\n" + tr("CARD BLANKS") + "\n"
             for s in fleet.stock {
-                var line = "  \(s.site.district) (\(s.station)): \(s.blanks) left"
+                var line = "  \(s.site.district) (\(s.station)): " + tr("{n} left", ["n": L10n.count(s.blanks)])
                 // Figures from the registry's JSON: formatted without converting an unbounded Double to Int.
-                if let r = s.perDay, r.isFinite, r >= 0, r < 1e12 { line += ", using \(Int(r.rounded())) a day" }
+                if let r = s.perDay, r.isFinite, r >= 0, r < 1e12 { line += tr(", using {n} a day", ["n": L10n.count(Int(r.rounded()))]) }
                 if let d = s.daysLeft, d.isFinite, d >= 0 {
-                    line += d >= 1e9 ? ", years of blanks left" : ", \(d < 10 ? String(Double(Int(d * 10)) / 10) : String(Int(d))) days left"
+                    line += d >= 1e9 ? tr(", years of blanks left") : tr(", {n} days left", ["n": d < 10 ? String(Double(Int(d * 10)) / 10) : String(Int(d))])
                 }
-                line += "; card printers: \(s.printersWorking) of \(s.printers) working"
+                line += tr("; card printers: {working} of {n} working", ["working": "\(s.printersWorking)", "n": "\(s.printers)"])
                 o += line + "\n"
             }
         }
@@ -298,13 +306,13 @@ struct SimulationReport: Codable {
     }
 
     func tallyLine(_ t: FleetTally) -> String {
-        var parts = ["\(t.stations) station\(t.stations == 1 ? "" : "s")"]
-        if t.ready > 0 { parts.append("\(t.ready) ready") }
-        if t.degraded > 0 { parts.append("\(t.degraded) degraded") }
-        if t.broken > 0 { parts.append("\(t.broken) CANNOT ENROL") }
-        if t.unknown > 0 { parts.append("\(t.unknown) unknown") }
-        if t.silent > 0 { parts.append("\(t.silent) silent") }
-        if t.notPulled > 0 { parts.append("\(t.notPulled) NOT PULLED") }
+        var parts = [t.stations == 1 ? tr("{n} station", ["n": "1"]) : tr("{n} stations", ["n": "\(t.stations)"])]
+        if t.ready > 0 { parts.append(tr("{n} ready", ["n": "\(t.ready)"])) }
+        if t.degraded > 0 { parts.append(tr("{n} degraded", ["n": "\(t.degraded)"])) }
+        if t.broken > 0 { parts.append(tr("{n} CANNOT ENROL", ["n": "\(t.broken)"])) }
+        if t.unknown > 0 { parts.append(tr("{n} unknown", ["n": "\(t.unknown)"])) }
+        if t.silent > 0 { parts.append(tr("{n} silent", ["n": "\(t.silent)"])) }
+        if t.notPulled > 0 { parts.append(tr("{n} NOT PULLED", ["n": "\(t.notPulled)"])) }
         return parts.joined(separator: ", ")
     }
 

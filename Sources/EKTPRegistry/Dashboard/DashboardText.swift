@@ -134,12 +134,8 @@ struct Translator: Sendable {
 
     /// An English sentence a station sent: its translation, or that of the template it was made from.
     func sentence(_ english: String) -> String {
-        guard let catalog else { return english }
-        if let exact = catalog.messages[english] { return exact }
-        for t in L10n.templates {
-            if let values = L10n.match(t, english), let translated = catalog.messages[t] { return fill(translated, values) }
-        }
-        return english
+        guard catalog != nil else { return english }
+        return Sentences.translate(english, templates: Sentences.templates, translate: text)
     }
 
     /// A reason sent as a code with parameters (issue 18), else its English text.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EKTPModel
+import EKTPSupport
 import Logging
 import Synchronization
 
@@ -61,13 +62,34 @@ public final class AlertDispatcher: Sendable {
             "EKTP_FROM": join("from", labels: false),
             "EKTP_TO": join("to", labels: false),
             "EKTP_REASON": join("description", labels: false, "; "),
-            "EKTP_SUMMARY": join("summary", labels: false, "; "),
+            // The summary in the station's language (issue 18), its English beside it for scripts.
+            "EKTP_SUMMARY": alerts.compactMap { $0.annotations["summary"].map(L10n.sentence) }.joined(separator: "; "),
+            "EKTP_SUMMARY_EN": join("summary", labels: false, "; "),
             "EKTP_FINGERPRINT": alerts.map(\.fingerprint).joined(separator: ","),
         ]
     }
 
+    /// The payload hooks read and webhooks receive: each alert's `summary` in the station's language,
+    /// with `summary_en` keeping the English when they differ (issue 18); unchanged in English.
+    public static func localized(_ p: AlertNotification) -> AlertNotification {
+        var p = p
+        if let en = p.commonAnnotations["summary"], L10n.sentence(en) != en {
+            p.commonAnnotations["summary"] = L10n.sentence(en)
+            p.commonAnnotations["summary_en"] = en
+        }
+        for i in p.alerts.indices {
+            guard let en = p.alerts[i].annotations["summary"] else { continue }
+            let shown = L10n.sentence(en)
+            if shown != en {
+                p.alerts[i].annotations["summary"] = shown
+                p.alerts[i].annotations["summary_en"] = en
+            }
+        }
+        return p
+    }
+
     public func dispatch(_ n: AlertLifecycle.Notification) {
-        let payload = n.payload.encoded()
+        let payload = Self.localized(n.payload).encoded()
         let vars = Self.variables(n)
         let what = "\(vars["EKTP_EVENT"]!) \(vars["EKTP_ALERT"]!)"
         let (hooks, refused) = HookRunner.list(config.hooksDirectory)

@@ -171,6 +171,6 @@ public enum AlertRules {
     static func kinds(_ problems: [KitProblem], _ severity: KitState) -> String {
         var seen: [String] = []
         for p in problems where p.severity == severity && !seen.contains(p.kind.displayName) { seen.append(p.kind.displayName) }
-        return seen.isEmpty ? "see description" : seen.joined(separator: ", ")
+        return seen.isEmpty ? N_("see description") : seen.joined(separator: ", ")
     }
 }

@@ -24,7 +24,7 @@ public enum StatusText {
         out += renderWatchers(s)
         if let alerts = s.alerts, !alerts.isEmpty {
             out += tr("Alerts:  {n} firing", ["n": "\(alerts.count)"]) + "\n"
-            for a in alerts { out += "  \(a.severity.rawValue.uppercased()) \(a.name) " + tr("since {ago}", ["ago": ago(a.since, s.now)]) + ": \(L10n.text(a.summary).printable)\n" }
+            for a in alerts { out += "  \(a.severity.rawValue.uppercased()) \(a.name) " + tr("since {ago}", ["ago": ago(a.since, s.now)]) + ": \(L10n.sentence(a.summary).printable)\n" }
         }
         return out
     }

@@ -1,0 +1,135 @@
+/// English sentences made from templates, read back into their parts so a reader's side can show
+/// them in its own language (issue 18). Reports keep their English text (scripts and older
+/// registries read it); a sentence made from a known template (a kit reason, an alert summary, a
+/// config problem) is matched here and rendered from the template's translation.
+///
+/// Marks: `{kind}` and `{kinds}` match a device kind's English name (singular, plural) and hold
+/// the kind's word (`fingerprint`); `{kindlist}` a ", "-separated list of kind names; `{why}`,
+/// `{health}` and `{state}` hold English words or sentences that are translated themselves; any
+/// other mark holds text shown as it is (a name, a port, a number).
+public enum Sentences {
+    /// Every template a sentence in a report, a status or a config problem is made from: the kit
+    /// reasons' codes, the daemon's own sentences, the alert summaries and the config reader's
+    /// problems. Each is a gettext msgid (N_); a test checks that what the code writes matches.
+    public static let templates: [String] = ReasonCode.allCases.map(\.template) + station + alerts + config
+
+    static let station = [
+        N_("not on the bus: plug it back into port {port}"),
+    ]
+
+    /// AlertRules' summaries (`EKTP_SUMMARY` of hooks, `summary` of webhooks and `ektpd status`).
+    static let alerts = [
+        N_("{kind} {name} at {port} is {health}"),
+        N_("kit broken: {kindlist}"),
+        N_("kit degraded: {kindlist}"),
+        N_("recording server {name} is {state}"),
+        N_("the centre has never pulled this station's data"),
+        N_("the centre has not pulled this station's data within {duration}"),
+        N_("no uplink target answers ({targets})"),
+        N_("mains power is off: running on battery ({percent}%)"),
+        N_("mains power is off: running on battery"),
+        N_("battery low ({percent}%): the station will stop"),
+        N_("battery low: the station will stop"),
+        N_("no card blanks left"),
+        N_("{n} card blanks left (below {low})"),
+        N_("{n} reports wait for the registry and the outbox is over its size bound"),
+        N_("cannot write the outbox"),
+    ]
+
+    /// EKTPYAML's FieldReader words these (a config or scenario file's problems).
+    static let config = [
+        N_("expected a text value, got {value}"),
+        N_("{n} characters; at most {max}"),
+        N_("expected a whole number, got {value}"),
+        N_("{value} is out of range: must be {low}...{high}"),
+        N_("expected a number, got {value}"),
+        N_("{value} is out of range: must be between {low} and {high}"),
+        N_("expected true or false, got {value}"),
+        N_("expected a duration like 10s, 5m or 1h, got {value}"),
+        N_("{value} is out of range: a duration may be at most 10 years (3650d)"),
+        N_("{value} is too short: must be at least {minimum}"),
+        N_("unknown value {value}: expected one of {names}"),
+        N_("expected a mapping of 'key: value' lines, got {value}"),
+        N_("expected a list, got {value}"),
+        N_("required field is missing"),
+        N_("required field is empty"),
+        N_("unknown field{hint}"),
+    ]
+
+
+    /// The device kinds' English names, longest first (so "card printer" wins over a shorter prefix).
+    static let kindNames: [(name: String, plural: String, word: String)] = DeviceKind.allCases
+        .map { ($0.displayName, $0.pluralName, $0.rawValue) }
+        .sorted { $0.name.count > $1.name.count }
+
+    /// The values of `template`'s marks when `text` is the template filled in, else nil.
+    public static func match(_ template: String, _ text: String) -> [String: String]? {
+        var values: [String: String] = [:]
+        var t = Substring(template), s = Substring(text)
+        while let open = t.firstIndex(of: "{") {
+            let literal = t[..<open]
+            guard s.hasPrefix(literal), let close = t[open...].firstIndex(of: "}") else { return nil }
+            s = s.dropFirst(literal.count)
+            let name = String(t[t.index(after: open)..<close])
+            t = t[t.index(after: close)...]
+            if name == "kind" || name == "kinds" {
+                guard let k = kindNames.first(where: { s.hasPrefix(name == "kind" ? $0.name : $0.plural) }) else { return nil }
+                values[name] = k.word
+                s = s.dropFirst(name == "kind" ? k.name.count : k.plural.count)
+                continue
+            }
+            // The value runs to the next literal part (or the end).
+            let nextLiteral = t.firstIndex(of: "{").map { t[..<$0] } ?? t
+            if nextLiteral.isEmpty {
+                values[name] = String(s)
+                s = s[s.endIndex...]
+            } else {
+                var i = s.startIndex
+                while i < s.endIndex && !s[i...].hasPrefix(nextLiteral) { i = s.index(after: i) }
+                guard i < s.endIndex else { return nil }
+                values[name] = String(s[..<i])
+                s = s[i...]
+            }
+        }
+        return s == t ? values : nil
+    }
+
+    /// `template` in the reader's language (`translate` maps English to theirs), filled with
+    /// `values` rendered by the rules above.
+    public static func render(_ template: String, _ values: [String: String], translate: (String) -> String) -> String {
+        var shown: [String: String] = [:]
+        for (k, v) in values {
+            switch k {
+            case "kind": shown[k] = translate(DeviceKind(rawValue: v)?.displayName ?? v)
+            case "kinds": shown[k] = translate(DeviceKind(rawValue: v)?.pluralName ?? v)
+            case "kindlist": shown[k] = v.split(separator: ",").map { translate(String($0).trimmingCharacters(" ")) }.joined(separator: ", ")
+            case "why", "health", "state": shown[k] = translate(v)
+            default: shown[k] = v
+            }
+        }
+        return fill(translate(template), shown)
+    }
+
+    /// `english` in the reader's language: its own translation, else that of the first of
+    /// `templates` it was made from, else `english`.
+    public static func translate(_ english: String, templates: [String], translate: (String) -> String) -> String {
+        let exact = translate(english)
+        if exact != english { return exact }
+        for t in templates {
+            guard let values = match(t, english) else { continue }
+            let translated = render(t, values, translate: translate)
+            return translated
+        }
+        return english
+    }
+}
+
+extension String {
+    /// Without leading and trailing `c`.
+    func trimmingCharacters(_ c: Character) -> String {
+        var s = Substring(self)
+        while s.first == c { s = s.dropFirst() }
+        while s.last == c { s = s.dropLast() }
+        return String(s)
+    }
+}
