@@ -50,6 +50,8 @@ install: build
 	gzip -9n < man/ektpd.8 > $(DESTDIR)$(MANDIR)/man8/ektpd.8.gz
 	gzip -9n < man/ektp-registry.8 > $(DESTDIR)$(MANDIR)/man8/ektp-registry.8.gz
 	gzip -9n < man/ektpd.yaml.5 > $(DESTDIR)$(MANDIR)/man5/ektpd.yaml.5.gz
+	install -d -m 0755 $(DESTDIR)$(MANDIR)/id/man5
+	gzip -9n < man/id/ektpd.yaml.5 > $(DESTDIR)$(MANDIR)/id/man5/ektpd.yaml.5.gz
 	# shell completions, written by the binaries themselves (swift-argument-parser)
 	install -d -m 0755 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	for tool in ektpd ektp-registry; do \
@@ -74,7 +76,7 @@ uninstall:
 	  $(DESTDIR)$(UDEVRULESDIR)/70-ektp-kit.rules $(DESTDIR)$(SYSUSERSDIR)/ektpd.conf
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(LOCALEDIR)/*/LC_MESSAGES/ektpd.mo $(DESTDIR)$(MANDIR)/man8/ektpd.8.gz $(DESTDIR)$(MANDIR)/man8/ektp-registry.8.gz \
-	  $(DESTDIR)$(MANDIR)/man5/ektpd.yaml.5.gz $(DESTDIR)$(BASHCOMPDIR)/ektpd $(DESTDIR)$(BASHCOMPDIR)/ektp-registry \
+	  $(DESTDIR)$(MANDIR)/man5/ektpd.yaml.5.gz $(DESTDIR)$(MANDIR)/id/man5/ektpd.yaml.5.gz $(DESTDIR)$(BASHCOMPDIR)/ektpd $(DESTDIR)$(BASHCOMPDIR)/ektp-registry \
 	  $(DESTDIR)$(ZSHCOMPDIR)/_ektpd $(DESTDIR)$(ZSHCOMPDIR)/_ektp-registry $(DESTDIR)$(FISHCOMPDIR)/ektpd.fish $(DESTDIR)$(FISHCOMPDIR)/ektp-registry.fish
 
 deb:

@@ -26,7 +26,7 @@ for tool in ektpd ektp-registry; do
   fi
 done
 # Every page renders without a warning (man-db with groff).
-for page in man/*.[1-8]; do
+for page in man/*.[1-8] man/*/*.[1-8]; do
   warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null || true)
   if [ -n "$warnings" ]; then echo "$page: $warnings" >&2; status=1; fi
 done

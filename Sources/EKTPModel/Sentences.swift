@@ -11,7 +11,25 @@ public enum Sentences {
     /// Every template a sentence in a report, a status or a config problem is made from: the kit
     /// reasons' codes, the daemon's own sentences, the alert summaries and the config reader's
     /// problems. Each is a gettext msgid (N_); a test checks that what the code writes matches.
-    public static let templates: [String] = ReasonCode.allCases.map(\.template) + station + alerts + config
+    /// Most specific first (the most text outside the marks), so "{kind} {name} at {port} is {health}"
+    /// is tried before the catch-all "{kind} {name} at {port} {why}".
+    public static let templates: [String] = (ReasonCode.allCases.map(\.template) + station + alerts + config + [label])
+        .enumerated().sorted { a, b in
+            let x = literalLength(a.element), y = literalLength(b.element)
+            return x != y ? x > y : a.offset < b.offset
+        }.map(\.element)
+
+    /// The characters of a template outside its `{marks}`.
+    static func literalLength(_ t: String) -> Int {
+        var n = 0, inMark = false
+        for c in t {
+            if c == "{" { inMark = true } else if c == "}" { inMark = false } else if !inMark { n += 1 }
+        }
+        return n
+    }
+
+    /// A device's label ("fingerprint scanner U.are.U 4500 at 1-1"): last, as it matches the start of many.
+    static let label = N_("{kind} {name} at {port}")
 
     static let station = [
         N_("not on the bus: plug it back into port {port}"),

@@ -81,4 +81,35 @@ import Testing
         #expect(id.stderr.contains("ektpd.yaml:7:13: probes.interval: seharusnya durasi seperti 10s, 5m atau 1h, tertulis 'often'"))
         #expect(id.stderr.contains("2 masalah"))
     }
+
+    /// The alert summaries hooks and webhooks carry are in the station's language, the English kept
+    /// beside them (`EKTP_SUMMARY_EN`, `summary_en`); labels and alert names never change.
+    @Test func hooksGetTheSummaryInTheStationsLanguageAndInEnglish() throws {
+        let locales = try Self.locales()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-hooks-id-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let tests = AlertTests()
+        try tests.recordingHook(scratch + "/hooks", scratch + "/out")
+        let daemon = try RunningDaemon(scenario: fourDevicesKit + """
+
+            timeline:
+              - {at: 2s, device: fingerprint, fault: unplug}
+        """, config: """
+        \(fastProbes)
+        alerts: {hooks_dir: \(scratch)/hooks, group_wait: 300ms, retries: 0}
+        """, environment: ["LANG": "id_ID.UTF-8", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales])
+        try daemon.waitReady()
+        try waitFor("a hook run") { files(scratch + "/out", ".json").count >= 1 }
+        let run = files(scratch + "/out", ".json")[0]
+        let env = tests.environment(run.replacingOccurrences(of: ".json", with: ".env"))
+        #expect(env["EKTP_ALERT"] == "DeviceFailed,KitBroken")
+        #expect(env["EKTP_SUMMARY"] == "pemindai sidik jari DigitalPersona U.are.U 4000B/4500 di port 1-1 tidak terpasang; alat perekaman rusak: pemindai sidik jari",
+                "\(env["EKTP_SUMMARY"] ?? "")")
+        #expect(env["EKTP_SUMMARY_EN"] == "fingerprint scanner DigitalPersona U.are.U 4000B/4500 at 1-1 is missing; kit broken: fingerprint scanner")
+        let payload = try AlertNotification.decode(Array(try Data(contentsOf: URL(fileURLWithPath: run))))
+        #expect(payload.alerts.first?.annotations["summary"]?.contains("tidak terpasang") == true)
+        #expect(payload.alerts.first?.annotations["summary_en"]?.hasSuffix("at 1-1 is missing") == true)
+        #expect(payload.alerts.first?.labels["alertname"] == "DeviceFailed")
+        #expect(daemon.terminate() == 0)
+    }
 }

@@ -98,22 +98,27 @@ public enum StatusText {
 
     public static func renderDevices(_ s: StationStatus) -> String {
         var out = ""
+        // The labels are padded to one width in each language (the English ones to 14).
+        let labels = [tr("id:"), tr("usb:"), tr("manufacturer:"), tr("serial:"), tr("kind from:"), tr("speed:"), tr("nodes:"),
+                      tr("health:"), tr("reason:"), tr("blanks left:"), tr("last probe:")]
+        let width = max(14, (labels.map(\.count).max() ?? 0) + 1)
+        func field(_ i: Int, _ value: String) -> String { "  " + labels[i] + String(repeating: " ", count: width - labels[i].count) + value + "\n" }
         for d in s.devices {
-            out += "\(d.device.label.printable)\n"
-            out += "  id:           \(d.device.id)\n"
-            out += "  usb:          \(d.device.vendorId):\(d.device.productId)  bus \(d.device.busNumber) device \(d.device.deviceNumber)\n"
-            if let m = d.device.manufacturer { out += "  manufacturer: \(m.printable)\n" }
-            if let sn = d.device.serial { out += "  serial:       \(sn.printable)\n" }
-            out += "  kind from:    \(d.device.kindSource)\n"
-            out += "  speed:        \(d.device.speed.rawValue)\(d.device.capabilities.maxSpeed.map { " (supports \($0.rawValue))" } ?? "")\n"
-            out += "  nodes:        \(d.device.nodes.joined(separator: " "))\n"
-            out += "  health:       \(d.health.rawValue)\(d.flapping ? ", flapping" : "") since \(d.since.rfc3339) (\(d.mosipStatus))\n"
-            if let r = d.reason { out += "  reason:       \(r.printable)\(d.code.map { " [\($0.rawValue)]" } ?? "")\n" }
-            if let b = d.blanksRemaining { out += "  blanks left:  \(b)\n" }
-            if let p = d.lastProbe { out += "  last probe:   \(ago(p, s.now))\n" }
+            out += "\(L10n.sentence(d.device.label).printable)\n"
+            out += field(0, "\(d.device.id)")
+            out += field(1, "\(d.device.vendorId):\(d.device.productId)  " + tr("bus {bus} device {device}", ["bus": "\(d.device.busNumber)", "device": "\(d.device.deviceNumber)"]))
+            if let m = d.device.manufacturer { out += field(2, m.printable) }
+            if let sn = d.device.serial { out += field(3, sn.printable) }
+            out += field(4, d.device.kindSource)
+            out += field(5, "\(d.device.speed.rawValue)\(d.device.capabilities.maxSpeed.map { " " + tr("(supports {speed})", ["speed": $0.rawValue]) } ?? "")")
+            out += field(6, d.device.nodes.joined(separator: " "))
+            out += field(7, "\(healthWord(d.health))\(d.flapping ? ", " + tr("flapping") : "") " + tr("since {time}", ["time": d.since.rfc3339]) + " (\(d.mosipStatus))")
+            if let r = d.reason { out += field(8, "\(L10n.sentence(r).printable)\(d.code.map { " [\($0.rawValue)]" } ?? "")") }
+            if let b = d.blanksRemaining { out += field(9, L10n.count(b)) }
+            if let p = d.lastProbe { out += field(10, ago(p, s.now)) }
             out += "\n"
         }
-        return out.isEmpty ? "(no devices on the bus)\n" : out
+        return out.isEmpty ? tr("(no devices on the bus)") + "\n" : out
     }
 
     public static func renderEvents(_ events: [Event]) -> String {

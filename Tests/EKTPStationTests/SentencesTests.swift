@@ -1,0 +1,99 @@
+import EKTPModel
+import EKTPYAML
+import Testing
+@testable import EKTPStation
+
+/// Issue 18: every sentence the daemon writes in English from a template is one the reader's side
+/// can read back (`Sentences.templates`), so it can be shown translated; and a reason code renders
+/// the same English the station always sent.
+@Suite struct SentencesTests {
+    /// A stand-in catalogue that knows the templates, the kinds' names and one device reason, and
+    /// "translates" them to upper case, so a rendering shows which parts went through it.
+    static let known: Set<String> = Set(Sentences.templates + DeviceKind.allCases.flatMap { [$0.displayName, $0.pluralName] }
+                                        + ["printer reports ribbon out: replace the ribbon"])
+    static func shout(_ s: String) -> String {
+        guard known.contains(s) else { return s }
+        var out = "", inMark = false
+        for c in s {
+            if c == "{" { inMark = true } else if c == "}" { inMark = false }
+            out += inMark || c == "}" ? String(c) : c.uppercased()
+        }
+        return out
+    }
+
+    @Test func kitReasonsCarryCodesThatRenderTheirOwnEnglish() {
+        var devices = [device(.fingerprint, "1-1", .failed, reason: "no response to GET_STATUS"), device(.iris, "1-2", .missing),
+                       device(.camera, "1-3", .ok, flapping: true), device(.signaturePad, "1-4", .unknown)]
+        var r = KitEvaluator.evaluate(profile: .recording, devices: devices)
+        #expect(r.problems.count == 4)
+        for p in r.problems {
+            let code = try! #require(p.code)
+            #expect(ReasonCode(rawValue: code) != nil)
+            #expect(p.reason(\.self) == p.reason, "\(code) renders other English than it sends")
+            #expect(Sentences.translate(p.reason, templates: Sentences.templates, translate: { $0 }) == p.reason)
+        }
+        devices.removeAll { $0.device.kind == .iris }
+        r = KitEvaluator.evaluate(profile: KitProfile(requirements: [.init(kind: .iris, count: 2), .init(kind: .cardPrinter, count: 2)]),
+                                  devices: devices + [device(.cardPrinter, "2-1", .failed)])
+        #expect(r.problems.map(\.reason).contains("needs 2 iris scanners, none connected"))
+        #expect(r.problems.map(\.reason).contains("only 0 of 2 card printers usable"))
+    }
+
+    @Test func aReasonIsReadBackFromItsEnglishWithTheKindItNames() throws {
+        let english = "card printer Evolis Zenius at 1-4.2 failed: printer reports ribbon out: replace the ribbon"
+        let values = try #require(Sentences.match(ReasonCode.failed.template, english))
+        #expect(values == ["kind": "card_printer", "name": "Evolis Zenius", "port": "1-4.2", "why": "printer reports ribbon out: replace the ribbon"])
+        // The kind's name, the template and the device's own reason go through the catalogue; the name and port do not.
+        #expect(Sentences.translate(english, templates: Sentences.templates, translate: Self.shout)
+                == "CARD PRINTER Evolis Zenius AT 1-4.2 FAILED: PRINTER REPORTS RIBBON OUT: REPLACE THE RIBBON")
+        #expect(Sentences.match(ReasonCode.unplugged.template, "something else entirely") == nil)
+    }
+
+    @Test func everyAlertSummaryIsAKnownTemplate() {
+        var s = StationStatus(station: "st", site: Site(province: "P", regency: "R", district: "D"), backend: "simulated",
+                              kit: KitStatus(state: .broken, problems: [KitProblem(kind: .fingerprint, severity: .broken, code: .noneConnected, args: ["kind": "fingerprint"])],
+                                             since: Timestamp(seconds: 0)),
+                              devices: [device(.camera, "1-3", .failed), device(.iris, "1-2", .degraded)],
+                              lastSequence: 1, startedAt: Timestamp(seconds: 0), now: Timestamp(seconds: 10), version: ektpVersion)
+        s.sync = SyncStatus(state: .never, lastPull: nil, limitSeconds: 86400, reason: nil)
+        s.power = PowerStatus(onMains: false, batteryPercent: 10, batteryLow: true, since: Timestamp(seconds: 0))
+        s.stock = StockStatus(blanks: 0, source: .printer, updatedAt: Timestamp(seconds: 0))
+        let summaries = AlertRules.evaluate(s, blanksLow: 100).conditions.map(\.summary)
+        #expect(summaries.count >= 6)
+        for summary in summaries {
+            #expect(Sentences.translate(summary, templates: Sentences.templates, translate: Self.shout) != summary,
+                    "no template or catalogue entry for the alert summary \"\(summary)\"")
+        }
+    }
+
+    @Test func everyConfigProblemOfTheReaderIsAKnownTemplate() {
+        let diag = FieldDiagnostics(file: "t.yaml")
+        _ = diag.root("a: [1\n")
+        let map = diag.root("""
+            text: [1, 2]
+            count: many
+            big: 99
+            flag: maybe
+            wait: often
+            short: 1ms
+            choice: blue
+            list: x
+            extra: 1
+            """)!
+        _ = map.value("text")?.string()
+        _ = map.value("count")?.int(in: 0...10)
+        _ = map.value("big")?.int(in: 0...10)
+        _ = map.value("flag")?.bool()
+        _ = map.value("wait")?.duration()
+        _ = map.value("short")?.duration(atLeast: .seconds(1))
+        _ = map.value("choice")?.word([("red", 1), ("green", 2)])
+        _ = map.list("list")
+        _ = map.value("missing", required: true)
+        map.finish()
+        #expect(diag.issues.count >= 9)
+        for issue in diag.issues where issue.field != "" {
+            #expect(Sentences.translate(issue.message, templates: Sentences.templates, translate: Self.shout) != issue.message,
+                    "no template for the config problem \"\(issue.message)\"")
+        }
+    }
+}
