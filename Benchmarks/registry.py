@@ -71,7 +71,7 @@ def main():
                   f"| raw PostgreSQL insert of the same rows: rows/s | {pi['raw_per_s']:,.0f} | | |",
                   f"| ingest / raw, PostgreSQL | {pi['ratio']:.2f} | >= 0.5 | {yes(pi['ratio'] >= 0.5)} |"]
     lines += [f"| fleet summary, 15,000 stations in 7,300 districts, SQLite: median | {sf['fleet_ms_median']:.1f} ms | <= 50 ms | {yes(sf['fleet_ms_median'] <= 50)} |",
-              f"| the same summary's JSON encoding: median | {sf['fleet_json_ms_median']:.1f} ms | | |"]
+              f"| the same summary's JSON (written directly, FleetJSON.swift): median | {sf['fleet_json_ms_median']:.1f} ms | | |"]
     if "postgres_fleet" in r:
         pf = r["postgres_fleet"]
         lines += [f"| fleet summary, PostgreSQL: median | {pf['fleet_ms_median']:.1f} ms | <= 50 ms | {yes(pf['fleet_ms_median'] <= 50)} |"]

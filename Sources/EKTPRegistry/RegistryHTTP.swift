@@ -170,7 +170,10 @@ public enum RegistryHTTP {
         router.get("/v1/fleet") { request, _ -> Response in
             await respond(logger) {
                 let v = try await reader(request)
-                return try json(try await registry.fleet(at: try at(request, clock), scope: v.scope))
+                // Written directly: JSONEncoder took 186 ms for 15,000 stations (FleetJSON.swift).
+                var bytes = try await registry.fleet(at: try at(request, clock), scope: v.scope).jsonBytes()
+                bytes.append(0x0a)
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
             }
         }
         router.get("/v1/sites") { request, _ -> Response in

@@ -59,6 +59,43 @@ let fourDevicesKit = standardKit.split(separator: "\n").filter { !$0.contains("n
 
 let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100ms, fail_after: 2, recover_after: 1}"
 
+/// A real Prometheus (Debian's) on a free loopback port, scraping every second, for the scrape
+/// tests; killed when released.
+final class RunningPrometheus {
+    let process = Process()
+    let port = freeLoopbackPort()
+
+    init(dir: String, scrapeConfigs: String) throws {
+        try """
+        global: {scrape_interval: 1s, evaluation_interval: 1s}
+        scrape_configs:
+        \(scrapeConfigs)
+        """.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+        process.arguments = ["--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/prometheus-data",
+                             "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+    }
+
+    deinit { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+
+    /// A PromQL instant query's series: labels and value (empty until Prometheus answers).
+    func query(_ q: String) -> [(labels: [String: String], value: String)] {
+        let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        guard case .success(let r) = httpGet(host: "127.0.0.1", port: port, path: "/api/v1/query?query=\(encoded)", timeout: .seconds(5)),
+              r.status == 200,
+              let json = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
+              let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]] else { return [] }
+        return result.compactMap { row in
+            guard let metric = row["metric"] as? [String: String], let value = row["value"] as? [Any], value.count == 2,
+                  let v = value[1] as? String else { return nil }
+            return (metric, v)
+        }
+    }
+}
+
 @Suite(.serialized) struct AlertTests {
     /// A hook that records what it was given: its stdin and its environment, one pair of files a run.
     func recordingHook(_ hooks: String, _ out: String, name: String = "10-record") throws {
@@ -282,34 +319,11 @@ let fastProbes = "probes: {interval: 300ms, retry_interval: 100ms, timeout: 100m
             #expect(other.status == 404)
         }
 
-        let promPort = freeLoopbackPort()
-        try """
-        global: {scrape_interval: 1s, evaluation_interval: 1s}
-        scrape_configs:
+        let prom = try RunningPrometheus(dir: scratch, scrapeConfigs: """
           - job_name: ektpd
             static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]
-        """.write(toFile: scratch + "/prometheus.yml", atomically: true, encoding: .utf8)
-        let prom = Process()
-        prom.executableURL = URL(fileURLWithPath: prometheus)
-        prom.arguments = ["--config.file=\(scratch)/prometheus.yml", "--storage.tsdb.path=\(scratch)/data",
-                          "--web.listen-address=127.0.0.1:\(promPort)", "--log.level=warn"]
-        prom.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        prom.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try prom.run()
-        defer { kill(prom.processIdentifier, SIGKILL); prom.waitUntilExit() }
-
-        func query(_ q: String) -> [(labels: [String: String], value: String)] {
-            let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-            guard case .success(let r) = httpGet(host: "127.0.0.1", port: promPort, path: "/api/v1/query?query=\(encoded)", timeout: .seconds(5)),
-                  r.status == 200,
-                  let json = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
-                  let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]] else { return [] }
-            return result.compactMap { row in
-                guard let metric = row["metric"] as? [String: String], let value = row["value"] as? [Any], value.count == 2,
-                      let v = value[1] as? String else { return nil }
-                return (metric, v)
-            }
-        }
+        """)
+        let query = prom.query
         try waitFor("Prometheus to see the camera up", seconds: 60) {
             query("ektp_device_up{kind=\"camera\"}").first?.value == "1"
         }

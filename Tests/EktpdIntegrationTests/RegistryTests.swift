@@ -264,33 +264,16 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
         let scrape = run([registryBinary, "token", "issue", "--database", reg.database, "--scrape", "prometheus"])
         #expect(scrape.status == 0, "\(scrape.stderr)")
         try scrape.stdout.write(toFile: reg.dir + "/scrape-token", atomically: true, encoding: .utf8)
-        let promPort = freeLoopbackPort()
-        try """
-        global: {scrape_interval: 1s, evaluation_interval: 1s}
-        scrape_configs:
+        let prom = try RunningPrometheus(dir: reg.dir, scrapeConfigs: """
           - job_name: registry
             static_configs: [{targets: ["127.0.0.1:\(reg.port)"]}]
             authorization: {credentials_file: \(reg.dir)/scrape-token}
           - job_name: anonymous
             static_configs: [{targets: ["127.0.0.1:\(reg.port)"]}]
-        """.write(toFile: reg.dir + "/prometheus.yml", atomically: true, encoding: .utf8)
-        let prom = Process()
-        prom.executableURL = URL(fileURLWithPath: prometheus)
-        prom.arguments = ["--config.file=\(reg.dir)/prometheus.yml", "--storage.tsdb.path=\(reg.dir)/prom",
-                          "--web.listen-address=127.0.0.1:\(promPort)", "--log.level=warn"]
-        prom.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        prom.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try prom.run()
-        defer { kill(prom.processIdentifier, SIGKILL); prom.waitUntilExit() }
+        """)
         func query(_ q: String) -> [String: String] {
-            let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-            guard case .success(let r) = HTTPClient().request("GET", HTTPURL("http://127.0.0.1:\(promPort)")!, path: "/api/v1/query?query=\(encoded)", timeout: .seconds(5)),
-                  r.status == 200, let json = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
-                  let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]] else { return [:] }
             var out: [String: String] = [:]
-            for row in result {
-                if let m = row["metric"] as? [String: String], let v = row["value"] as? [Any], v.count == 2, let s = v[1] as? String { out[m["job"] ?? ""] = s }
-            }
+            for row in prom.query(q) { out[row.labels["job"] ?? ""] = row.value }
             return out
         }
         try waitFor("Prometheus to scrape both jobs", seconds: 60) { query("up").count == 2 }
