@@ -33,6 +33,7 @@ public enum Sentences {
 
     static let station = [
         N_("not on the bus: plug it back into port {port}"),
+        N_("cannot reach ektpd at {socket}: {why}"),
     ]
 
     /// AlertRules' summaries (`EKTP_SUMMARY` of hooks, `summary` of webhooks and `ektpd status`).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EKTPSupport
 import EKTPModel
 import EKTPStation
 
@@ -43,7 +44,7 @@ struct ClientSettings {
         do {
             result = try ControlClient(socketPath: socketPath).request(method, target, body: body)
         } catch {
-            printError("ektpd: \(error.description)")
+            printError("ektpd: \(L10n.sentence(error.description))")
             throw ExitCode(3)
         }
         guard (200..<300).contains(result.status) else {

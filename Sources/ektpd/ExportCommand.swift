@@ -90,10 +90,14 @@ struct Export: ParsableCommand {
             writeOut((try? JSONStyle.encode(Written(path: path, bytes: bytes.count, header: h), pretty: true)) ?? [])
             print()
         } else {
-            print("wrote \(path)")
-            print("  station \(h.station), \(h.reports) report\(h.reports == 1 ? "" : "s"), sequences \(h.firstSequence)-\(h.lastSequence)")
-            print("  from \(h.firstTime.rfc3339) to \(h.lastTime.rfc3339), \(bytes.count) bytes, signed by \(CarryBundle.fingerprint(publicKey: parsed.publicKey, sha256: sha256))")
-            print("  next: ektp-registry import \(path.split(separator: "/").last.map(String.init) ?? name) at the regency; the station forgets these reports once the registry has them")
+            print(tr("wrote {path}", ["path": path]))
+            print("  " + tr("station {station}, {n} report(s), sequences {first}-{last}",
+                            ["station": h.station, "n": L10n.count(h.reports), "first": "\(h.firstSequence)", "last": "\(h.lastSequence)"]))
+            print("  " + tr("from {start} to {end}, {bytes} bytes, signed by {fingerprint}",
+                            ["start": h.firstTime.rfc3339, "end": h.lastTime.rfc3339, "bytes": L10n.count(bytes.count),
+                             "fingerprint": CarryBundle.fingerprint(publicKey: parsed.publicKey, sha256: sha256)]))
+            print("  " + tr("next: ektp-registry import {file} at the regency; the station forgets these reports once the registry has them",
+                            ["file": path.split(separator: "/").last.map(String.init) ?? name]))
         }
     }
 

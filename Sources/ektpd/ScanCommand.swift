@@ -43,11 +43,11 @@ struct Scan: AsyncParsableCommand {
             writeOut(try JSONStyle.encode(statuses, pretty: true) + [10])
             return
         }
-        if statuses.isEmpty { print("no USB devices on the bus"); return }
+        if statuses.isEmpty { print(tr("no USB devices on the bus")); return }
         for s in statuses {
             let d = s.device
             var line = "\(d.portPath)  \(d.vendorId):\(d.productId)  \(d.kind.rawValue) (\(d.kindSource))  \(d.name)"
-            if probe { line += "  -> \(s.health.rawValue)\(s.reason.map { ": \($0)" } ?? "")" }
+            if probe { line += "  -> \(s.health.rawValue)\(s.reason.map { ": \(L10n.sentence($0))" } ?? "")" }
             print(line)
         }
     }

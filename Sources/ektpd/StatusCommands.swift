@@ -1,4 +1,5 @@
 import ArgumentParser
+import EKTPSupport
 import EKTPModel
 import EKTPStation
 
@@ -45,7 +46,7 @@ struct Recheck: ParsableCommand {
     @OptionGroup var options: ClientOptions
     func run() throws {
         _ = try options.call("POST", "/v1/recheck")
-        print("recheck requested")
+        print(tr("recheck requested"))
     }
 }
 
@@ -65,7 +66,7 @@ struct Inject: ParsableCommand {
     func run() throws {
         let req = ControlAPI.FaultRequest(device: device, fault: fault, failRatio: failRatio, speed: speed, delay: delay, count: count)
         _ = try options.call("POST", "/v1/simulated/faults", body: try JSONStyle.encode(req))
-        print("\(fault) applied to \(device)")
+        print(tr("{fault} applied to {device}", ["fault": "\(fault)", "device": "\(device)"]))
     }
 }
 
@@ -128,7 +129,7 @@ struct Stock: ParsableCommand {
         func run() throws {
             guard blanks >= 0 else { throw ValidationError("blanks must be 0 or more") }
             _ = try options.call("PUT", "/v1/stock", body: Array("{\"blanks\":\(blanks)}".utf8))
-            print("card blanks set to \(blanks)")
+            print(tr("card blanks set to {n}", ["n": L10n.count(blanks)]))
         }
     }
 }
@@ -154,12 +155,12 @@ struct Alerts: ParsableCommand {
         if options.settings.json {
             print(String(decoding: body, as: UTF8.self), terminator: "")
         } else if alerts.isEmpty {
-            print("no alerts firing")
+            print(tr("no alerts firing"))
         } else {
             for a in alerts {
                 let name = a.labels["alertname"] ?? "?"
                 let sev = a.labels["severity"] ?? "?"
-                print("\(sev.uppercased()) \(name) since \(a.startsAt): \((a.annotations["summary"] ?? "").printable)")
+                print("\(sev.uppercased()) \(name) " + tr("since {time}", ["time": a.startsAt]) + ": \(L10n.sentence(a.annotations["summary"] ?? "").printable)")
             }
         }
         let critical = alerts.contains { $0.labels["severity"] == "critical" }

@@ -28,9 +28,9 @@ public struct ControlClient: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard rc == 0 else {
-            let why = errno == ENOENT ? "no socket there (is ektpd running? is --socket right?)"
-                : errno == EACCES ? "permission denied (are you in the socket's group?)"
-                : errno == ECONNREFUSED ? "connection refused (ektpd is not running; a stale socket file was left)"
+            let why = errno == ENOENT ? N_("no socket there (is ektpd running? is --socket right?)")
+                : errno == EACCES ? N_("permission denied (are you in the socket's group?)")
+                : errno == ECONNREFUSED ? N_("connection refused (ektpd is not running; a stale socket file was left)")
                 : errnoText()
             throw ControlClientError(description: "cannot reach ektpd at \(socketPath): \(why)")
         }
