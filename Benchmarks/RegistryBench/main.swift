@@ -98,6 +98,16 @@ func fleet(url: String) async throws -> [String: Double] {
         times.append((t2 - t) * 1000)
         summary = s
     }
+    // Where the summary's time goes: the GROUP BY alone, and the stock views alone.
+    var talliesTimes: [Double] = [], stockTimes: [Double] = []
+    for _ in 0..<21 {
+        let t = now()
+        _ = try await registry.tallies(at: T0, by: ["province", "regency", "district"])
+        let t2 = now()
+        _ = try await registry.stock(at: T0)
+        stockTimes.append((now() - t2) * 1000)
+        talliesTimes.append((t2 - t) * 1000)
+    }
     // A Prometheus scrape of the registry: tallies by regency, the stock views, the text.
     let metrics = RegistryMetrics()
     var scrapeTimes: [Double] = []
@@ -116,6 +126,7 @@ func fleet(url: String) async throws -> [String: Double] {
     precondition(summary?.tally.stations == 15_000)
     precondition(summary!.provinces.reduce(0) { $0 + $1.regencies.reduce(0) { $0 + $1.districts.count } } == 7_300)
     return ["fleet_ms_median": times.sorted()[10], "fleet_json_ms_median": encodeTimes.sorted()[10],
+            "fleet_tallies_ms_median": talliesTimes.sorted()[10], "fleet_stock_ms_median": stockTimes.sorted()[10],
             "metrics_ms_median": scrapeTimes.sorted()[10], "metrics_kib": Double(scrapeBytes) / 1024].merging(dashboard) { a, _ in a }
 }
 
