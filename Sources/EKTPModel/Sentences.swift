@@ -73,6 +73,25 @@ public enum Sentences {
         N_("required field is missing"),
         N_("required field is empty"),
         N_("unknown field{hint}"),
+        // ... and the config's and scenario's own readers (StationConfig, WatchConfig, Scenario...).
+        N_("{value} is not an http:// or https://HOST[:PORT]/PATH URL"),
+        N_("cannot read {path} (does it exist, and may ektpd read it?)"),
+        N_("{path} is not PEM (no -----BEGIN line): give the certificate or key in PEM form"),
+        N_("{path} holds no {what} (no {label} line): give the {what} here in PEM form"),
+        N_("{id} is not a valid station id: use letters, digits, '-', '_' and '.', at most 64"),
+        N_("unknown device kind{hint}: expected one of {names}"),
+        N_("must be lower than flap_start ({value})"),
+        N_("must not be longer than interval ({value})"),
+        N_("{path} is empty: put the token from `ektp-registry token issue` in it"),
+        N_("station id {id}: use 1 to 64 letters, digits, '-', '_' or '.', not starting with '-'"),
+        N_("station {id} is already defined on line {line}"),
+        N_("no kit template named {name} under 'kits'"),
+        N_("devices {a} and {b} are both on port {port}"),
+        N_("expected HH:MM-HH:MM, like 07:00-16:00, got {value}"),
+        N_("expected VID:PID in hex, like 05ba:000a, got {value}"),
+        N_("unknown kind {value}: expected one of {names}"),
+        N_("expected a USB port path like 1-2 or 1-2.3, got {value}"),
+        N_("no device named {name} in station {station}"),
     ]
 
 

@@ -1,5 +1,8 @@
 import EKTPModel
+import EKTPSupport
 import EKTPYAML
+import Foundation
+import Glibc
 import Testing
 @testable import EKTPStation
 
@@ -11,6 +14,20 @@ import Testing
     /// "translates" them to upper case, so a rendering shows which parts went through it.
     static let known: Set<String> = Set(Sentences.templates + DeviceKind.allCases.flatMap { [$0.displayName, $0.pluralName] }
                                         + ["printer reports ribbon out: replace the ribbon"])
+    /// The real Indonesian catalogue: po/id.po compiled by msgfmt, read as the registry reads it.
+    static let indonesian: MOCatalog = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let out = "/tmp/ektp-sentences-\(getpid()).mo"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/msgfmt")
+        p.arguments = ["-o", out, root + "/po/id.po"]
+        try? p.run()
+        p.waitUntilExit()
+        defer { unlink(out) }
+        return (try? Data(contentsOf: URL(fileURLWithPath: out))).flatMap { MOCatalog(bytes: Array($0)) } ?? MOCatalog(messages: [:])
+    }()
+    static func id(_ s: String) -> String { indonesian.text(s) }
+
     static func shout(_ s: String) -> String {
         guard known.contains(s) else { return s }
         var out = "", inMark = false
@@ -60,8 +77,9 @@ import Testing
         s.stock = StockStatus(blanks: 0, source: .printer, updatedAt: Timestamp(seconds: 0))
         let summaries = AlertRules.evaluate(s, blanksLow: 100).conditions.map(\.summary)
         #expect(summaries.count >= 6)
+        #expect(Self.indonesian.messages.count > 300)
         for summary in summaries {
-            #expect(Sentences.translate(summary, templates: Sentences.templates, translate: Self.shout) != summary,
+            #expect(Sentences.translate(summary, templates: Sentences.templates, translate: Self.id) != summary,
                     "no template or catalogue entry for the alert summary \"\(summary)\"")
         }
     }
@@ -92,8 +110,37 @@ import Testing
         map.finish()
         #expect(diag.issues.count >= 9)
         for issue in diag.issues where issue.field != "" {
-            #expect(Sentences.translate(issue.message, templates: Sentences.templates, translate: Self.shout) != issue.message,
+            #expect(Sentences.translate(issue.message, templates: Sentences.templates, translate: Self.id) != issue.message,
                     "no template for the config problem \"\(issue.message)\"")
+        }
+    }
+
+    /// The config's own checks (beyond the reader's types) word their problems from known templates too.
+    @Test func everyProblemOfAStationConfigIsTranslatable() throws {
+        let dir = "/tmp/ektp-sentences-\(getpid())"
+        mkdir(dir, 0o700)
+        defer { unlink(dir + "/ektpd.yaml"); unlink(dir + "/empty-token"); rmdir(dir) }
+        _ = FileManager.default.createFile(atPath: dir + "/empty-token", contents: Data())
+        chmod(dir + "/empty-token", 0o600)
+        try """
+        station: {id: "-bad id", site: {province: P, regency: R, district: D}}
+        backend: {type: real, scenario: x.yaml}
+        kit: {toaster: 1}
+        probes: {flap_start: 0.2, flap_stop: 0.5}
+        control: {socket: relative.sock}
+        registry: {url: "ftp://x", token: abc, token_file: empty-token, client_cert: /nonexistent.pem}
+        server: {command: [/bin/true], unit: x.service, liveness: {tcp: "nohost"}}
+        metrics: {listen: "nowhere"}
+        """.write(toFile: dir + "/ektpd.yaml", atomically: true, encoding: .utf8)
+        do {
+            _ = try StationConfig.load(path: dir + "/ektpd.yaml", environment: [:])
+            Issue.record("the config loaded")
+        } catch {
+            #expect(error.issues.count >= 8, "\(error.description)")
+            for issue in error.issues {
+                #expect(Sentences.translate(issue.message, templates: Sentences.templates, translate: Self.id) != issue.message,
+                        "no template or catalogue entry for \"\(issue.message)\"")
+            }
         }
     }
 }

@@ -199,14 +199,14 @@ public struct Scenario: Sendable, Equatable {
         }
         var start = Timestamp(seconds: 1_767_225_600)
         if let v = root.value("start"), let text = v.string() {
-            if let t = Timestamp(rfc3339: text) { start = t } else { v.fail("expected an RFC 3339 time from 1970 to 9999, like 2018-03-05T00:00:00Z") }
+            if let t = Timestamp(rfc3339: text) { start = t } else { v.fail(N_("expected an RFC 3339 time from 1970 to 9999, like 2018-03-05T00:00:00Z")) }
         }
         let duration = root.duration("duration", atLeast: .seconds(60)) ?? .seconds(86_400)
         var pullMinute: Int?
         var pullLimit: Duration = .seconds(2 * 86_400)
         if let c = root.map("centre_pull") {
             if let v = c.value("at", required: true), let text = v.string() {
-                if let m = parseClock(text) { pullMinute = m } else { v.fail("expected HH:MM, like 01:00") }
+                if let m = parseClock(text) { pullMinute = m } else { v.fail(N_("expected HH:MM, like 01:00")) }
             }
             pullLimit = c.duration("limit", atLeast: .seconds(60)) ?? pullLimit
             c.finish()
@@ -306,13 +306,13 @@ public struct Scenario: Sendable, Equatable {
         case "permission_denied": return .permissionDenied
         case "latency":
             guard let d = m?.duration("delay", required: true) else {
-                if m == nil { v.fail("'latency' needs a delay: use it in a timeline step with 'delay: 3s'") }
+                if m == nil { v.fail(N_("'latency' needs a delay: use it in a timeline step with 'delay: 3s'")) }
                 return nil
             }
             return .latency(d)
         case "blanks":
             guard let n = m?.int("count", in: 0...1_000_000, required: true) else {
-                if m == nil { v.fail("'blanks' needs a count: use 'blanks: N' on the device") }
+                if m == nil { v.fail(N_("'blanks' needs a count: use 'blanks: N' on the device")) }
                 return nil
             }
             return .blanks(n)

@@ -27,7 +27,7 @@ public struct AlertConfig: Sendable, Equatable {
         var c = AlertConfig()
         c.webhookHTTP = HTTPClientSettings.read(a, section: "alerts", configFile: configFile)
         if let v = a.value("hooks_dir"), let s = v.string() {
-            if s.hasPrefix("/") { c.hooksDirectory = s } else { v.fail("must be an absolute path") }
+            if s.hasPrefix("/") { c.hooksDirectory = s } else { v.fail(N_("must be an absolute path")) }
         }
         c.hookTimeout = a.duration("hook_timeout", atLeast: .milliseconds(100)) ?? c.hookTimeout
         c.webhookTimeout = a.duration("webhook_timeout", atLeast: .milliseconds(100)) ?? c.webhookTimeout
@@ -58,7 +58,7 @@ public struct MetricsConfig: Sendable, Equatable {
         defer { m.finish() }
         guard let v = m.value("listen", required: true), let s = v.string() else { return nil }
         guard let colon = s.lastIndex(of: ":"), let port = UInt16(s[s.index(after: colon)...]) else {
-            v.fail("expected HOST:PORT, like 127.0.0.1:9471")
+            v.fail(N_("expected HOST:PORT, like 127.0.0.1:9471"))
             return nil
         }
         var host = String(s[..<colon])

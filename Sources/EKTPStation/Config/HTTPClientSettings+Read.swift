@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EKTPHardware
+import EKTPModel
 import EKTPSupport
 import EKTPYAML
 
@@ -34,7 +35,7 @@ extension HTTPClientSettings {
         s.clientCert = pemFile("client_cert", holds: "-----BEGIN CERTIFICATE-----", what: "certificate")
         s.clientKey = pemFile("client_key", secret: true, holds: "PRIVATE KEY-----", what: "private key")
         if (s.clientCert == nil) != (s.clientKey == nil), m.value("client_cert") != nil || m.value("client_key") != nil {
-            (m.value("client_cert") ?? m.value("client_key"))?.fail("give both client_cert and client_key (mutual TLS), or neither")
+            (m.value("client_cert") ?? m.value("client_key"))?.fail(N_("give both client_cert and client_key (mutual TLS), or neither"))
         }
         if let v = m.value("pinned_public_key"), let pin = v.string() {
             // curl's form: sha256//BASE64 of the SubjectPublicKeyInfo, several joined by ';'.
@@ -42,12 +43,12 @@ extension HTTPClientSettings {
                 p.hasPrefix("sha256//") && p.dropFirst(8).count == 44 && p.dropFirst(8).allSatisfy { $0.isLetter || $0.isNumber || "+/=".contains($0) }
             }
             if ok { s.pinnedPublicKey = pin } else {
-                v.fail("expected sha256//BASE64 (44 characters), as `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64` prints it")
+                v.fail(N_("expected sha256//BASE64 (44 characters), as `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64` prints it"))
             }
         }
         if let v = m.value("proxy"), let p = v.string() {
             if HTTPURL(p) != nil || p.hasPrefix("socks5://") || p.hasPrefix("socks5h://") { s.proxy = p } else {
-                v.fail("expected a proxy URL, like http://proxy.example:3128")
+                v.fail(N_("expected a proxy URL, like http://proxy.example:3128"))
             }
         }
         return s

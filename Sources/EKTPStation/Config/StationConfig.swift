@@ -108,7 +108,7 @@ public struct StationConfig: Sendable, Equatable {
                     }
                 }
             } else if type == "real" {
-                _ = b.value("scenario").map { $0.fail("only used with type: simulated") }
+                _ = b.value("scenario").map { $0.fail(N_("only used with type: simulated")) }
             }
             b.finish()
         }
@@ -151,7 +151,7 @@ public struct StationConfig: Sendable, Equatable {
         if let c = root.map("control") {
             if let v = c.value("socket"), let s = v.string() {
                 if s.hasPrefix("/") && s.utf8.count < 108 { socketPath = s } else {
-                    v.fail("must be an absolute path shorter than 108 bytes (a Unix socket limit)")
+                    v.fail(N_("must be an absolute path shorter than 108 bytes (a Unix socket limit)"))
                 }
             }
             socketGroup = c.string("group")
@@ -159,7 +159,7 @@ public struct StationConfig: Sendable, Equatable {
         }
         var stateDirectory = environment["STATE_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) } ?? "/var/lib/ektpd"
         if let v = root.value("state_directory"), let s = v.string() {
-            if s.hasPrefix("/") { stateDirectory = s } else { v.fail("must be an absolute path") }
+            if s.hasPrefix("/") { stateDirectory = s } else { v.fail(N_("must be an absolute path")) }
         }
         let server = root.map("server").flatMap(WatchConfigReader.server)
         let centrePull = root.map("centre_pull").flatMap(WatchConfigReader.sync)
@@ -175,7 +175,7 @@ public struct StationConfig: Sendable, Equatable {
             var url: HTTPURL?
             if let v = r.value("url", required: true), let s = v.string() {
                 url = HTTPURL(s)
-                if url == nil { v.fail("expected an https://HOST[:PORT] or http://HOST:PORT URL, like https://registry.example.id") }
+                if url == nil { v.fail(N_("expected an https://HOST[:PORT] or http://HOST:PORT URL, like https://registry.example.id")) }
             }
             var token: String?
             switch (r.value("token"), r.value("token_file")) {
@@ -195,7 +195,7 @@ public struct StationConfig: Sendable, Equatable {
                         f.fail("cannot read \(full) (does it exist, and may ektpd read it?)")
                     }
                 }
-            case (.some, .some): r.value("token_file")?.fail("give either token or token_file, not both")
+            case (.some, .some): r.value("token_file")?.fail(N_("give either token or token_file, not both"))
             case (nil, nil): r.diag.report(r.node.mark, "registry", "needs token or token_file (from `ektp-registry token issue --station ID`)")
             }
             var http = HTTPClientSettings.read(r, section: "registry", configFile: file)
@@ -217,7 +217,7 @@ public struct StationConfig: Sendable, Equatable {
                 c.backoffBase = base ?? c.backoffBase
                 c.backoffMax = maxBackoff ?? c.backoffMax
                 c.timeout = timeout ?? c.timeout
-                if c.backoffMax < c.backoffBase, let v = r.value("backoff_max") { v.fail("must not be shorter than backoff_base") }
+                if c.backoffMax < c.backoffBase, let v = r.value("backoff_max") { v.fail(N_("must not be shorter than backoff_base")) }
                 registry = c
             }
             r.finish()

@@ -11,7 +11,7 @@ enum WatchConfigReader {
         switch (command, unit) {
         case (let c?, nil): mode = .command(c)
         case (nil, let u?): mode = .unit(u)
-        case (.some, .some): m.value("unit")?.fail("give either command or unit, not both")
+        case (.some, .some): m.value("unit")?.fail(N_("give either command or unit, not both"))
         case (nil, nil): m.diag.report(m.node.mark, m.path.isEmpty ? "server" : m.path, "needs command (a child the daemon runs) or unit (a systemd unit)")
         }
         var probe: LivenessProbe?
@@ -22,12 +22,12 @@ enum WatchConfigReader {
                 l.diag.report(l.node.mark, l.path, "give exactly one of tcp, http or command")
             }
             if let v = l.value("tcp"), let s = v.string() {
-                if let (h, p) = hostPort(s) { probe = .tcp(host: h, port: p) } else { v.fail("expected HOST:PORT, like 127.0.0.1:8080") }
+                if let (h, p) = hostPort(s) { probe = .tcp(host: h, port: p) } else { v.fail(N_("expected HOST:PORT, like 127.0.0.1:8080")) }
             }
             if let v = l.value("http"), let s = v.string() {
                 if let (h, p, path) = httpURL(s) {
                     probe = .http(host: h, port: p, path: path, expectStatus: l.int("expect_status", in: 100...599) ?? 200)
-                } else { v.fail("expected a plain http:// URL, like http://127.0.0.1:8080/health") }
+                } else { v.fail(N_("expected a plain http:// URL, like http://127.0.0.1:8080/health")) }
             } else { _ = l.value("expect_status") }
             if let v = l.value("command"), let a = argv(v) { probe = .command(a) }
             interval = l.duration("interval", atLeast: .milliseconds(50))
@@ -46,7 +46,7 @@ enum WatchConfigReader {
             policy.onCrashLoop = r.value("on_crash_loop")?.word([("slow", SupervisorPolicy.OnCrashLoop.slow), ("stop", .stop)]) ?? policy.onCrashLoop
             policy.resetAfter = r.duration("reset_after", atLeast: .seconds(1)) ?? policy.resetAfter
             stopGrace = r.duration("stop_grace", atLeast: .milliseconds(10))
-            if policy.maxBackoff < policy.initialBackoff, let v = r.value("max_backoff") { v.fail("must not be shorter than initial_backoff") }
+            if policy.maxBackoff < policy.initialBackoff, let v = r.value("max_backoff") { v.fail(N_("must not be shorter than initial_backoff")) }
             r.finish()
         }
         let systemctl = m.string("systemctl")
@@ -66,10 +66,10 @@ enum WatchConfigReader {
         let given = ["file", "http", "command"].filter { m.keys.contains($0) }
         if given.count != 1 { m.diag.report(m.node.mark, m.path, "give exactly one of file, http or command") }
         if let v = m.value("file"), let s = v.string() {
-            if s.hasPrefix("/") { source = .file(s) } else { v.fail("must be an absolute path") }
+            if s.hasPrefix("/") { source = .file(s) } else { v.fail(N_("must be an absolute path")) }
         }
         if let v = m.value("http"), let s = v.string() {
-            if let (h, p, path) = httpURL(s) { source = .http(host: h, port: p, path: path) } else { v.fail("expected a plain http:// URL") }
+            if let (h, p, path) = httpURL(s) { source = .http(host: h, port: p, path: path) } else { v.fail(N_("expected a plain http:// URL")) }
         }
         if let v = m.value("command"), let a = argv(v) { source = .command(a) }
         let limit = m.duration("limit", atLeast: .seconds(1))
@@ -89,7 +89,7 @@ enum WatchConfigReader {
             let name = t.string("name", required: true)
             if let v = t.value("address", required: true), let s = v.string() {
                 if let (h, p) = hostPort(s) { targets.append(.init(name: name ?? s, host: h, port: p)) } else {
-                    v.fail("expected HOST:PORT, like registry.example.id:443")
+                    v.fail(N_("expected HOST:PORT, like registry.example.id:443"))
                 }
             }
             t.finish()
@@ -98,14 +98,14 @@ enum WatchConfigReader {
         c.interval = m.duration("interval", atLeast: .milliseconds(50)) ?? c.interval
         c.timeout = m.duration("timeout", atLeast: .milliseconds(10)) ?? c.timeout
         c.failAfter = m.int("fail_after", in: 1...100) ?? c.failAfter
-        if let v = m.value("proc_root"), let s = v.string() { if s.hasPrefix("/") { c.procRoot = s } else { v.fail("must be an absolute path") } }
+        if let v = m.value("proc_root"), let s = v.string() { if s.hasPrefix("/") { c.procRoot = s } else { v.fail(N_("must be an absolute path")) } }
         m.finish()
         return c
     }
 
     static func power(_ m: YAMLMap) -> PowerConfig {
         var c = PowerConfig()
-        if let v = m.value("root"), let s = v.string() { if s.hasPrefix("/") { c.root = s } else { v.fail("must be an absolute path") } }
+        if let v = m.value("root"), let s = v.string() { if s.hasPrefix("/") { c.root = s } else { v.fail(N_("must be an absolute path")) } }
         c.interval = m.duration("interval", atLeast: .milliseconds(50)) ?? c.interval
         c.lowBattery = m.int("low_battery", in: 0...100) ?? c.lowBattery
         m.finish()
@@ -118,7 +118,7 @@ enum WatchConfigReader {
         let words = items.compactMap { $0.string() }
         guard words.count == items.count else { return nil }
         guard let first = words.first, !first.isEmpty else {
-            v.fail("a command needs at least the program, as a list: [/usr/bin/prog, --flag]")
+            v.fail(N_("a command needs at least the program, as a list: [/usr/bin/prog, --flag]"))
             return nil
         }
         return words
