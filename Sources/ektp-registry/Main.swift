@@ -134,11 +134,11 @@ struct Serve: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, environment: env) }
         let logger = Logger(label: "ektp-registry")
         guard maxWrites >= 1, writeQueue >= 0, (1...60).contains(writeWait) else {
-            FileHandleStderr.write("ektp-registry: --max-writes must be 1 or more, --write-queue 0 or more, --write-wait 1 to 60 seconds\n")
+            FileHandleStderr.write("ektp-registry: " + tr("--max-writes must be 1 or more, --write-queue 0 or more, --write-wait 1 to 60 seconds") + "\n")
             throw ExitCode(2)
         }
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            FileHandleStderr.write("ektp-registry: --listen \(listen): expected HOST:PORT (127.0.0.1:8470)\n")
+            FileHandleStderr.write("ektp-registry: --listen \(listen): " + tr("expected HOST:PORT (127.0.0.1:8470)") + "\n")
             throw ExitCode(2)
         }
         let host = String(listen[..<colon])
@@ -153,7 +153,7 @@ struct Serve: AsyncParsableCommand {
         switch (certPath, keyPath) {
         case (nil, nil):
             if clientCAPath != nil {
-                FileHandleStderr.write("ektp-registry: --client-ca needs --tls-cert and --tls-key (client certificates come with HTTPS)\n")
+                FileHandleStderr.write("ektp-registry: " + tr("--client-ca needs --tls-cert and --tls-key (client certificates come with HTTPS)") + "\n")
                 throw ExitCode(2)
             }
         case let (cert?, key?):
@@ -162,11 +162,11 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         default:
-            FileHandleStderr.write("ektp-registry: give both --tls-cert and --tls-key (or neither, for plain HTTP behind a TLS proxy)\n")
+            FileHandleStderr.write("ektp-registry: " + tr("give both --tls-cert and --tls-key (or neither, for plain HTTP behind a TLS proxy)") + "\n")
             throw ExitCode(2)
         }
         guard let offset = DashboardSettings.offset(parsing: timeZone) else {
-            FileHandleStderr.write("ektp-registry: --time-zone \(timeZone): expected WIB, WITA, WIT, UTC or +HH:MM\n")
+            FileHandleStderr.write("ektp-registry: --time-zone \(timeZone): " + tr("expected WIB, WITA, WIT, UTC or +HH:MM") + "\n")
             throw ExitCode(2)
         }
         let scheme = tls == nil ? "http" : "https"
@@ -232,7 +232,8 @@ struct Migrate: AsyncParsableCommand {
             defer { Task { await registry.store.close() } }
             if status {
                 let v = try await registry.schemaVersion()
-                print("\(registry.store.label): schema version \(v) of \(Schema.latest)\(v == Schema.latest ? " (current)" : "")")
+                print(tr("{store}: schema version {v} of {latest}", ["store": registry.store.label, "v": "\(v)", "latest": "\(Schema.latest)"])
+                      + (v == Schema.latest ? " " + tr("(current)") : ""))
             } else {
                 let applied = try await registry.migrate(now: wallClockNow()) { print($0) }
                 print(applied.isEmpty ? "\(registry.store.label): already at schema version \(Schema.latest)" : "\(registry.store.label): now at schema version \(Schema.latest)")
@@ -290,7 +291,7 @@ struct Token: AsyncParsableCommand {
 
         func run() async throws {
             guard let g = parseDuration(grace), g > .zero, g <= maxInputDuration else {
-                FileHandleStderr.write("ektp-registry: --grace \(grace): expected a duration such as 7d or 36h (at most 10 years)\n")
+                FileHandleStderr.write("ektp-registry: --grace \(grace): " + tr("expected a duration such as 7d or 36h (at most 10 years)") + "\n")
                 throw ExitCode(2)
             }
             let (token, retiring, now) = try await db.withMigratedRegistry { registry, now in
@@ -353,18 +354,19 @@ struct StationCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let text = readFileText(publicKey) else {
-                FileHandleStderr.write("ektp-registry: --public-key \(publicKey): cannot read the file\n")
+                FileHandleStderr.write("ektp-registry: --public-key \(publicKey): " + tr("cannot read the file") + "\n")
                 throw ExitCode(1)
             }
             guard let key = Ed25519PEM.publicKey(fromText: text) else {
-                FileHandleStderr.write("ektp-registry: --public-key \(publicKey): not an Ed25519 public key (PEM BEGIN PUBLIC KEY, or 32 bytes of base64)\n")
+                FileHandleStderr.write("ektp-registry: --public-key \(publicKey): " + tr("not an Ed25519 public key (PEM BEGIN PUBLIC KEY, or 32 bytes of base64)") + "\n")
                 throw ExitCode(1)
             }
             let site = regency.map { Site(province: province ?? "", regency: $0, district: district ?? "") }
             let added = try await db.withMigratedRegistry { registry, now in
                 try await registry.addStationKey(station: station, publicKey: key, site: site, now: now)
             }
-            print("station \(station): key \(added.fingerprint)" + (added.replaced.map { " (replaces \($0): bundles signed by the old key are refused from now on)" } ?? ""))
+            print(tr("station {station}: key {fingerprint}", ["station": station, "fingerprint": added.fingerprint])
+                  + (added.replaced.map { " " + tr("(replaces {old}: bundles signed by the old key are refused from now on)", ["old": $0]) } ?? ""))
         }
     }
 }
@@ -406,7 +408,9 @@ struct Import: AsyncParsableCommand {
             if json { print(String(decoding: try JSONStyle.encode(list, pretty: true), as: UTF8.self)); return }
             if list.isEmpty { print(tr("no bundles held for review")) }
             for p in list {
-                print("#\(p.id) station \(p.station), \(p.reports) reports \(p.firstSequence)-\(p.lastSequence), received \(p.receivedAt.rfc3339) from \(p.scope), signed by \(p.fingerprint)")
+                print("#\(p.id) " + tr("station {station}, {n} reports {first}-{last}, received {time} from {scope}, signed by {fingerprint}",
+                                        ["station": p.station, "n": "\(p.reports)", "first": "\(p.firstSequence)", "last": "\(p.lastSequence)",
+                                         "time": p.receivedAt.rfc3339, "scope": p.scope, "fingerprint": p.fingerprint]))
             }
             return
         }
@@ -460,11 +464,11 @@ struct Import: AsyncParsableCommand {
     /// POSTs each file to a remote registry with a courier token (libcurl, TLS as the station's).
     func upload(to registry: String, tokenFile: String) throws -> [(String, ImportOutcome)] {
         guard let url = HTTPURL(registry) else {
-            FileHandleStderr.write("ektp-registry: --registry \(registry): expected https://HOST[:PORT]\n")
+            FileHandleStderr.write("ektp-registry: --registry \(registry): " + tr("expected https://HOST[:PORT]") + "\n")
             throw ExitCode(4)
         }
         guard let text = readFileText(tokenFile), let token = text.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" }).first else {
-            FileHandleStderr.write("ektp-registry: --token \(tokenFile): cannot read a token there\n")
+            FileHandleStderr.write("ektp-registry: --token \(tokenFile): " + tr("cannot read a token there") + "\n")
             throw ExitCode(4)
         }
         // A courier token is a secret as a station's is: refused when every user may read it (as ektpd does).
@@ -562,7 +566,7 @@ struct User: AsyncParsableCommand {
             throw ExitCode(2)
         }
         guard let bytes = readFileBytes(file) else {
-            FileHandleStderr.write("ektp-registry: \(file): cannot read it\n")
+            FileHandleStderr.write("ektp-registry: \(file): " + tr("cannot read it") + "\n")
             throw ExitCode(2)
         }
         let text = String(decoding: bytes, as: UTF8.self)

@@ -40,7 +40,7 @@ struct Simulate: AsyncParsableCommand {
         if let seed { sc.seed = seed }
         if let duration {
             guard let d = parseDuration(duration), d >= .seconds(60) else {
-                FileOut.err("ektpd: --duration \(duration): expected a duration of a minute or more, like 7d or 36h\n")
+                FileOut.err("ektpd: --duration \(duration): " + tr("expected a duration of a minute or more, like 7d or 36h") + "\n")
                 throw ExitCode(4)
             }
             sc.duration = d
@@ -60,31 +60,31 @@ struct Simulate: AsyncParsableCommand {
         var tokenMap: [String: String] = [:]
         var readToken = ""
         if serve && registry != nil {
-            FileOut.err("ektpd: --serve keeps the embedded registry up; with --registry, open your own registry's dashboard\n")
+            FileOut.err("ektpd: " + tr("--serve keeps the embedded registry up; with --registry, open your own registry's dashboard") + "\n")
             throw ExitCode(4)
         }
         if let registry {
             guard let u = HTTPURL(registry) else {
-                FileOut.err("ektpd: --registry \(registry): expected http://HOST:PORT\n")
+                FileOut.err("ektpd: --registry \(registry): " + tr("expected http://HOST:PORT") + "\n")
                 throw ExitCode(4)
             }
             guard let tokens else {
-                FileOut.err("ektpd: --registry needs --tokens FILE (\"STATION TOKEN\" lines, from ektp-registry token issue)\n")
+                FileOut.err("ektpd: " + tr("--registry needs --tokens FILE (\"STATION TOKEN\" lines, from ektp-registry token issue)") + "\n")
                 throw ExitCode(4)
             }
             tokenMap = try readTokens(tokens)
             guard let viewerToken, let t = readWholeFile(viewerToken)?.split(separator: "\n").first else {
-                FileOut.err("ektpd: --registry needs --viewer-token FILE to read the fleet (ektp-registry token issue --viewer NAME)\n")
+                FileOut.err("ektpd: " + tr("--registry needs --viewer-token FILE to read the fleet (ektp-registry token issue --viewer NAME)") + "\n")
                 throw ExitCode(4)
             }
             readToken = String(t)
             url = u
         } else {
-            progress.line("starting the embedded registry")
+            progress.line(tr("starting the embedded registry"))
             do {
                 let e = try await EmbeddedRegistry.start(work: work, database: registryDatabase, stations: sc.stations.map(\.id),
                                                          listen: serve ? serveOn : "127.0.0.1:0") {
-                    progress.line("issuing registry tokens: \($0) of \(sc.stations.count)")
+                    progress.line(tr("issuing registry tokens: {n} of {total}", ["n": "\($0)", "total": "\(sc.stations.count)"]))
                 }
                 embedded = e
                 url = e.url
@@ -92,7 +92,8 @@ struct Simulate: AsyncParsableCommand {
                 readToken = e.viewerToken
                 if serve {
                     login = try await e.addViewer()
-                    FileOut.err("dashboard (live while it runs): \(e.url)/  user: \(login!.user)  password: \(login!.password)\n")
+                    FileOut.err(tr("dashboard (live while it runs): {url}/  user: {user}  password: {password}",
+                                   ["url": e.url.description, "user": login!.user, "password": login!.password]) + "\n")
                 }
             } catch {
                 FileOut.err("ektpd: \(error)\n")
@@ -116,7 +117,7 @@ struct Simulate: AsyncParsableCommand {
             // regency gets a courier token) before the first trip.
             if !fleet.courierStations.isEmpty {
                 if let embedded {
-                    progress.line("registering \(fleet.courierStations.count) courier station key(s)")
+                    progress.line(tr("registering {n} courier station key(s)", ["n": "\(fleet.courierStations.count)"]))
                     fleet.courierTokens = try await embedded.registerCouriers(fleet.courierStations, work: work)
                 } else {
                     for c in fleet.courierStations { writeFile("\(work)/\(c.id).pub", c.publicKeyPEM) }
@@ -136,10 +137,14 @@ struct Simulate: AsyncParsableCommand {
             guard hour != lastShown else { return }
             lastShown = hour
             let day = Int(hour / 24) + 1
-            progress.update("simulating \(sc.stations.count) stations: day \(min(day, days)) of \(days), \(t.rfc3339.prefix(16))Z, \(fleet.delivered) reports delivered")
+            progress.update(tr("simulating {n} stations: day {day} of {days}, {time}, {delivered} reports delivered",
+                               ["n": "\(sc.stations.count)", "day": "\(min(day, days))", "days": "\(days)", "time": "\(t.rfc3339.prefix(16))Z",
+                                "delivered": L10n.count(fleet.delivered)]))
         }
         fleet.flush()
-        progress.done("simulated \(sc.stations.count) stations for \(spokenDuration(sc.duration)): \(fleet.delivered) reports delivered, \(fleet.pendingReports) still in outboxes")
+        progress.done(tr("simulated {n} stations for {duration}: {delivered} reports delivered, {pending} still in outboxes",
+                         ["n": "\(sc.stations.count)", "duration": spokenDuration(sc.duration), "delivered": L10n.count(fleet.delivered),
+                          "pending": L10n.count(fleet.pendingReports)]))
 
         let at = fleet.end.rfc3339
         do {
@@ -161,7 +166,7 @@ struct Simulate: AsyncParsableCommand {
                 print(report.text, terminator: "")
             }
         } catch {
-            FileOut.err("ektpd: reading the registry's view: \(error)\n")
+            FileOut.err("ektpd: " + tr("reading the registry's view: {error}", ["error": "\(error)"]) + "\n")
             throw ExitCode(1)
         }
         if serve, let embedded, let login {
@@ -185,7 +190,7 @@ struct Simulate: AsyncParsableCommand {
 
     func readTokens(_ path: String) throws -> [String: String] {
         guard let text = readWholeFile(path) else {
-            FileOut.err("ektpd: cannot read --tokens \(path)\n")
+            FileOut.err("ektpd: " + tr("cannot read --tokens {path}", ["path": path]) + "\n")
             throw ExitCode(4)
         }
         var out: [String: String] = [:]
@@ -193,7 +198,7 @@ struct Simulate: AsyncParsableCommand {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
             if parts.isEmpty || parts[0].hasPrefix("#") { continue }
             guard parts.count == 2 else {
-                FileOut.err("\(path):\(n + 1): expected \"STATION TOKEN\"\n")
+                FileOut.err("\(path):\(n + 1): " + tr("expected \"STATION TOKEN\"") + "\n")
                 throw ExitCode(4)
             }
             out[String(parts[0])] = String(parts[1])
