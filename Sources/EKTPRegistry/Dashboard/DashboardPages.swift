@@ -570,12 +570,14 @@ struct Pages: Sendable {
     }
 
     /// One event as a line a person reads: what, which device, from what to what, and why.
+    /// In the reader's language: the kind, the states and the reason (each "; "-separated part
+    /// through the catalogue or the template it was made from); the event type stays as sent.
     func eventText(_ e: Event) -> String {
         var s = e.type.rawValue
-        if let k = e.kind { s = k.displayName + (e.deviceName.map { " \($0)" } ?? "") + (e.subject.isEmpty ? "" : " (\(e.subject))") + ": " + s }
+        if let k = e.kind { s = t.text(k.displayName) + (e.deviceName.map { " \($0)" } ?? "") + (e.subject.isEmpty ? "" : " (\(e.subject))") + ": " + s }
         else if !e.subject.isEmpty { s += " \(e.subject)" }
-        if let f = e.from, let t = e.to { s += ": \(f) → \(t)" } else if let t = e.to { s += ": \(t)" }
-        if let r = e.reason, !r.isEmpty { s += " — \(r)" }
+        if let f = e.from, let to = e.to { s += ": \(t.text(f)) → \(t.text(to))" } else if let to = e.to { s += ": \(t.text(to))" }
+        if let r = e.reason, !r.isEmpty { s += " — " + r.components(separatedBy: "; ").map(t.sentence).joined(separator: "; ") }
         return s
     }
 }

@@ -85,7 +85,7 @@ public enum StatusText {
 
     /// Words of the JSON's enums that the text shows, for the catalogue (translated where shown).
     static let enumWords = [N_("starting"), N_("up"), N_("unhealthy"), N_("restarting"), N_("crash loop"), N_("stopped"),
-                            N_("fresh"), N_("stale"), N_("never"), N_("unknown")]
+                            N_("fresh"), N_("stale"), N_("never"), N_("unknown"), N_("ready"), N_("broken")]
 
     static func percent(_ x: Double) -> String {
         let p = (x * 1000).rounded() / 10
