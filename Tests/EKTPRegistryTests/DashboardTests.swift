@@ -298,6 +298,33 @@ import Testing
         #expect(DashboardLanguages.preferred("en-US") == "en" && DashboardLanguages.preferred("fr") == nil)
     }
 
+    /// A flood of password guesses is refused past a few at a time (429 with Retry-After) instead
+    /// of queueing bcrypt work without bound; a real login afterwards works.
+    @Test func aFloodOfLoginsIsRefusedPastAFewAtATime() async throws {
+        let f = try await Self.fixture()
+        try await f.app.test(.router) { client in
+            let form = try await client.execute(uri: "/login", method: .get)
+            let csrf = try #require(Self.cookie(form, Dashboard.loginCookie))
+            let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                for _ in 0..<60 {
+                    group.addTask {
+                        let r = try await client.execute(uri: "/login", method: .post,
+                                                         headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "\(Dashboard.loginCookie)=\(csrf)"],
+                                                         body: ByteBuffer(string: "csrf=\(csrf)&user=pusat&password=guess+guess+guess"))
+                        return (Int(r.status.code), r.headers[.retryAfter])
+                    }
+                }
+                var out: [(Int, String?)] = []
+                for try await s in group { out.append(s) }
+                return out
+            }
+            #expect(statuses.allSatisfy { $0.0 == 401 || $0.0 == 429 }, "\(statuses.map(\.0))")
+            #expect(statuses.contains { $0.0 == 429 && $0.1 != nil }, "no guess was refused: \(statuses.map(\.0))")
+            #expect(statuses.filter { $0.0 == 401 }.count >= 2)
+            _ = try await Self.login(client, "pusat")
+        }
+    }
+
     @Test func formsAndRedirectsAreDecodedSafely() {
         #expect(Dashboard.form(ByteBuffer(string: "a=1+2&b=%3Cx%3E&c=%zz&d")) == ["a": "1 2", "b": "<x>", "c": "%zz", "d": ""])
         #expect(Dashboard.safeNext("/cannot-enrol?kind=iris") == "/cannot-enrol?kind=iris")

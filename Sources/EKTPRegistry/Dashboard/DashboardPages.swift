@@ -19,6 +19,9 @@ struct Pages: Sendable {
     let clock: RegistryHTTP.Clock
     let settings: DashboardSettings
     let languages: DashboardLanguages
+    /// Logins check a bcrypt hash (~0.3 s of CPU each): two at a time, a few waiting, the rest
+    /// refused with 429, so a flood of password guesses cannot take the registry's CPU from ingest.
+    let logins = Admission(maxInFlight: 2, maxQueue: 16, maxWait: .seconds(10))
     /// The reader's language for this request (`page` sets it from ?lang=, the cookie or Accept-Language).
     var t: Translator = .english
 
@@ -124,6 +127,13 @@ struct Pages: Sendable {
     }
 
     func login(_ request: Request, logger: Logger) async -> Response {
+        guard await logins.enter() else {
+            logger.warning("dashboard logins refused: too many at once")
+            var r = await loginForm(request, error: languages.choose(request).word("busy"), status: .tooManyRequests)
+            r.headers[.retryAfter] = "\(logins.retryAfterSeconds)"
+            return r
+        }
+        defer { logins.leave() }
         var request = request
         guard let body = try? await request.collectBody(upTo: Dashboard.maxForm) else {
             return await loginForm(request, error: "the form is larger than \(Dashboard.maxForm) bytes", status: .contentTooLarge)

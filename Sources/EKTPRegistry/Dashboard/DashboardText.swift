@@ -102,6 +102,7 @@ public enum DashboardText {
         "courier": N_("Last news by courier"),
         "ofTime": N_("of the time"),
         "pages": N_("Pages of the list"),
+        "busy": N_("Too many logins at once: wait a few seconds and try again."),
         "open": N_("Open"),
         "noneConnected": N_("(none connected)"),
         "previous": N_("Previous"),
