@@ -13,7 +13,7 @@ public enum Sentences {
     /// problems. Each is a gettext msgid (N_); a test checks that what the code writes matches.
     /// Most specific first (the most text outside the marks), so "{kind} {name} at {port} is {health}"
     /// is tried before the catch-all "{kind} {name} at {port} {why}".
-    public static let templates: [String] = (ReasonCode.allCases.map(\.template) + station + alerts + config + [label])
+    public static let templates: [String] = (ReasonCode.allCases.map(\.template) + station + alerts + config + registry + [label])
         .enumerated().sorted { a, b in
             let x = literalLength(a.element), y = literalLength(b.element)
             return x != y ? x > y : a.offset < b.offset
@@ -92,6 +92,22 @@ public enum Sentences {
         N_("unknown kind {value}: expected one of {names}"),
         N_("expected a USB port path like 1-2 or 1-2.3, got {value}"),
         N_("no device named {name} in station {station}"),
+    ]
+
+    /// ektp-registry's refusals a person meets at its command line or on the dashboard (the API's
+    /// JSON keeps them in English).
+    static let registry = [
+        N_("user name {name}: use 1 to 64 letters, digits, '-', '_' or '.', not starting with '-'"),
+        N_("{name}: a province or regency name is 1 to {n} printable characters"),
+        N_("the password is shorter than {n} characters"),
+        N_("user {name} exists: ektp-registry user passwd {again} sets a new password"),
+        N_("no user {name}"),
+        N_("station ID {id}: use 1 to 64 letters, digits, '-', '_' or '.', not starting with '-'"),
+        N_("the public key is not 32 bytes (an Ed25519 key)"),
+        N_("a courier token needs a province and a regency (at most {n} characters each)"),
+        N_("no station {id} has reported to this registry in your {scope}"),
+        N_("no station {id} has reported to this registry"),
+        N_("{scope} is outside what you may see ({yours})"),
     ]
 
 

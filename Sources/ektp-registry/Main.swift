@@ -90,7 +90,7 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
         FileHandleStderr.write("ektp-registry: \(e.description)\n")
         throw ExitCode(1)
     } catch let e as RegistryError {
-        FileHandleStderr.write("ektp-registry: \(e.description)\n")
+        FileHandleStderr.write("ektp-registry: \(L10n.sentence(e.description))\n")
         throw ExitCode(1)
     }
 }

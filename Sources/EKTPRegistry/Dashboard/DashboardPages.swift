@@ -62,7 +62,7 @@ struct Pages: Sendable {
         } catch let e as RegistryError {
             let status = HTTPResponse.Status(code: e.status)
             let title = e.status == 404 ? t.word("notFound") : t.word("forbidden")
-            let r = try? await render(title: title, template: "message", context: ["text": e.description, "cls": "bad"], viewer: v, nav: nav, query: nil, at: at)
+            let r = try? await render(title: title, template: "message", context: ["text": t.sentence(e.description), "cls": "bad"], viewer: v, nav: nav, query: nil, at: at)
             return r.map { var r = $0; r.status = status; return r } ?? Response(status: status)
         } catch {
             return Response(status: .internalServerError, headers: Dashboard.pageHeaders,
