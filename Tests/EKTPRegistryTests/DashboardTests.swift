@@ -38,8 +38,8 @@ import Testing
 
     /// A registry with Sintang (two stations: one broken, one ready) and Kapuas Hulu (one broken),
     /// a national viewer `pusat` and a Sintang viewer `sintang`, both with password "correct horse".
-    static func fixture() async throws -> Fixture {
-        let o = try #require(try await openRegistry(.sqlite))
+    static func fixture(_ backend: Backend = .sqlite) async throws -> Fixture? {
+        guard let o = try await openRegistry(backend) else { return nil }
         let r = o.registry
         _ = try await r.ingest(ReportBatch(station: "sintang-01", sentAt: T0, reports: [broken("sintang-01", 1, site: sintang, name: "<script>alert(1)</script>")]),
                                from: "sintang-01", receivedAt: T0)
@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func aPageWithoutASessionGoesToLoginAndComesBack() async throws {
-        let f = try await Self.fixture()
+        let f = try #require(try await Self.fixture())
         try await f.app.test(.router) { client in
             let r = try await client.execute(uri: "/cannot-enrol?kind=iris", method: .get)
             #expect(r.status == .seeOther)
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func aWrongPasswordAndAFormWithoutItsTokenAreRefused() async throws {
-        let f = try await Self.fixture()
+        let f = try #require(try await Self.fixture())
         try await f.app.test(.router) { client in
             let form = try await client.execute(uri: "/login", method: .get)
             let csrf = try #require(Self.cookie(form, Dashboard.loginCookie))
@@ -130,8 +130,8 @@ import Testing
         #expect(hash?.hasPrefix("$2b$") == true && hash?.contains("correct") == false)
     }
 
-    @Test func aRegencyViewerSeesOnlyItsRegencyOnPagesAndInJSON() async throws {
-        let f = try await Self.fixture()
+    @Test(arguments: Backend.allCases) func aRegencyViewerSeesOnlyItsRegencyOnPagesAndInJSON(_ b: Backend) async throws {
+        guard let f = try await Self.fixture(b) else { return }
         let viewerToken = try await f.registry.issueViewerToken(name: "sintang-api", scope: .regency(province: "Kalimantan Barat", regency: "Sintang"), now: T0)
         try await f.app.test(.router) { client in
             let session = try await Self.login(client, "sintang")
@@ -166,7 +166,7 @@ import Testing
     }
 
     @Test func readsNeedAReadersCredentialAndMetricsAScrapeToken() async throws {
-        let f = try await Self.fixture()
+        let f = try #require(try await Self.fixture())
         let station = try await f.registry.issueToken(station: "sintang-01", now: T0)
         let scrape = try await f.registry.issueScrapeToken(name: "prometheus", now: T0)
         let national = try await f.registry.issueViewerToken(name: "grafana", scope: .national, now: T0)
@@ -191,7 +191,7 @@ import Testing
     }
 
     @Test func whatAStationSendsIsShownAsTextNeverAsMarkup() async throws {
-        let f = try await Self.fixture()
+        let f = try #require(try await Self.fixture())
         try await f.app.test(.router) { client in
             let session = try await Self.login(client, "pusat")
             let cookie: HTTPFields = [.cookie: "\(Dashboard.sessionCookie)=\(session)"]
@@ -206,8 +206,8 @@ import Testing
         }
     }
 
-    @Test func cannotEnrolFiltersByKindAndRepairsCountByKindAndModel() async throws {
-        let f = try await Self.fixture()
+    @Test(arguments: Backend.allCases) func cannotEnrolFiltersByKindAndRepairsCountByKindAndModel(_ b: Backend) async throws {
+        guard let f = try await Self.fixture(b) else { return }
         try await f.app.test(.router) { client in
             let cookie: HTTPFields = [.cookie: "\(Dashboard.sessionCookie)=\(try await Self.login(client, "pusat"))"]
             let iris = Self.text(try await client.execute(uri: "/cannot-enrol?kind=iris", method: .get, headers: cookie))
@@ -221,8 +221,8 @@ import Testing
         }
     }
 
-    @Test func aRepairReportedClearsTheSiteAndChangesTheLiveVersion() async throws {
-        let f = try await Self.fixture()
+    @Test(arguments: Backend.allCases) func aRepairReportedClearsTheSiteAndChangesTheLiveVersion(_ b: Backend) async throws {
+        guard let f = try await Self.fixture(b) else { return }
         try await f.app.test(.router) { client in
             let cookie: HTTPFields = [.cookie: "\(Dashboard.sessionCookie)=\(try await Self.login(client, "pusat"))"]
             let before = Self.text(try await client.execute(uri: "/live", method: .get, headers: cookie))
@@ -272,7 +272,7 @@ import Testing
     /// parameters beside the English); the dashboard shows it in Bahasa Indonesia by default and
     /// to a browser asking for it, in English to one asking for English or choosing it.
     @Test func theReasonIsInTheReadersLanguageNotTheStations() async throws {
-        let f = try await Self.fixture()
+        let f = try #require(try await Self.fixture())
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-locale-\(UUID().uuidString)").path
         try Self.compileCatalogue(into: dir)
         let router = RegistryHTTP.router(registry: f.registry, clock: .init(now: { Self.now }), logger: Logger(label: "test"),
@@ -301,7 +301,7 @@ import Testing
     /// A flood of password guesses is refused past a few at a time (429 with Retry-After) instead
     /// of queueing bcrypt work without bound; a real login afterwards works.
     @Test func aFloodOfLoginsIsRefusedPastAFewAtATime() async throws {
-        let f = try await Self.fixture()
+        let f = try #require(try await Self.fixture())
         try await f.app.test(.router) { client in
             let form = try await client.execute(uri: "/login", method: .get)
             let csrf = try #require(Self.cookie(form, Dashboard.loginCookie))
