@@ -12,11 +12,12 @@ import Glibc
 @main
 struct Entry {
     static func main() async {
+        // `ektpd run`: a SIGTERM before the service group listens must still mean "stop cleanly"
+        // (exit 0), not death by the signal (hardening r10). The handler only records it; a
+        // constructor in CEKTPSys installs it at load already, this covers a renamed binary.
+        if CommandLine.arguments.dropFirst().first == "run" { ektp_early_signals_install() }
         // Messages in the operator's language (gettext; --json and logs never change with it).
         L10n.setUp()
-        // `ektpd run`: a SIGTERM before the service group listens must still mean "stop cleanly"
-        // (exit 0), not death by the signal (hardening r10). The handler only records it.
-        if CommandLine.arguments.dropFirst().first == "run" { ektp_early_signals_install() }
         if let code = FastPath.run(Array(CommandLine.arguments.dropFirst())) {
             exit(code)
         }
