@@ -51,6 +51,11 @@ public struct Event: Codable, Sendable, Equatable {
     public var from: String?
     public var to: String?
     public var reason: String?
+    /// The reason as a code and its parameters (issue 18: `device.not_on_bus`, `{"port": "1-1"}`),
+    /// when it was made from a known template; readers render it in their language. Absent from
+    /// older stations, and for reasons with no template (a device's own words).
+    public var code: String?
+    public var args: [String: String]?
 
     public init(sequence: Int64, time: Timestamp, station: String, type: EventType, subject: String,
                 kind: DeviceKind? = nil, deviceName: String? = nil, from: String? = nil, to: String? = nil,
@@ -65,5 +70,16 @@ public struct Event: Codable, Sendable, Equatable {
         self.from = from
         self.to = to
         self.reason = reason
+        if let reason, let known = ReasonCode.recognise(reason) {
+            code = known.code.rawValue
+            args = known.args
+        }
+    }
+
+    /// The reason in the reader's language (`translate` maps an English msgid to theirs).
+    public func reason(_ translate: (String) -> String) -> String? {
+        guard let reason else { return nil }
+        guard let code, let args else { return translate(reason) }
+        return ReasonCode.render(code: code, args: args, english: reason, translate: translate)
     }
 }

@@ -16,6 +16,10 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable {
     case needsNoneConnected = "kit.needs_none_connected"
     case onlyUsable = "kit.only_usable"
     case noneWorking = "kit.none_working"
+    case notOnBus = "device.not_on_bus"
+    case pluggedIn = "device.plugged_in"
+    case pluggedBack = "device.plugged_back"
+    case unpluggedFrom = "device.unplugged_from"
 
     /// The English sentence, with `{parameter}` marks. Changing one changes every catalogue's msgid:
     /// add a new code instead.
@@ -30,12 +34,16 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable {
         case .needsNoneConnected: "needs {count} {kinds}, none connected"
         case .onlyUsable: "only {usable} of {count} {kinds} usable"
         case .noneWorking: "no usable {kind} ({present} present, none working)"
+        case .notOnBus: "not on the bus: plug it back into port {port}"
+        case .pluggedIn: "plugged in at {port} ({source})"
+        case .pluggedBack: "plugged back in at {port}"
+        case .unpluggedFrom: "unplugged from {port}"
         }
     }
 
     /// The templates as gettext extracts them (xgettext reads these `N_` marks; the list must match
     /// `template`, which a test checks).
-    static let catalogue = [
+    public static let catalogue = [
         N_("{kind} {name} at {port} is unplugged: plug it back into port {port}"),
         N_("{kind} {name} at {port} failed: {why}"),
         N_("{kind} {name} at {port} {why}"),
@@ -45,10 +53,23 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable {
         N_("needs {count} {kinds}, none connected"),
         N_("only {usable} of {count} {kinds} usable"),
         N_("no usable {kind} ({present} present, none working)"),
+        N_("not on the bus: plug it back into port {port}"),
+        N_("plugged in at {port} ({source})"),
+        N_("plugged back in at {port}"),
+        N_("unplugged from {port}"),
     ]
 
     /// The sentence in the reader's language: `translate` maps an English msgid to the reader's
     /// (the identity for English). Unknown parameters are left as written.
+    /// The code and parameters an English reason was made from, if it was made from one of the
+    /// event codes' templates (device events; kit reasons carry their codes from KitEvaluator).
+    public static func recognise(_ english: String) -> (code: ReasonCode, args: [String: String])? {
+        for c in [ReasonCode.notOnBus, .pluggedBack, .pluggedIn, .unpluggedFrom] {
+            if let args = Sentences.match(c.template, english) { return (c, args) }
+        }
+        return nil
+    }
+
     public static func render(code: String, args: [String: String], english: String, translate: (String) -> String) -> String {
         guard let c = ReasonCode(rawValue: code) else { return english }
         return Sentences.render(c.template, args, translate: translate)

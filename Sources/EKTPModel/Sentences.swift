@@ -32,7 +32,6 @@ public enum Sentences {
     static let label = N_("{kind} {name} at {port}")
 
     static let station = [
-        N_("not on the bus: plug it back into port {port}"),
         N_("cannot reach ektpd at {socket}: {why}"),
     ]
 

@@ -284,7 +284,9 @@ components:
         device_name: {type: string}
         from: {type: string}
         to: {type: string}
-        reason: {type: string}
+        reason: {type: string, description: 'in English, always'}
+        code: {type: string, description: 'the reason as a code (device.not_on_bus, ...), for readers in other languages'}
+        args: {type: object, additionalProperties: {type: string}, description: "the code's parameters ({port: 1-1})"}
     DeviceStatus:
       type: object
       required: [device, health, flapping, since]
@@ -342,7 +344,9 @@ components:
                   kind: {$ref: '#/components/schemas/Kind'}
                   device: {type: string}
                   severity: {type: string, enum: [ready, degraded, broken]}
-                  reason: {type: string}
+                  reason: {type: string, description: 'in English, always'}
+                  code: {type: string, description: 'the reason as a code (device.unplugged, kit.none_connected, ...)'}
+                  args: {type: object, additionalProperties: {type: string}, description: "the code's parameters ({kind, name, port})"}
             since: {$ref: '#/components/schemas/Time'}
         devices: {type: array, items: {$ref: '#/components/schemas/DeviceStatus'}}
         last_sequence: {$ref: '#/components/schemas/Count'}

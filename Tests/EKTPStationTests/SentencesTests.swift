@@ -56,6 +56,26 @@ import Testing
         #expect(r.problems.map(\.reason).contains("only 0 of 2 card printers usable"))
     }
 
+    @Test func theCataloguesMarksAreTheCodesTemplates() {
+        #expect(ReasonCode.catalogue == ReasonCode.allCases.map(\.template))
+    }
+
+    /// Device events carry their reason's code too: the issue's own example, "not on the bus" at port 1-1.
+    @Test func anUnpluggedDevicesEventCarriesACodeWithItsPort() throws {
+        let e = Event(sequence: 1, time: Timestamp(seconds: 0), station: "st", type: .deviceHealth, subject: "1-1:05ba:000a",
+                      kind: .fingerprint, from: "ok", to: "missing", reason: "not on the bus: plug it back into port 1-1")
+        #expect(e.code == "device.not_on_bus" && e.args == ["port": "1-1"])
+        #expect(e.reason(\.self) == "not on the bus: plug it back into port 1-1")
+        #expect(e.reason(Self.id) == "tidak terhubung: colokkan kembali ke port 1-1")
+        let other = Event(sequence: 2, time: Timestamp(seconds: 0), station: "st", type: .deviceHealth, subject: "x", reason: "no response to GET_STATUS")
+        #expect(other.code == nil)
+        // On the wire and back.
+        let back = try JSONStyle.decode(Event.self, from: try JSONStyle.encode(e))
+        let wire = String(decoding: try JSONStyle.encode(e), as: UTF8.self)
+        #expect(back == e)
+        #expect(wire.contains(#""code":"device.not_on_bus""#))
+    }
+
     @Test func aReasonIsReadBackFromItsEnglishWithTheKindItNames() throws {
         let english = "card printer Evolis Zenius at 1-4.2 failed: printer reports ribbon out: replace the ribbon"
         let values = try #require(Sentences.match(ReasonCode.failed.template, english))
