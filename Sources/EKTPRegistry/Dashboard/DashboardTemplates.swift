@@ -217,6 +217,9 @@ enum DashboardTemplates {
         .chart svg{width:100%;height:auto;max-width:56rem}.chart figcaption{font-size:.9rem}
         .timeline{list-style:none;padding:0}.timeline li{padding:.2rem 0;border-bottom:1px solid #eee}.timeline li.bad{color:var(--bad)}.timeline time{font-variant-numeric:tabular-nums;color:#555;margin-right:.5rem}
         form.login{display:grid;gap:.4rem;max-width:22rem}button{padding:.3rem .8rem;font:inherit}input,select{font:inherit;padding:.25rem}
+        @media (max-width:48rem){table.list thead{position:absolute;left:-99rem}table.list tr{display:block;border-bottom:1px solid var(--line);padding:.3rem 0}
+        table.list td{display:block;border:0;padding:.1rem .5rem}table.list tr.bad td:first-child,table.list tr.warn td:first-child,table.list tr.silent td:first-child{border-left:0}
+        table.list tr.bad{border-left:.3rem solid var(--bad)}table.list tr.warn{border-left:.3rem solid var(--warn)}table.list tr.silent{border-left:.3rem solid var(--silent)}}
         @media (max-width:48rem){.row,table.sub tr{grid-template-columns:1fr 7rem repeat(3,3rem)}.row>.num:nth-of-type(n+4),table.sub td.num:nth-of-type(n+5){display:none}form.who{margin-left:0}}
         """#
 
