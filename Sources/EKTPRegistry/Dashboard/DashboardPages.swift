@@ -357,6 +357,18 @@ struct Pages: Sendable {
         return (t.word("overview"), "overview", ["lines": lines, "tiles": tiles, "crumbs": crumbs, "here": here, "columns": headings])
     }
 
+    /// A problem device's row: its site, kind, model, port, reason (in the reader's language), since when.
+    func problemFields(_ p: DeviceProblemView, at: Timestamp) -> Context {
+        var c = siteFields(p.site, station: p.station)
+        c["kind"] = t.text(p.kind.displayName)
+        c["model"] = p.model
+        c["port"] = p.port
+        c["reason"] = t.reason(code: p.code, args: p.args, english: p.reason)
+        c["since"] = time(p.since)
+        c["forHowLong"] = span(p.since, at)
+        return c
+    }
+
     func kindFilter(_ request: Request) throws -> DeviceKind? {
         guard let k = request.uri.queryParameters.get("kind"), !k.isEmpty else { return nil }
         guard let kind = DeviceKind(rawValue: k) else {
@@ -388,16 +400,7 @@ struct Pages: Sendable {
         // A page at a time over a slow link: a national list can run to thousands of rows.
         let pageNumber = Int(try RegistryHTTP.integer(request.uri.queryParameters.get("page"), name: "page", default: 1, in: 1...100_000))
         let shown = problems.dropFirst((pageNumber - 1) * Self.rowsPerPage).prefix(Self.rowsPerPage)
-        let rows: [Context] = shown.map { p in
-            var c = siteFields(p.site, station: p.station)
-            c["kind"] = t.text(p.kind.displayName)
-            c["model"] = p.model
-            c["port"] = p.port
-            c["reason"] = t.reason(code: p.code, args: p.args, english: p.reason)
-            c["since"] = time(p.since)
-            c["forHowLong"] = span(p.since, at)
-            return c
-        }
+        let rows: [Context] = shown.map { problemFields($0, at: at) }
         var base = "/cannot-enrol?"
         if let r = request.uri.queryParameters.get("region") { base += "region=\(Dashboard.encoded(r))&" }
         if let kind { base += "kind=\(kind.rawValue)&" }
@@ -447,16 +450,11 @@ struct Pages: Sendable {
              "failed": count($0.failed), "missing": count($0.missing), "longest": span($0.oldest, at)]
         }
         let rows: [Context] = problems.map { p in
-            var c = siteFields(p.site, station: p.station)
+            var c = problemFields(p, at: at)
             let h = t.health(p.health)
-            c["kind"] = t.text(p.kind.displayName)
             c["model"] = p.model.isEmpty ? noneConnected : p.model
-            c["port"] = p.port
             c["health"] = h.word
             c["cls"] = h.cls
-            c["reason"] = t.reason(code: p.code, args: p.args, english: p.reason)
-            c["since"] = time(p.since)
-            c["forHowLong"] = span(p.since, at)
             return c
         }
         return (t.word("repairs"), "repairs", [
