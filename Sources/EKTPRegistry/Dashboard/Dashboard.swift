@@ -92,23 +92,10 @@ public enum Dashboard {
         router.post("/login") { request, _ in await pages.login(request, logger: logger) }
         router.post("/logout") { request, _ in await pages.logout(request) }
         router.get("/live") { request, _ in await pages.live(request) }
-        router.get("/") { request, _ in
-            await pages.page(request, nav: "overview") { p, v, at in try await p.overview(request, v, at) }
-        }
-        router.get("/cannot-enrol") { request, _ in
-            await pages.page(request, nav: "cannotEnrol") { p, v, at in try await p.cannotEnrol(request, v, at) }
-        }
-        router.get("/repairs") { request, _ in
-            await pages.page(request, nav: "repairs") { p, v, at in try await p.repairs(request, v, at) }
-        }
-        router.get("/attention") { request, _ in
-            await pages.page(request, nav: "attention") { p, v, at in try await p.attention(request, v, at) }
-        }
-        router.get("/blanks") { request, _ in
-            await pages.page(request, nav: "blanks") { p, v, at in try await p.blanks(request, v, at) }
-        }
-        router.get("/search") { request, _ in
-            await pages.page(request, nav: "") { p, v, at in try await p.search(request, v, at) }
+        for (path, key) in Pages.sections + [("/search", "search")] {
+            router.get(RouterPath(path)) { request, _ in
+                await pages.page(request, nav: key) { p, v, at in try await p.section(key, request, v, at) }
+            }
         }
         router.get("/stations/:id") { request, context in
             let id = context.parameters.get("id") ?? ""

@@ -81,10 +81,7 @@ struct Pages: Sendable {
             layout["viewer"] = [
                 "name": viewer.name, "scopeText": scopeText(viewer.scope), "csrf": viewer.csrf ?? "",
                 "version": String(version), "updated": time(at), "query": query ?? "",
-                "nav": ["overview", "cannotEnrol", "repairs", "attention", "blanks"].map { key -> Context in
-                    ["href": ["overview": "/", "cannotEnrol": "/cannot-enrol", "repairs": "/repairs", "attention": "/attention", "blanks": "/blanks"][key]!,
-                     "word": t.word(key), "current": key == nav]
-                },
+                "nav": Self.sections.map { path, key -> Context in ["href": path, "word": t.word(key), "current": key == nav] },
             ] as Context
         }
         let html = Dashboard.library.render(layout, withTemplate: "layout") ?? ""
@@ -257,6 +254,22 @@ struct Pages: Sendable {
     }
 
     // MARK: pages
+
+    /// The pages of the navigation bar: their paths and their keys (the words in DashboardText).
+    static let sections = [("/", "overview"), ("/cannot-enrol", "cannotEnrol"), ("/repairs", "repairs"),
+                           ("/attention", "attention"), ("/blanks", "blanks")]
+
+    /// The page of a section (or the search page) for a request.
+    func section(_ key: String, _ request: Request, _ v: Viewer, _ at: Timestamp) async throws -> (String, String, Context) {
+        switch key {
+        case "overview": try await overview(request, v, at)
+        case "cannotEnrol": try await cannotEnrol(request, v, at)
+        case "repairs": try await repairs(request, v, at)
+        case "attention": try await attention(request, v, at)
+        case "blanks": try await blanks(request, v, at)
+        default: try await search(request, v, at)
+        }
+    }
 
     /// Worst first: more sites that cannot enrol, then silent, not pulled, degraded; then by name.
     static func worse(_ a: (String, FleetTally), _ b: (String, FleetTally)) -> Bool {
