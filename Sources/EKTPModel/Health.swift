@@ -13,6 +13,10 @@ public enum Health: String, Codable, Sendable, CaseIterable {
 
     /// Whether a kit may count on the device.
     public var isUsable: Bool { self == .ok || self == .degraded }
+
+    /// The raw values are the English words a person reads; each reader's side shows the
+    /// catalogue's translation of `rawValue` (these marks put them in po/ektpd.pot).
+    static let words = [N_("ok"), N_("degraded"), N_("failed"), N_("missing"), N_("unknown")]
 }
 
 /// The outcome of one probe of one device.

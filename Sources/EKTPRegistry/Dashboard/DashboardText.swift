@@ -157,13 +157,13 @@ struct Translator: Sendable {
     }
 
     func health(_ h: Health) -> (word: String, cls: String) {
-        switch h {
-        case .ok: (text("ok"), "ok")
-        case .degraded: (text("degraded"), "warn")
-        case .failed: (text("failed"), "bad")
-        case .missing: (text("missing"), "bad")
-        case .unknown: (text("unknown"), "unknown")
+        let cls = switch h {
+        case .ok: "ok"
+        case .degraded: "warn"
+        case .failed, .missing: "bad"
+        case .unknown: "unknown"
         }
+        return (text(h.rawValue), cls)
     }
 }
 

@@ -137,15 +137,7 @@ public enum StatusText {
     }
 
     /// A device's health in the reader's words.
-    static func healthWord(_ h: Health) -> String {
-        switch h {
-        case .ok: tr("ok")
-        case .degraded: tr("degraded")
-        case .failed: tr("failed")
-        case .missing: tr("missing")
-        case .unknown: tr("unknown")
-        }
-    }
+    static func healthWord(_ h: Health) -> String { L10n.text(h.rawValue) }
 
     static func table(_ rows: [[String]], header: [String]) -> String {
         guard !rows.isEmpty else { return "" }
