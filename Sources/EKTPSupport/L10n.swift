@@ -60,9 +60,13 @@ public enum L10n {
     }
 
     /// The digit-group separator of the reader's language: "14,000" in English, "14.000" in Indonesian.
-    public static var groupSeparator: String {
+    public static var groupSeparator: String { groupSeparator(text) }
+
+    /// The separator by any catalogue (`translate`: English msgid to the reader's), so the
+    /// registry's per-request languages group numbers the same way.
+    public static func groupSeparator(_ translate: (String) -> String) -> String {
         // TRANSLATORS: the separator of thousands in a number a person reads ("14,000"); Indonesian: "."
-        let s = tr("THOUSANDS_SEPARATOR")
+        let s = translate(N_("THOUSANDS_SEPARATOR"))
         return s == "THOUSANDS_SEPARATOR" ? "," : s
     }
 

@@ -208,7 +208,7 @@ struct Pages: Sendable {
     }
 
     /// 14,000: the thousands grouped, as a person reads a count.
-    func count(_ n: Int) -> String { L10n.count(n, separator: t.text("THOUSANDS_SEPARATOR") == "THOUSANDS_SEPARATOR" ? "," : t.text("THOUSANDS_SEPARATOR")) }
+    func count(_ n: Int) -> String { L10n.count(n, separator: L10n.groupSeparator(t.text)) }
 
     func siteFields(_ s: Site, station: String) -> Context {
         ["province": s.province, "regency": s.regency, "district": s.district.isEmpty ? station : s.district,
