@@ -76,10 +76,11 @@ public struct Event: Codable, Sendable, Equatable {
         }
     }
 
-    /// The reason in the reader's language (`translate` maps an English msgid to theirs).
+    /// The reason in the reader's language (`translate` maps an English msgid to theirs): from its
+    /// code when it has one, else read back from the template it was made from (`Sentences`).
     public func reason(_ translate: (String) -> String) -> String? {
         guard let reason else { return nil }
-        guard let code, let args else { return translate(reason) }
+        guard let code, let args else { return Sentences.translate(reason, templates: Sentences.templates, translate: translate) }
         return ReasonCode.render(code: code, args: args, english: reason, translate: translate)
     }
 }

@@ -598,6 +598,7 @@ struct Pages: Sendable {
         if let k = e.kind { s = t.text(k.displayName) + (e.deviceName.map { " \($0)" } ?? "") + (e.subject.isEmpty ? "" : " (\(e.subject))") + ": " + s }
         else if !e.subject.isEmpty { s += " \(e.subject)" }
         if let f = e.from, let to = e.to { s += ": \(t.text(f)) → \(t.text(to))" } else if let to = e.to { s += ": \(t.text(to))" }
+        // A kit's reasons come joined with "; ": each is read back on its own.
         if e.code != nil, let r = e.reason(t.text) { s += " — " + r }
         else if let r = e.reason, !r.isEmpty { s += " — " + r.components(separatedBy: "; ").map(t.sentence).joined(separator: "; ") }
         return s

@@ -124,7 +124,7 @@ public enum StatusText {
     public static func renderEvents(_ events: [Event]) -> String {
         table(events.map { e in
             ["\(e.sequence)", e.time.rfc3339, e.type.rawValue, e.deviceName ?? e.subject,
-             [e.from, e.to].compactMap { $0 }.joined(separator: " -> "), e.code != nil ? e.reason(L10n.text) ?? "" : e.reason.map(L10n.sentence) ?? ""]
+             [e.from, e.to].compactMap { $0 }.joined(separator: " -> "), e.reason(L10n.text) ?? ""]
         }, header: [tr("SEQ"), tr("TIME"), tr("EVENT"), tr("SUBJECT"), tr("CHANGE"), tr("REASON")])
     }
 
