@@ -229,15 +229,10 @@ extension Registry {
     /// with an unknown one); 403 for a station's or courier's token, which write and never read.
     public func reader(authorization: String?, session: String?, now: Timestamp, wallNow: Timestamp) async throws -> Viewer {
         if let authorization, !authorization.isEmpty {
-            guard authorization.hasPrefix("Bearer ") else { throw RegistryError(401, "Authorization is not a Bearer token") }
-            let token = String(authorization.dropFirst("Bearer ".count)).trimmingSpaces
-            let rows = try await store.query(SQLStatement(
-                "SELECT station, scope, province, regency FROM tokens WHERE hash = ? AND (revoked_at IS NULL OR revoked_at > ?)",
-                [.text(Self.hash(token)), .int(now.millis)]))
-            guard let r = rows.first else { throw RegistryError(401, "unknown or revoked token") }
-            let name = String((r[0].text ?? "").split(separator: ":", maxSplits: 1).last ?? "")
-            switch r[1].text {
-            case "viewer": return Viewer(name: name, scope: ViewScope(province: r[2].text, regency: r[3].text), credential: .token)
+            let t = try await bearerToken(authorization, now: now)
+            let name = String(t.owner.split(separator: ":", maxSplits: 1).last ?? "")
+            switch t.scope {
+            case "viewer": return Viewer(name: name, scope: ViewScope(province: t.province, regency: t.regency), credential: .token)
             case "scrape": return Viewer(name: name, scope: .national, credential: .scrape)
             default:
                 throw RegistryError(403, "a station's or courier's token sends reports and reads nothing: use a viewer's (ektp-registry token issue --viewer NAME)")

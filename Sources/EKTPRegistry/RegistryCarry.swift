@@ -76,17 +76,26 @@ extension Registry {
         guard let authorization, !authorization.isEmpty else {
             throw RegistryError(401, "no Authorization header: send \"Authorization: Bearer TOKEN\" (a station's: ektp-registry token issue --station ID; a courier's: token issue --courier --province P --regency R)")
         }
+        let t = try await bearerToken(authorization, now: now)
+        switch t.scope {
+        case "courier": return .courier(province: t.province ?? "", regency: t.regency ?? "")
+        case "viewer", "scrape": throw RegistryError(403, "a \(t.scope) token reads and never writes: send reports with the station's own token")
+        default: return .station(t.owner)
+        }
+    }
+
+    /// A live token's row, for every kind of token (station, courier, viewer, scrape): its owner
+    /// (`tokens.station`: the station ID, or "courier:P/R", "viewer:NAME", "scrape:NAME"), its scope
+    /// and its province and regency. 401 for a header that is not `Bearer` or an unknown, revoked
+    /// or expired token.
+    func bearerToken(_ authorization: String, now: Timestamp) async throws -> (owner: String, scope: String, province: String?, regency: String?) {
         guard authorization.hasPrefix("Bearer ") else { throw RegistryError(401, "Authorization is not a Bearer token") }
         let token = String(authorization.dropFirst("Bearer ".count)).trimmingSpaces
         let rows = try await store.query(SQLStatement(
             "SELECT station, scope, province, regency FROM tokens WHERE hash = ? AND (revoked_at IS NULL OR revoked_at > ?)",
             [.text(Self.hash(token)), .int(now.millis)]))
-        guard let r = rows.first, let station = r[0].text else { throw RegistryError(401, "unknown or revoked token") }
-        if r[1].text == "courier" { return .courier(province: r[2].text ?? "", regency: r[3].text ?? "") }
-        if r[1].text == "viewer" || r[1].text == "scrape" {
-            throw RegistryError(403, "a \(r[1].text ?? "") token reads and never writes: send reports with the station's own token")
-        }
-        return .station(station)
+        guard let r = rows.first, let owner = r[0].text else { throw RegistryError(401, "unknown or revoked token") }
+        return (owner, r[1].text ?? "station", r[2].text, r[3].text)
     }
 
     /// Which of a station's sequences in `from...to` the registry holds, as closed ranges.
