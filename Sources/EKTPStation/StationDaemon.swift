@@ -192,13 +192,13 @@ public enum StationDaemon {
         // The stop event stays in the outbox and is delivered after the next start.
         if let uplinkService { services.append(uplinkService) }
         // A SIGTERM that came before the group listened (recorded by ektpd's early handler): stop
-        // as soon as it runs, the same graceful way.
+        // the same graceful way.
         let groupBox = Mutex<ServiceGroup?>(nil)
-        services.append(PeriodicWatcher(interval: .seconds(3600)) {
-            if ektp_early_signal_seen() != 0, let g = groupBox.withLock({ $0 }) {
-                logger.notice("SIGTERM during start-up: stopping")
-                await g.triggerGracefulShutdown()
-            }
+        services.append(EarlySignalWatch {
+            guard let g = groupBox.withLock({ $0 }) else { return false }
+            logger.notice("SIGTERM during start-up: stopping")
+            await g.triggerGracefulShutdown()
+            return true
         })
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
@@ -228,3 +228,27 @@ public enum StationDaemon {
 }
 
 import Synchronization
+
+/// Stops the daemon gracefully when the early handler (installed at load, CEKTPSys) recorded a
+/// SIGTERM or SIGINT before the service group's own handlers took over. The flag is read every
+/// 50 ms for the first 10 s, not once: a signal between one check and the group's handlers being in
+/// place left the daemon running (hardening r10, seen with the machine loaded).
+struct EarlySignalWatch: Service {
+    /// Triggers the graceful shutdown; false while there is no group to stop yet.
+    let stop: @Sendable () async -> Bool
+
+    func run() async throws {
+        try await cancelOnShutdown {
+            var stopped = false
+            for _ in 0..<200 where !Task.isCancelled && !stopped {
+                if ektp_early_signal_seen() != 0, await stop() {
+                    stopped = true
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            // Then it waits for the shutdown like the other services.
+            while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}
