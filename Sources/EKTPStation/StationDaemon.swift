@@ -61,20 +61,54 @@ public enum StationDaemon {
         let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,
                                    profile: config.kit, policy: config.policy, now: now(), journal: journal,
                                    wallOffset: { clock.wallOffset() })
-        let uplinkWaker = Waker()
+        // The station's services, assembled as `ektpd simulate` assembles them (issue 12, item 4).
         let outboxWritable = Mutex<Bool>(true)
-        let waker = Waker()
         let notifier = SystemdNotifier(environment: environment)
         // A hook that exits before reading its stdin must not kill the daemon.
         signal(SIGPIPE, SIG_IGN)
         let metrics = StationMetrics()
-        let dispatcher = AlertDispatcher(config: config.alerts, logger: logger) { metrics.alertDelivery($0, $1) }
-        let alerts = AlertService(engine: engine, dispatcher: dispatcher, logger: logger, now: now,
-                                  onNotify: { metrics.alertNotified() })
+        let watchdog = notifier.watchdogInterval
+        let lastPing = Mutex<Int64>(0)
+        // The servers exist before the services (a bad socket path stops the start); they open at READY.
+        let serversBox = Mutex<(ControlServer, ControlServer?)?>(nil)
+        var callbacks = StationServices.Callbacks()
+        callbacks.onReady = {
+            guard let (server, metricsServer) = serversBox.withLock({ $0 }) else { return }
+            server.start()
+            metricsServer?.start()
+            if let m = config.metrics, let p = metricsServer?.port {
+                logger.notice("metrics on http://\(m.host):\(p)/metrics")
+            }
+            let kit = engine.kit
+            notifier.notify(["READY": "1", "STATUS": "kit \(kit.summary)"])
+            logger.notice("ready: kit \(kit.summary)", metadata: ["socket": "\(config.socketPath)"])
+        }
+        callbacks.onProbeRound = {
+            // WATCHDOG=1 from the monitor's own loop, at most every half WatchdogSec.
+            guard let w = watchdog else { return }
+            let t = now().millis
+            let due = lastPing.withLock { last in
+                if t - last >= w.wholeMilliseconds { last = t; return true }
+                return false
+            }
+            if due { notifier.notify(["WATCHDOG": "1"]) }
+        }
+        callbacks.probeMaxSleep = watchdog ?? .seconds(3600)
+        callbacks.onAlertNotified = { metrics.alertNotified() }
+        callbacks.onAlertDelivery = { metrics.alertDelivery($0, $1) }
+        callbacks.onDeliveryRound = { metrics.deliveryRound(delivered: $0, failed: $1) }
+        var stationConfig = config
+        stationConfig.registry?.publicKey = key?.publicKeyBase64
+        var rng = SystemRandomNumberGenerator()
+        var world = StationWorld(clock: clock, backend: backend, scenario: simulated, scenarioStart: clock.now(), seed: rng.next())
+        world.simulatedTime = false
+        let station = StationServices.assemble(config: stationConfig, world: world, engine: engine, outbox: outbox,
+                                               logger: logger, callbacks: callbacks)
+        let alerts = station.alerts
         let renderMetrics: @Sendable () -> [UInt8] = {
             metrics.render(engine.status(now: now()), firing: alerts.firing, backlog: outbox.backlog)
         }
-        var controlAPI = ControlAPI(engine: engine, simulated: simulated, waker: waker, now: now,
+        var controlAPI = ControlAPI(engine: engine, simulated: simulated, waker: station.devices.waker, now: now,
                                     metrics: renderMetrics, alerts: { alerts.firing })
         if let key {
             controlAPI.export = { since, max in
@@ -107,47 +141,25 @@ public enum StationDaemon {
         } else {
             metricsServer = nil
         }
-        let watchdog = notifier.watchdogInterval
-        let lastPing = Mutex<Int64>(0)
+        serversBox.withLock { $0 = (server, metricsServer) }
 
-        var services: [any Service] = [
-            DeviceMonitor(backend: backend, engine: engine, waker: waker, logger: logger, now: now,
-                          onReady: {
-                              server.start()
-                              metricsServer?.start()
-                              if let m = config.metrics, let p = metricsServer?.port {
-                                  logger.notice("metrics on http://\(m.host):\(p)/metrics")
-                              }
-                              let kit = engine.kit
-                              notifier.notify(["READY": "1", "STATUS": "kit \(kit.summary)"])
-                              logger.notice("ready: kit \(kit.summary)", metadata: ["socket": "\(config.socketPath)"])
-                          },
-                          onRound: {
-                              // WATCHDOG=1 from the monitor's own loop, at most every half WatchdogSec.
-                              guard let w = watchdog else { return }
-                              let t = now().millis
-                              let due = lastPing.withLock { last in
-                                  if t - last >= w.wholeMilliseconds { last = t; return true }
-                                  return false
-                              }
-                              if due { notifier.notify(["WATCHDOG": "1"]) }
-                          },
-                          maxSleep: watchdog ?? .seconds(3600)),
+        let wokenByReports = station.wokenByReports
+        var services: [any Service] = station.activities.map { a -> any Service in
+            switch a.name {
+            case "devices": return station.devices       // boots, then hotplug and probes
+            case "alerts": return station.alerts         // lists the hooks, then the rules
+            default: return ActivityService(a, clock: clock)
+            }
+        }
+        services += [
             ControlService(server: server),
-            EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: { _ in uplinkWaker.wake() }),
-            // Every few seconds: a wall-clock step becomes a clock.step event; held reports are retried.
-            PeriodicWatcher(interval: .seconds(2)) {
-                if let step = clock.checkStep() {
-                    let back = step < .zero
-                    let size = formatDuration(.seconds((abs(step.wholeMilliseconds) + 500) / 1000))
-                    engine.record(type: .clockStep, subject: "clock", from: nil, to: back ? "back" : "forward",
-                                  reason: "the wall clock stepped \(back ? "back" : "forward") by \(size); schedules are unchanged (monotonic), report times follow the wall clock",
-                                  now: now())
-                }
-                journal.retryHeld()
-                // Whether the outbox can be written, said once per change: the log, systemd's STATUS
-                // line. (Polled here, not called back from the journal: a record runs under the
-                // engine's lock, and the report reads the engine.)
+            EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: { _ in
+                for w in wokenByReports { w.wake() }
+            }),
+            // Whether the outbox can be written, said once per change: the log, systemd's STATUS
+            // line. (Polled, not called back from the journal: a record runs under the engine's
+            // lock, and the report reads the engine.)
+            ActivityService(.periodic("outbox-watch", every: .seconds(2)) { _ in
                 let st = journal.outboxStatus
                 let changed = outboxWritable.withLock { w -> Bool in defer { w = st.writable }; return w != st.writable }
                 if changed, !st.writable {
@@ -156,41 +168,13 @@ public enum StationDaemon {
                 } else if changed {
                     logger.notice("the outbox at \(st.path) is writable again: the held reports are written")
                     notifier.notify(["STATUS": "kit \(engine.kit.summary)"])
-                    uplinkWaker.wake()
+                    station.delivery?.waker.wake()
                 }
-            },
-            alerts,
+            }, clock: clock),
         ]
-        if let simulated { services.append(ScenarioPlayer(backend: simulated, logger: logger)) }
         if let server = config.server {
             services.append(ServerSupervisor(config: server, engine: engine, logger: logger, now: now))
         }
-        if let sync = config.centrePull {
-            let watch = SyncWatch(config: sync, engine: engine)
-            // The centre's pull time is a wall-clock time: judged against the wall clock.
-            services.append(PeriodicWatcher(interval: sync.interval) { await watch.check(now: clock.wall()) })
-        }
-        if let uplink = config.uplink {
-            let monitor = UplinkMonitor(config: uplink, engine: engine, now: now())
-            services.append(PeriodicWatcher(interval: uplink.interval) { await monitor.check(now: now) })
-        }
-        var uplinkService: RegistryUplinkService?
-        if let registry = config.registry {
-            var rng = SystemRandomNumberGenerator()
-            let seed = rng.next()
-            var registry = registry
-            registry.publicKey = key?.publicKeyBase64
-            let uplink = RegistryUplink(config: registry, outbox: outbox, engine: engine, seed: seed)
-            uplinkService = RegistryUplinkService(uplink: uplink, waker: uplinkWaker, logger: logger, now: now,
-                                                  onRound: { metrics.deliveryRound(delivered: $0, failed: $1) })
-        }
-        if let power = config.power {
-            let monitor = PowerMonitor(config: power, engine: engine)
-            services.append(PeriodicWatcher(interval: power.interval) { monitor.check(now: now()) })
-        }
-
-        // The stop event stays in the outbox and is delivered after the next start.
-        if let uplinkService { services.append(uplinkService) }
         // A SIGTERM that came before the group listened (recorded by ektpd's early handler): stop
         // the same graceful way.
         let groupBox = Mutex<ServiceGroup?>(nil)

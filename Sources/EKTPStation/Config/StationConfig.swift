@@ -275,3 +275,21 @@ extension StationConfig {
         return out
     }
 }
+
+extension StationConfig {
+    /// A config with every optional section off (no power watch either) and the default socket
+    /// and state paths under `stateDirectory`: what `ektpd simulate` builds for each simulated
+    /// station before it sets the sections the scenario calls for.
+    public init(stationID: String, site: Site, backend: BackendConfig, kit: KitProfile, policy: HealthPolicy,
+                stateDirectory: String) {
+        self.stationID = stationID
+        self.site = site
+        self.backend = backend
+        self.kit = kit
+        self.policy = policy
+        self.stateDirectory = stateDirectory
+        socketPath = stateDirectory + "/control.sock"
+        logLevel = "info"
+        power = nil
+    }
+}

@@ -1,5 +1,6 @@
 import EKTPHardware
 import EKTPModel
+import EKTPSupport
 import Logging
 import ServiceLifecycle
 
@@ -10,7 +11,10 @@ public struct DeviceMonitor: Service {
     let engine: StationEngine
     let waker: Waker
     let logger: Logger
-    let now: @Sendable () -> Timestamp
+    let clock: any ServiceClock
+    /// Probes one at a time in the order due (the simulation, for the same order every run).
+    let probeConcurrently: Bool
+    var now: @Sendable () -> Timestamp { { [clock] in clock.now() } }
     /// Called once, after the first enumeration and probe round (READY=1, the socket opens).
     let onReady: @Sendable () -> Void
     /// Called after every probe round (the watchdog ping comes from here, so a hung loop is noticed).
@@ -18,53 +22,77 @@ public struct DeviceMonitor: Service {
     /// The longest the loop sleeps (half of systemd's WatchdogSec, when set).
     let maxSleep: Duration
 
-    public init(backend: any HardwareBackend, engine: StationEngine, waker: Waker, logger: Logger,
-                now: @escaping @Sendable () -> Timestamp, onReady: @escaping @Sendable () -> Void,
+    public init(backend: any HardwareBackend, engine: StationEngine, waker: Waker = Waker(), logger: Logger,
+                clock: any ServiceClock, probeConcurrently: Bool = true, onReady: @escaping @Sendable () -> Void = {},
                 onRound: @escaping @Sendable () -> Void = {}, maxSleep: Duration = .seconds(3600)) {
+        self.clock = clock
+        self.probeConcurrently = probeConcurrently
         self.maxSleep = maxSleep
         self.backend = backend
         self.engine = engine
         self.waker = waker
         self.logger = logger
-        self.now = now
         self.onReady = onReady
         self.onRound = onRound
     }
 
-    public func run() async throws {
-        // Subscribe before enumerating, so nothing plugged in between is missed.
-        let events = backend.events()
+    /// Enumerates, probes every device once and settles the kit (no kit events from guesses).
+    /// `ektpd run` subscribes to hotplug first; `ektpd simulate` calls it at the scenario's start.
+    public func boot() async throws {
         logger.info("enumerating devices", metadata: ["backend": "\(backend.name)"])
         let devices = try await backend.enumerate()
         engine.start(with: devices, now: now())
         await probeDue()
         engine.markSettled(now: now())
+    }
+
+    /// The probe loop as an activity: probe what is due, then sleep until the next probe falls due
+    /// or a hotplug wakes it.
+    public var activity: Activity {
+        let engine = self.engine, onRound = self.onRound
+        return Activity(name: "devices", waker: waker, maxSleep: maxSleep) { [self] now in
+            await probeDue()
+            onRound()
+            return engine.nextProbeTime() ?? now.adding(.seconds(3600))
+        }
+    }
+
+    /// A hotplug event into the engine, and the probe loop woken for it.
+    public func handle(_ event: HotplugEvent) {
+        engine.handle(event, now: now())
+        waker.wake()
+    }
+
+    public func run() async throws {
+        // Subscribe before enumerating, so nothing plugged in between is missed.
+        let events = backend.events()
+        try await boot()
         onReady()
+        let loop = ActivityService(activity, clock: clock)
         try await cancelOnShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
-                    for await event in events {
-                        engine.handle(event, now: now())
-                        waker.wake()
-                    }
+                    for await event in events { handle(event) }
                 }
-                group.addTask {
-                    while !Task.isCancelled {
-                        await probeDue()
-                        onRound()
-                        let wait = engine.nextProbeTime().map { max(.zero, $0 - now()) } ?? .seconds(3600)
-                        await waker.wait(timeout: min(wait, maxSleep))
-                    }
-                }
+                group.addTask { try await loop.runLoop() }
             }
         }
     }
 
-    /// Probes every due device concurrently and records the results.
+    /// Probes every due device and records the results: concurrently (a slow device does not hold
+    /// up the others), or one after another in the order due when `probeConcurrently` is off (the
+    /// simulation: the same order every run).
     func probeDue() async {
         let due = engine.dueForProbe(now: now())
         guard !due.isEmpty else { return }
         let timeout = engine.policy.timeout
+        guard probeConcurrently else {
+            for id in due {
+                let r = await backend.probe(id, timeout: timeout)
+                engine.record(r, for: id, now: now())
+            }
+            return
+        }
         await withDiscardingTaskGroup { group in
             for id in due {
                 group.addTask {

@@ -1,30 +1,38 @@
 import EKTPHardware
 import EKTPModel
+import EKTPSupport
 import Logging
 import ServiceLifecycle
 
-/// Plays a scenario's timeline in real time against the simulated backend (`ektpd run` on a scenario).
-public struct ScenarioPlayer: Service {
+/// Plays a scenario's timeline against the simulated backend: each step at its time after `start`.
+/// `ektpd run` on a scenario plays it in real time (the hotplug events reach the device monitor
+/// through the backend's event stream); `ektpd simulate` plays it on the scenario's clock and hands
+/// the events to the monitor itself (`deliver`), since nothing listens to the stream there.
+public struct ScenarioPlayer: Sendable {
     let backend: SimulatedBackend
     let logger: Logger
+    let start: Timestamp
+    let deliver: (@Sendable (HotplugEvent) -> Void)?
 
-    public init(backend: SimulatedBackend, logger: Logger) {
+    /// - Parameters:
+    ///   - start: the steady time the scenario's offsets count from.
+    ///   - deliver: where the events go when no one listens to `backend.events()`; nil when the
+    ///     device monitor does.
+    public init(backend: SimulatedBackend, logger: Logger, start: Timestamp, deliver: (@Sendable (HotplugEvent) -> Void)? = nil) {
         self.backend = backend
         self.logger = logger
+        self.start = start
+        self.deliver = deliver
     }
 
-    public func run() async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
-        try await cancelOnShutdown {
-            while let next = backend.nextStepTime {
-                try await clock.sleep(until: start.advanced(by: next))
-                for (step, _) in backend.advance(to: clock.now - start) {
-                    logger.notice("scenario: \(step.fault) on \(step.device)", metadata: ["at": "\(step.at)"])
-                }
+    /// Applies every step due at `now`; due again at the next step (nil when the timeline is done).
+    public var activity: Activity {
+        Activity(name: "scenario", maxSleep: .seconds(365 * 86400)) { [self] now in
+            for (step, event) in backend.advance(to: now - start) {
+                logger.notice("scenario: \(step.fault) on \(step.device)", metadata: ["at": "\(step.at)"])
+                if let event, let deliver { deliver(event) }
             }
-            // Timeline done: stay until shutdown.
-            try await Task.sleep(for: .seconds(365 * 86400))
+            return backend.nextStepTime.map { start.adding($0) }
         }
     }
 }

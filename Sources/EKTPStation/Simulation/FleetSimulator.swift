@@ -1,14 +1,24 @@
 import EKTPHardware
 import EKTPModel
+import EKTPSupport
+import Logging
+import Synchronization
 
-/// Runs every station of a scenario on the scenario's clock: each with its own health engine,
-/// outbox and registry uplink, delivering over HTTP to a registry. Network outages, the recording
-/// server's hours, the centre's nightly pull and card printing are simulated per station.
+/// Runs every station of a scenario on the scenario's clock, each with the daemon's own services
+/// (`StationServices`: device probes, scenario player, centre-pull and uplink watchers, alert
+/// rules, registry delivery), stepped by one `ActivityScheduler` on a `ManualClock` and delivering
+/// over HTTP to a registry. Only the backend, the clock and the network are simulated (issue 12,
+/// item 4): network outages, the recording server's hours with the centre's nightly pull, card
+/// printing and courier trips are the world around the stations.
 ///
-/// Deterministic for a scenario and seed: stations advance in a fixed order in fixed ticks, and
-/// every random choice comes from the scenario's seed.
-public final class FleetSimulator {
+/// Deterministic for a scenario and seed: the scheduler runs steps in a fixed order, probes run
+/// one at a time, and every random choice comes from the scenario's seed.
+///
+/// Not thread-safe, and need not be: the scheduler runs every step in turn on the caller's task,
+/// which is why the world's activity may capture it (`@unchecked Sendable`).
+public final class FleetSimulator: @unchecked Sendable {
     public struct Options: Sendable {
+        /// How often the world around a station moves (network steps, the pull, printing).
         public var tick: Duration = .seconds(300)
         public var heartbeat: Duration = .seconds(3600)
         public var snapshotSpacing: Duration = .seconds(300)
@@ -17,45 +27,61 @@ public final class FleetSimulator {
         /// week of 10-second probes for a whole fleet would be millions of probes.
         public var probeInterval: Duration = .seconds(300)
         public var retryInterval: Duration = .seconds(60)
+        /// The uplink watcher's checks (the daemon's default is 30 s).
+        public var uplinkInterval: Duration = .seconds(60)
         public init() {}
     }
 
-    final class Station {
+    /// The simulated network and centre of one station: read by its services' world closures.
+    final class Network: Sendable {
+        let up = Mutex(true)
+        let lastPull = Mutex<Timestamp?>(nil)
+    }
+
+    /// What the stations' callbacks count (they run inside the services, hence Sendable).
+    final class Counters: Sendable {
+        let alerts = Mutex(AlertTally())
+        let delivered = Mutex(0)
+        let failedRounds = Mutex(0)
+    }
+
+    /// Touched only by the scheduler's steps, one at a time (see FleetSimulator).
+    final class Station: @unchecked Sendable {
         let spec: SimulatedStationSpec
-        let sim: StationSimulator
+        let services: StationServices
         let outbox: Outbox
-        let uplink: RegistryUplink
-        var networkUp = true
-        var lastPull: Timestamp?
-        var syncState: SyncState = .unknown
+        let network: Network
         var blanks: Int?
         var lastStockDay: Int64 = -1
         var printedFraction = 0.0
-        /// What the station's hooks and webhooks would be sent (the daemon's rules and life cycle).
-        var alerts: AlertLifecycle
         /// Courier stations (issue 16): the signing key, the last sequence carried, trips made.
         var key: StationKey?
         var carriedThrough: Int64 = 0
         var trips = 0
-        init(spec: SimulatedStationSpec, sim: StationSimulator, outbox: Outbox, uplink: RegistryUplink) {
-            alerts = AlertLifecycle(config: .init(), station: spec.id, site: spec.site)
+        var engine: StationEngine { services.engine }
+        init(spec: SimulatedStationSpec, services: StationServices, outbox: Outbox, network: Network) {
             self.spec = spec
-            self.sim = sim
+            self.services = services
             self.outbox = outbox
-            self.uplink = uplink
+            self.network = network
         }
     }
 
     public let scenario: Scenario
     public let options: Options
     let stations: [Station]
-    public private(set) var now: Timestamp
-    public private(set) var delivered = 0
-    public private(set) var failedRounds = 0
+    let clock: ManualClock
+    let scheduler: ActivityScheduler
+    let counters = Counters()
+    public var now: Timestamp { clock.now() }
+    public var delivered: Int { counters.delivered.withLock { $0 } }
+    public var failedRounds: Int { counters.failedRounds.withLock { $0 } }
     /// The alert notifications the stations made, as their hooks and webhooks would get them.
-    public private(set) var alerts = AlertTally()
-    /// Told the scenario time before each tick's deliveries: the embedded registry's clock follows it.
+    public var alerts: AlertTally { counters.alerts.withLock { $0 } }
+    /// Told the scenario time before a station talks to the registry: the embedded registry's
+    /// clock follows it.
     public var onTime: (Timestamp) -> Void = { _ in }
+    private var toldTime: Timestamp?
     /// Courier tokens by `PROVINCE/REGENCY` (ektp-registry token issue --courier); a courier
     /// station without one uploads with its own token.
     public var courierTokens: [String: String] = [:]
@@ -82,11 +108,15 @@ public final class FleetSimulator {
         self.options = options
         self.registry = registry
         self.tokens = tokens
-        self.now = scenario.start
+        let clock = ManualClock(start: scenario.start)
+        self.clock = clock
+        scheduler = ActivityScheduler(clock: clock)
         var stations: [Station] = []
         var policy = HealthPolicy()
         policy.interval = options.probeInterval
         policy.retryInterval = options.retryInterval
+        let quiet = Logger(label: "ektpd.simulate", factory: { _ in SwiftLogNoOpLogHandler() })
+        let counters = self.counters
         for spec in scenario.stations {
             guard let token = tokens[spec.id] else { throw SimulationError("no registry token for station \(spec.id)") }
             let backend = try SimulatedBackend(scenario: scenario, station: spec.id, catalogue: Catalogue.builtIn(),
@@ -97,56 +127,111 @@ public final class FleetSimulator {
             let journal = EventJournal(outbox: outbox, stationID: spec.id)
             let engine = StationEngine(stationID: spec.id, site: spec.site, backendName: backend.name, profile: spec.profile,
                                        policy: policy, now: scenario.start, journal: journal)
-            var config = RegistryUplinkConfig(url: registry, token: token)
-            config.heartbeat = options.heartbeat
-            config.snapshotSpacing = options.snapshotSpacing
-            config.batchSize = options.batchSize
-            config.backoffBase = .seconds(60)
-            config.backoffMax = .seconds(3600)
-            config.timeout = .seconds(30)
-            let uplink = RegistryUplink(config: config, outbox: outbox, engine: engine, seed: scenario.seed ^ fnv1a("uplink/" + spec.id))
-            let station = Station(spec: spec, sim: StationSimulator(backend: backend, engine: engine, start: scenario.start),
-                                  outbox: outbox, uplink: uplink)
+            // The station's config, as an operator would write it for this kit.
+            var config = StationConfig(stationID: spec.id, site: spec.site, backend: .simulated(scenario: scenario.name, station: spec.id),
+                                       kit: spec.profile, policy: policy, stateDirectory: workDirectory)
+            var registryConfig = RegistryUplinkConfig(url: registry, token: token)
+            registryConfig.heartbeat = options.heartbeat
+            registryConfig.snapshotSpacing = options.snapshotSpacing
+            registryConfig.batchSize = options.batchSize
+            registryConfig.backoffBase = .seconds(60)
+            registryConfig.backoffMax = .seconds(3600)
+            registryConfig.timeout = .seconds(30)
+            config.registry = registryConfig
+            var uplink = UplinkConfig(targets: [.init(name: "registry", host: registry.host, port: registry.port)])
+            uplink.interval = options.uplinkInterval
+            config.uplink = uplink
+            if scenario.centrePullMinute != nil {
+                var sync = SyncConfig(source: .command(["(the simulated centre)"]))
+                sync.limit = scenario.centrePullLimit
+                sync.interval = options.tick
+                config.centrePull = sync
+            }
+            // The world: the scenario's clock, backend and network.
+            let network = Network()
+            var world = StationWorld(clock: clock, backend: backend, scenario: backend, scenarioStart: scenario.start,
+                                     seed: scenario.seed ^ fnv1a("uplink/" + spec.id))
+            world.simulatedTime = true
+            world.housekeeping = options.tick
+            world.reach = { _, _ in network.up.withLock { $0 } ? .success(0) : .failure(NetError("network down")) }
+            world.route = { "wwan0" }
+            world.centrePull = { .success(network.lastPull.withLock { $0 }) }
+            world.link = { network.up.withLock { $0 } ? nil : NetError("network down (the scenario)") }
+            world.notify = { n in counters.alerts.withLock { $0.add(n) } }
+            var callbacks = StationServices.Callbacks()
+            callbacks.onDeliveryRound = { delivered, failed in
+                counters.delivered.withLock { $0 += delivered }
+                if failed { counters.failedRounds.withLock { $0 += 1 } }
+            }
+            let services = StationServices.assemble(config: config, world: world, engine: engine, outbox: outbox,
+                                                    logger: quiet, callbacks: callbacks)
+            let station = Station(spec: spec, services: services, outbox: outbox, network: network)
             station.blanks = spec.stock?.blanks
             if spec.courierEvery != nil {
                 do { station.key = try StationKey.load(path: "\(workDirectory)/\(spec.id).station.key", create: true) } catch {
                     throw SimulationError("station \(spec.id): \(error)")
                 }
-                station.networkUp = false
+                network.up.withLock { $0 = false }
+            } else if let first = spec.network.last(where: { $0.at <= .zero }) {
+                network.up.withLock { $0 = first.up }
+            }
+            // The centre pulled last night (the scenario starts on a station that was running),
+            // when its server was on at the pull minute and its network up.
+            if let minute = scenario.centrePullMinute, network.up.withLock({ $0 }), FleetSimulator.serverOn(spec, minuteOfDay: minute) {
+                let day: Int64 = 86_400_000
+                var last = Timestamp(millis: scenario.start.millis - scenario.start.millis % day + Int64(minute) * 60_000)
+                if last > scenario.start { last = Timestamp(millis: last.millis - day) }
+                network.lastPull.withLock { $0 = last }
             }
             stations.append(station)
         }
         self.stations = stations
+        scheduler.beforeStep = { [unowned self] activity, t in
+            if activity.name == "uplink" || activity.name == "world" { tell(t) }
+        }
     }
 
     public var end: Timestamp { scenario.start.adding(scenario.duration) }
 
-    /// Boots every station at the scenario's start.
+    /// The registry's clock follows the scenario's (once per time, before it is asked anything).
+    private func tell(_ t: Timestamp) {
+        guard toldTime != t else { return }
+        toldTime = t
+        onTime(t)
+    }
+
+    /// Boots every station at the scenario's start: enumerates and probes its kit, then hands its
+    /// services, with the world around it first, to the scheduler.
     public func boot() async throws {
-        onTime(now)
+        tell(now)
         for s in stations {
-            try await s.sim.boot()
-            step(s, at: now)
-        }
-    }
-
-    /// Advances the whole fleet to `until` in ticks; `progress` after every tick.
-    public func run(until: Timestamp, progress: (Timestamp) -> Void = { _ in }) async {
-        while now < until {
-            let t = min(until, now.adding(options.tick))
-            onTime(t)
-            for s in stations {
-                await s.sim.run(until: t)
+            try await s.services.devices.boot()
+            let world = Activity(name: "world") { [unowned self] t in
                 step(s, at: t)
+                return t.adding(options.tick)
             }
-            now = t
-            progress(now)
+            scheduler.add([world] + s.services.activities, start: now, journal: s.engine.journal,
+                          wokenByReports: s.services.wokenByReports)
         }
     }
 
-    /// Delivers what is left, for stations whose network is up (a last round at the end).
+    /// Advances the whole fleet to `until`; `progress` each time the clock moves.
+    public func run(until: Timestamp, progress: (Timestamp) -> Void = { _ in }) async {
+        await scheduler.run(until: until, progress: progress)
+    }
+
+    /// A snapshot if one is due, then delivers what is left, for stations whose network is up (a
+    /// last round at the end).
     public func flush() {
-        for s in stations where s.networkUp { deliver(s, at: now, force: true) }
+        tell(now)
+        for s in stations where s.network.up.withLock({ $0 }) {
+            guard let uplink = s.services.uplink else { continue }
+            let t = now
+            uplink.snapshotIfDue(now: t)
+            let r = uplink.round(now: { t }, force: true)
+            counters.delivered.withLock { $0 += r.delivered }
+            if r.error != nil { counters.failedRounds.withLock { $0 += 1 } }
+        }
     }
 
     /// What every station's outbox still holds.
@@ -154,19 +239,21 @@ public final class FleetSimulator {
 
     /// One station's status now (tests).
     public func status(of id: String) -> StationStatus? {
-        stations.first { $0.spec.id == id }.map { $0.sim.engine.status(now: now) }
+        stations.first { $0.spec.id == id }.map { $0.engine.status(now: now) }
     }
 
-    /// Applies a fault to a station's device now (tests, interactive tools).
+    /// Applies a fault to a station's device now (tests, interactive tools), as the control
+    /// socket's `POST /v1/simulated/faults` does.
     public func inject(_ fault: SimulatedFault, station: String, device: String) throws {
         guard let s = stations.first(where: { $0.spec.id == station }) else { throw SimulationError("no station \(station)") }
-        try s.sim.inject(fault, into: device)
+        guard let backend = s.services.devices.backend as? SimulatedBackend else { return }
+        if let event = try backend.apply(fault, to: device) { s.services.devices.handle(event) }
+        s.engine.recheckAll(now: now)
     }
 
-    // MARK: one station, one tick
+    // MARK: the world around one station, every tick
 
     private func step(_ s: Station, at t: Timestamp) {
-        let engine = s.sim.engine
         let offset = t - scenario.start
         // A courier station's news leaves only by bundle, every `every` (the first trip one period in).
         if let every = s.spec.courierEvery, offset >= every * (s.trips + 1) {
@@ -175,47 +262,21 @@ public final class FleetSimulator {
         }
         // The network, from the scenario's steps (the last one due); a courier station has none.
         if s.spec.courierEvery == nil, let change = s.spec.network.last(where: { $0.at <= offset }) {
-            if change.up != s.networkUp {
-                s.networkUp = change.up
-                // As the daemon's UplinkMonitor says it for a target named "registry".
-                engine.record(type: .uplinkReachability, subject: "uplink:registry", from: change.up ? "unreachable" : "reachable",
-                              to: change.up ? "reachable" : "unreachable",
-                              reason: change.up ? "registry reachable again (the network is back)"
-                                  : "registry unreachable: network down; reports wait in the outbox until it is back", now: t)
-            }
+            s.network.up.withLock { $0 = change.up }
         }
         // The centre's nightly pull: it works when the server is on and the station reachable.
         if let minute = scenario.centrePullMinute {
             let dayMillis: Int64 = 86_400_000
             let minuteOfDay = Int((t.millis % dayMillis) / 60_000)
             let previousMinute = minuteOfDay - Int(options.tick.wholeMilliseconds / 60_000)
-            if minute > previousMinute && minute <= minuteOfDay && serverOn(s, minuteOfDay: minute) && s.networkUp {
-                s.lastPull = t
+            if minute > previousMinute && minute <= minuteOfDay && FleetSimulator.serverOn(s.spec, minuteOfDay: minute)
+                && s.network.up.withLock({ $0 }) {
+                s.network.lastPull.withLock { $0 = t }
             }
-            let limit = scenario.centrePullLimit
-            let state: SyncState
-            let reason: String
-            if let last = s.lastPull {
-                state = t - last > limit ? .stale : .fresh
-                reason = state == .fresh ? "pulled \(spokenDuration(t - last)) ago" : "last pulled \(spokenDuration(t - last)) ago, over the limit of \(spokenDuration(limit))"
-            } else if offset >= limit {
-                state = .never
-                reason = "the centre has never pulled this station's data"
-            } else {
-                state = .unknown
-                reason = "not pulled yet"
-            }
-            if state != s.syncState {
-                if state != .unknown {
-                    engine.record(type: .syncState, subject: "centre_pull", from: s.syncState.rawValue, to: state.rawValue, reason: reason, now: t)
-                }
-                s.syncState = state
-            }
-            engine.update(sync: SyncStatus(state: state, lastPull: s.lastPull, limitSeconds: limit.wholeMilliseconds / 1000, reason: reason))
         }
         // Card blanks used by the working printers; the operator counts them once a day.
         if let stock = s.spec.stock, var blanks = s.blanks {
-            let status = engine.status(now: t)
+            let status = s.engine.status(now: t)
             let working = status.devices.filter { $0.device.kind == .cardPrinter && ($0.health == .ok || $0.health == .degraded) }.count
             // Printing during the tick that ends now (none before the start).
             if t > scenario.start { s.printedFraction += Double(working * stock.perPrinterPerDay) * Double(options.tick.wholeMilliseconds) / 86_400_000 }
@@ -226,22 +287,15 @@ public final class FleetSimulator {
             let day = (t.millis - scenario.start.millis) / 86_400_000
             if day != s.lastStockDay {
                 s.lastStockDay = day
-                engine.setStock(blanks: blanks, now: t)
+                s.engine.setStock(blanks: blanks, now: t)
             }
-        }
-        // Events are in the outbox already (the journal); a snapshot if due.
-        s.uplink.snapshotIfDue(now: t)
-        if s.networkUp { deliver(s, at: t, force: false) }
-        if engine.isSettled {
-            s.alerts.observe(AlertRules.evaluate(engine.status(now: t), blanksLow: AlertConfig().blanksLow), now: t)
-            while let n = s.alerts.take(now: t) { alerts.add(n) }
         }
     }
 
     /// The alerts firing at each station now.
     public var firingAlerts: [String: [Alert]] {
         var out: [String: [Alert]] = [:]
-        for s in stations where !s.alerts.firing.isEmpty { out[s.spec.id] = s.alerts.firing }
+        for s in stations where !s.services.alerts.firing.isEmpty { out[s.spec.id] = s.services.alerts.firing }
         return out
     }
 
@@ -250,7 +304,7 @@ public final class FleetSimulator {
     /// cannot enrol. The station's outbox keeps its reports (it never hears back while offline).
     private func carry(_ s: Station, at t: Timestamp) {
         guard let key = s.key else { return }
-        s.uplink.snapshotIfDue(now: t)
+        s.services.uplink?.snapshotIfDue(now: t)
         var trip = CourierTrip(time: t, station: s.spec.id, result: .refused)
         trip.cannotEnrolBefore = cannotEnrolKnown(at: t)
         do {
@@ -286,14 +340,8 @@ public final class FleetSimulator {
         return sites.sites.count
     }
 
-    private func deliver(_ s: Station, at t: Timestamp, force: Bool) {
-        let r = s.uplink.round(now: { t }, force: force)
-        delivered += r.delivered
-        if r.error != nil { failedRounds += 1 }
-    }
-
-    private func serverOn(_ s: Station, minuteOfDay: Int) -> Bool {
-        guard let hours = s.spec.serverHours else { return true }
+    static func serverOn(_ spec: SimulatedStationSpec, minuteOfDay: Int) -> Bool {
+        guard let hours = spec.serverHours else { return true }
         return hours.contains(minuteOfDay)
     }
 }

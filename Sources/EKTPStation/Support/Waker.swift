@@ -22,6 +22,12 @@ public final class Waker: Sendable {
         c?.resume()
     }
 
+    /// Whether a wake came while nobody waited, and clears it: how `ektpd simulate`'s scheduler,
+    /// which runs the steps itself and never waits here, learns that an activity was woken.
+    public func takePending() -> Bool {
+        state.withLock { s in defer { s.pending = false }; return s.pending }
+    }
+
     /// Returns after `timeout`, on `wake()`, or when the task is cancelled.
     public func wait(timeout: Duration) async {
         let timer = Task { [weak self] in

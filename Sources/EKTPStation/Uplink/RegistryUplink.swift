@@ -65,7 +65,13 @@ public final class RegistryUplink: Sendable {
     }
     private let state: Mutex<State>
 
-    public init(config: RegistryUplinkConfig, outbox: Outbox, engine: StationEngine, seed: UInt64) {
+    /// The network under the requests, when it is simulated (`ektpd simulate`): an error while it
+    /// is down, and the request is not made. Nil: the real network.
+    let link: (@Sendable () -> NetError?)?
+
+    public init(config: RegistryUplinkConfig, outbox: Outbox, engine: StationEngine, seed: UInt64,
+                link: (@Sendable () -> NetError?)? = nil) {
+        self.link = link
         self.config = config
         self.outbox = outbox
         self.engine = engine
@@ -200,6 +206,7 @@ public final class RegistryUplink: Sendable {
         do { pending = try outbox.pending(limit: 1) } catch { return .failure(NetError(error.description)) }
         guard let first = pending.first?.sequence else { return .success(0) }
         let last = max(first, outbox.lastSequence)
+        if let down = link?() { return .failure(down) }
         let r = client.request("GET", config.url, path: "/v1/reports/stored?from=\(first)&to=\(last)",
                                headers: [("Authorization", "Bearer \(config.token)")], timeout: config.timeout)
         switch r {
@@ -226,6 +233,7 @@ public final class RegistryUplink: Sendable {
         let key = state.withLock { $0.keyDelivered } ? nil : config.publicKey
         let body = Self.batchBody(station: engine.stationID, sentAt: sentAt, reports: reports, publicKey: key)
         let url = config.url
+        if let down = link?() { return .failure(down) }
         let r = client.request("POST", url, path: "/v1/reports",
                                headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json")],
                                body: body, timeout: config.timeout)

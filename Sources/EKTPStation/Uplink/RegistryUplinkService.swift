@@ -1,60 +1,73 @@
 import EKTPModel
+import EKTPSupport
 import Logging
 import ServiceLifecycle
+import Synchronization
 
-/// Runs the registry uplink in the daemon: woken when an event reaches the outbox, otherwise at
-/// the next retry, snapshot or heartbeat. Network I/O happens on a thread of its own.
-public struct RegistryUplinkService: Service {
+/// Runs the registry uplink: woken when a report reaches the outbox, otherwise at the next retry,
+/// snapshot or heartbeat. In the daemon the network I/O happens on a thread of its own; in
+/// `ektpd simulate` (`offload` off) on the scheduler's, so the scenario's clock waits for it.
+public final class RegistryUplinkService: Service, Sendable {
     let uplink: RegistryUplink
     let waker: Waker
     let logger: Logger
-    let now: @Sendable () -> Timestamp
+    let clock: any ServiceClock
+    let offload: Bool
     /// After each round: reports delivered, and whether it failed (for metrics).
     let onRound: @Sendable (Int, Bool) -> Void
+    /// Whether the last round failed (the log says a failure once, and says when it works again).
+    private let failing = Mutex(false)
 
-    public init(uplink: RegistryUplink, waker: Waker, logger: Logger, now: @escaping @Sendable () -> Timestamp,
+    public init(uplink: RegistryUplink, waker: Waker = Waker(), logger: Logger, clock: any ServiceClock, offload: Bool = true,
                 onRound: @escaping @Sendable (Int, Bool) -> Void = { _, _ in }) {
         self.onRound = onRound
         self.uplink = uplink
         self.waker = waker
         self.logger = logger
-        self.now = now
+        self.clock = clock
+        self.offload = offload
+    }
+
+    /// One round as an activity: a snapshot if due, then delivery; next at the retry or heartbeat,
+    /// or at the next snapshot when something changed. A wake waits 100 ms first, so a burst of
+    /// reports (a kit falling apart) goes in one batch.
+    public var activity: Activity {
+        Activity(name: "uplink", waker: waker, settle: .milliseconds(100)) { [self] now in
+            await step(now: now)
+        }
     }
 
     public func run() async throws {
-        let uplink = self.uplink, logger = self.logger, now = self.now, waker = self.waker, onRound = self.onRound
-        try await cancelOnShutdown {
-            var failing = false
-            while !Task.isCancelled {
-                uplink.snapshotIfDue(now: now())
-                let round = await offloaded { uplink.round(now: now) }
-                onRound(round.delivered, round.error != nil)
-                if let e = round.error {
-                    if !failing || uplink.failures % 10 == 0 {
-                        logger.warning("registry delivery failed (\(uplink.failures) in a row), retrying at \(round.next): \(e)")
-                    }
-                    failing = true
-                } else if round.attempted {
-                    // Only a round that reached the registry says it works (not one that waited).
-                    if failing { logger.notice("registry delivery works again") }
-                    failing = false
-                    if round.forgotten > 0 {
-                        logger.info("the registry already holds \(round.forgotten) pending report(s) (a courier brought them): forgotten, not sent")
-                    }
-                    if round.delivered > 0 {
-                        logger.info("delivered \(round.delivered) report(s) to the registry in \(round.batches) batch(es)")
-                    }
-                }
-                // Sleep until the next retry or heartbeat, or the next snapshot when something changed.
-                var until = round.next
-                if uplink.engine.changedSinceSnapshot {
-                    until = min(until, now().adding(uplink.config.snapshotSpacing))
-                }
-                let wait = max(.milliseconds(10), until - now())
-                await waker.wait(timeout: wait)
-                // A burst of events (a kit falling apart) goes in one batch.
-                try? await Task.sleep(for: .milliseconds(100))
+        try await ActivityService(activity, clock: clock).run()
+    }
+
+    func step(now t0: Timestamp) async -> Timestamp {
+        let uplink = self.uplink, clock = self.clock
+        uplink.snapshotIfDue(now: t0)
+        let round = offload ? await offloaded { uplink.round(now: { clock.now() }) } : uplink.round(now: { clock.now() })
+        onRound(round.delivered, round.error != nil)
+        let wasFailing = failing.withLock { $0 }
+        if let e = round.error {
+            if !wasFailing || uplink.failures % 10 == 0 {
+                logger.warning("registry delivery failed (\(uplink.failures) in a row), retrying at \(round.next): \(e)")
+            }
+            failing.withLock { $0 = true }
+        } else if round.attempted {
+            // Only a round that reached the registry says it works (not one that waited).
+            if wasFailing { logger.notice("registry delivery works again") }
+            failing.withLock { $0 = false }
+            if round.forgotten > 0 {
+                logger.info("the registry already holds \(round.forgotten) pending report(s) (a courier brought them): forgotten, not sent")
+            }
+            if round.delivered > 0 {
+                logger.info("delivered \(round.delivered) report(s) to the registry in \(round.batches) batch(es)")
             }
         }
+        // Until the next retry or heartbeat, or the next snapshot when something changed.
+        var until = round.next
+        if uplink.engine.changedSinceSnapshot {
+            until = min(until, clock.now().adding(uplink.config.snapshotSpacing))
+        }
+        return max(until, clock.now().adding(.milliseconds(10)))
     }
 }

@@ -28,9 +28,14 @@ public final class SyncWatch: Sendable {
     let engine: StationEngine
     private let last = Mutex<SyncState?>(nil)
 
-    public init(config: SyncConfig, engine: StationEngine) {
+    /// Reads the last pull: the configured source, or the simulated centre's (`ektpd simulate`).
+    let readSource: @Sendable () async -> Result<Timestamp?, NetError>
+
+    public init(config: SyncConfig, engine: StationEngine, read: (@Sendable () async -> Result<Timestamp?, NetError>)? = nil) {
         self.config = config
         self.engine = engine
+        let source = config.source
+        readSource = read ?? { await SyncWatch.read(source) }
     }
 
     /// Reads the source once: the last pull (nil = never) or why it could not be read.
@@ -83,7 +88,7 @@ public final class SyncWatch: Sendable {
 
     public func check(now: Timestamp) async {
         let status: SyncStatus
-        switch await SyncWatch.read(config.source) {
+        switch await readSource() {
         case .failure(let e):
             status = SyncStatus(state: .unknown, lastPull: nil, limitSeconds: config.limit.components.seconds, reason: e.description)
         case .success(let lastPull):

@@ -44,7 +44,18 @@ public final class UplinkMonitor: Sendable {
     }
     private let state: Mutex<State>
 
-    public init(config: UplinkConfig, engine: StationEngine, now: Timestamp) {
+    /// A TCP connect to a target: its latency in milliseconds, or why it failed. `ektpd simulate`
+    /// gives the scenario's network instead.
+    public typealias Reach = @Sendable (UplinkConfig.Target, Duration) -> Result<Double, NetError>
+    let reach: Reach
+    /// The interface of the default route (nil: none); `/proc/net/route` unless given.
+    let route: @Sendable () -> String?
+
+    public init(config: UplinkConfig, engine: StationEngine, now: Timestamp, reach: Reach? = nil,
+                route: (@Sendable () -> String?)? = nil) {
+        self.reach = reach ?? UplinkMonitor.tcpReach
+        let procRoot = config.procRoot
+        self.route = route ?? { UplinkMonitor.defaultInterface(procRoot: procRoot) }
         self.config = config
         self.engine = engine
         state = Mutex(State(targets: config.targets.map { _ in TargetState(since: now) }, route: nil))
@@ -62,19 +73,27 @@ public final class UplinkMonitor: Sendable {
         return best?.0
     }
 
+    /// A real TCP connect, timed on the monotonic clock.
+    public static let tcpReach: Reach = { t, timeout in
+        let start = monotonicMillisPrecise()
+        switch tcpConnect(host: t.host, port: t.port, timeout: timeout) {
+        case .success(let fd):
+            close(fd)
+            return .success(monotonicMillisPrecise() - start)
+        case .failure(let e):
+            return .failure(e)
+        }
+    }
+
     public func check(now: @Sendable () -> Timestamp) async {
         var results: [(ok: Bool, latency: Double?, reason: String?)] = []
         for t in config.targets {
-            let start = monotonicMillisPrecise()
-            switch tcpConnect(host: t.host, port: t.port, timeout: config.timeout) {
-            case .success(let fd):
-                close(fd)
-                results.append((true, monotonicMillisPrecise() - start, nil))
-            case .failure(let e):
-                results.append((false, nil, e.description))
+            switch reach(t, config.timeout) {
+            case .success(let ms): results.append((true, ms, nil))
+            case .failure(let e): results.append((false, nil, e.description))
             }
         }
-        let route = UplinkMonitor.defaultInterface(procRoot: config.procRoot)
+        let route = self.route()
         let t = now()
         var events: [(EventType, String, String?, String?, String)] = []
         let status = state.withLock { s -> UplinkStatus in
