@@ -300,11 +300,11 @@ import Testing
 }
 
 /// Issue 12: the main job shows what the daemon does. One scenario through `ektpd run` (real time)
-/// and through the fleet simulator (`ektpd simulate`'s engine, on the scenario's clock): the same
-/// device and kit events, in the same order, with the same subjects, states and reasons.
+/// and through `ektpd simulate` (the same services on the scenario's clock): the same device, kit,
+/// uplink and centre-pull events, with the same subjects, states and reasons.
 @Suite(.serialized) struct RunAndSimulateAgreeTests {
     /// The harness's four-device recording kit, with a timeline. Seed 3: its simulated probe
-    /// latencies finish the first probes in device order, the order the fleet simulator records them.
+    /// latencies finish the first probes in device order, the order a simulation probes them in.
     static let scenario = fourDevicesKit.replacingOccurrences(of: "seed: 11", with: "seed: 3") + """
 
         timeline:
@@ -313,16 +313,37 @@ import Testing
           - {at: 6s, device: camera, fault: unresponsive}
     """
 
-    /// What both must agree on: device and kit transitions (not timings, not the daemon's own
-    /// start and stop, not the network or the centre, which the simulator models per tick).
+    /// What both must agree on: the type, subject, transition and reason of every device, kit,
+    /// uplink and centre-pull event, with the reason's times and numbers (latencies, dates) left
+    /// out. Not the daemon's own start and stop (a simulated station is not a process) and not
+    /// power (the test machine's own supply).
     static func key(_ e: Event) -> String? {
-        guard [.deviceAdded, .deviceRemoved, .deviceHealth, .kitStatus].contains(e.type) else { return nil }
-        return "\(e.type.rawValue) \(e.subject) \(e.from ?? "-")->\(e.to ?? "-") \(e.reason ?? "")"
+        guard [.deviceAdded, .deviceRemoved, .deviceHealth, .kitStatus, .uplinkReachability, .syncState].contains(e.type) else { return nil }
+        var reason = e.reason ?? ""
+        reason = reason.replacingOccurrences(of: #"\d{4}-\d\d-\d\dT[0-9:.]+Z"#, with: "<time>", options: .regularExpression)
+        reason = reason.replacingOccurrences(of: #"\d+"#, with: "#", options: .regularExpression)
+        return "\(e.type.rawValue) \(e.subject) \(e.from ?? "-")->\(e.to ?? "-") \(reason)"
     }
 
-    @Test func oneScenarioGivesTheSameDeviceAndKitEventsThroughRunAndSimulate() async throws {
-        // The daemon, in real time, with the simulator's probe policy (defaults but for the cadence).
-        let daemon = try RunningDaemon(scenario: Self.scenario, config: "probes: {interval: 300ms, retry_interval: 100ms}")
+    /// Each subject's events in order (the daemon's services run side by side in real time, so
+    /// only the order within a subject is the same in both).
+    static func bySubject(_ keys: [String]) -> [String: [String]] {
+        Dictionary(grouping: keys) { String($0.split(separator: " ")[1]) }
+    }
+
+    @Test func oneScenarioGivesTheSameEventsThroughRunAndSimulate() async throws {
+        let reg = try RunningRegistry()
+        // The daemon, in real time, with the simulator's probe policy (defaults but for the cadence),
+        // watching the registry's port and a pull file the centre touched an hour ago.
+        let pulled = reg.dir + "/pulled"
+        FileManager.default.createFile(atPath: pulled, contents: nil)
+        var times = [timespec(tv_sec: time(nil) - 3600, tv_nsec: 0), timespec(tv_sec: time(nil) - 3600, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, pulled, &times, 0) == 0)
+        let daemon = try RunningDaemon(scenario: Self.scenario, config: """
+            probes: {interval: 300ms, retry_interval: 100ms}
+            uplink: {targets: [{name: registry, address: "127.0.0.1:\(reg.port)"}], interval: 300ms}
+            centre_pull: {file: \(pulled), interval: 300ms}
+            """)
         try daemon.waitReady()
         _ = try daemon.waitForStatus(seconds: 30) { s in
             s.devices.contains { $0.device.kind == .camera && $0.health == .failed } &&
@@ -332,25 +353,31 @@ import Testing
         let viaRun = try JSONStyle.decode([Event].self, from: Array(r.stdout.utf8)).compactMap(Self.key)
         #expect(daemon.terminate() == 0)
 
-        // The simulator, on the scenario's clock, delivering to a registry.
-        let reg = try RunningRegistry()
-        let token = try reg.token("it-01")
-        var sc = try Scenario.parse(Self.scenario, file: "agree.yaml")
-        sc.duration = .seconds(3600)
-        let work = reg.dir + "/sim"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let fleet = try FleetSimulator(scenario: sc, registry: HTTPURL(reg.url)!, tokens: ["it-01": token], workDirectory: work)
-        try await fleet.boot()
-        await fleet.run(until: fleet.end)
-        fleet.flush()
+        // `ektpd simulate`, the binary, on the scenario's clock, delivering to the registry.
+        let sim = reg.dir + "/agree.yaml"
+        try (Self.scenario + "\ncentre_pull: {at: \"01:00\"}\n").write(toFile: sim, atomically: true, encoding: .utf8)
+        try "it-01 \(try reg.token("it-01"))\n".write(toFile: reg.dir + "/tokens", atomically: true, encoding: .utf8)
+        try reg.viewerToken.write(toFile: reg.dir + "/viewer", atomically: true, encoding: .utf8)
+        let out = try ektpd(["simulate", sim, "--registry", reg.url, "--tokens", reg.dir + "/tokens",
+                             "--viewer-token", reg.dir + "/viewer", "--duration", "1h", "--json"])
+        #expect(out.status == 0, "\(out.stderr)")
         let stored = try reg.get(EventsReply.self, "/v1/events?station=it-01&limit=5000").events.map(\.event)
         let viaSimulate = stored.compactMap(Self.key)
 
-        // The scenario's story is in both: the unplug, the replug, the camera that stops answering.
+        // The scenario's story is in both: the unplug, the replug, the camera that stops answering,
+        // the registry reachable, the centre's pull fresh.
         #expect(viaRun.contains { $0.hasPrefix("device.removed 1-1:05ba:000a present->absent") })
         #expect(viaRun.contains { $0.hasPrefix("device.added 1-1:05ba:000a") })
         #expect(viaRun.contains { $0.hasPrefix("device.health 1-3:046d:082d ok->failed") })
         #expect(viaRun.contains { $0.hasPrefix("kit.status kit ready->broken") })
-        #expect(viaRun == viaSimulate, "run:\n\(viaRun.joined(separator: "\n"))\nsimulate:\n\(viaSimulate.joined(separator: "\n"))")
+        #expect(viaRun.contains { $0.hasPrefix("uplink.reachability uplink:registry -->reachable registry (#.#.#.#:#) reachable, # ms") })
+        #expect(viaRun.contains { $0.hasPrefix("sync.state centre_pull -->fresh pulled at <time>") })
+        // Device and kit events in the same order; every subject's events the same, in order.
+        let devicesAndKit = { (keys: [String]) in keys.filter { $0.hasPrefix("device.") || $0.hasPrefix("kit.") } }
+        #expect(devicesAndKit(viaRun) == devicesAndKit(viaSimulate),
+                "run:\n\(viaRun.joined(separator: "\n"))\nsimulate:\n\(viaSimulate.joined(separator: "\n"))")
+        #expect(Self.bySubject(viaRun) == Self.bySubject(viaSimulate),
+                "run:\n\(viaRun.joined(separator: "\n"))\nsimulate:\n\(viaSimulate.joined(separator: "\n"))")
     }
+
 }
