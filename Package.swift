@@ -47,8 +47,14 @@ let package = Package(
 
         // Value types shared by station and registry. No I/O.
         .target(name: "EKTPModel"),
-        // Logging to journald's format, sd_notify, the wall clock, metrics: shared by both daemons.
-        .target(name: "EKTPSupport",
+        // The station's pure logic (issue 12, item 6): health and kit judgement, the recording
+        // server's supervisor, alert rules and life cycle, delivery backoff, the seeded generator.
+        // No I/O and no clock: every function is given the time.
+        .target(name: "EKTPCore", dependencies: ["EKTPModel"]),
+        // The platform (issue 12, item 6): sockets, the HTTP/1.1 codec, server and Unix-socket client,
+        // child processes, threads, wakers, durable files, sd_notify, journald-format logging, the
+        // clocks, metrics text, gzip, gettext. Shared by both daemons.
+        .target(name: "EKTPPlatform",
                 dependencies: ["EKTPModel", "CEKTPZlib", "CEKTPSys", .product(name: "Logging", package: "swift-log"),
                                .product(name: "CoreMetrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus")]),
@@ -56,7 +62,7 @@ let package = Package(
         .target(name: "EKTPYAML"),
         // Hardware abstraction: backends, catalogue, scenarios, probes.
         .target(name: "EKTPHardware",
-                dependencies: ["EKTPModel", "EKTPYAML", "CLibUSB", "CUdev", "CEKTPSys"]),
+                dependencies: ["EKTPModel", "EKTPCore", "EKTPYAML", "CLibUSB", "CUdev", "CEKTPSys"]),
         // The daemon's HTTP client (libcurl, dlopen'd): the station's requests and the registry's uploads.
         .target(name: "EKTPHTTPClient", dependencies: ["EKTPModel", "CEKTPCurl"]),
         // Ed25519 and SHA-256 from libcrypto, dlopen'd: the station's signing key (issue 16).
@@ -64,7 +70,7 @@ let package = Package(
         // The station daemon's services.
         .target(name: "EKTPStation",
                 dependencies: [
-                    "EKTPModel", "EKTPHardware", "EKTPYAML", "EKTPSupport", "CEKTPSys", "CSQLite3", "CEKTPZlib", "CEKTPCrypto", "EKTPHTTPClient",
+                    "EKTPModel", "EKTPCore", "EKTPHardware", "EKTPYAML", "EKTPPlatform", "CEKTPSys", "CSQLite3", "CEKTPZlib", "CEKTPCrypto", "EKTPHTTPClient",
                     .product(name: "Logging", package: "swift-log"),
                     .product(name: "CoreMetrics", package: "swift-metrics"),
                     .product(name: "Prometheus", package: "swift-prometheus"),
@@ -72,7 +78,7 @@ let package = Package(
                 ]),
         .executableTarget(name: "ektpd",
                           dependencies: [
-                              "EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport", "CEKTPSys",
+                              "EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPPlatform", "CEKTPSys",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                               .product(name: "Logging", package: "swift-log"),
                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,7 +95,7 @@ let package = Package(
         // fleet queries, HTTP (Hummingbird).
         .target(name: "EKTPRegistry",
                 dependencies: [
-                    "EKTPModel", "EKTPSupport", "CEKTPZlib",
+                    "EKTPModel", "EKTPPlatform", "CEKTPZlib",
                     .product(name: "Hummingbird", package: "hummingbird"),
                     .product(name: "CoreMetrics", package: "swift-metrics"),
                     .product(name: "Prometheus", package: "swift-prometheus"),
@@ -105,7 +111,7 @@ let package = Package(
                 ),
         .executableTarget(name: "ektp-registry",
                           dependencies: [
-                              "EKTPRegistry", "EKTPModel", "EKTPSupport", "EKTPYAML", "EKTPHTTPClient",
+                              "EKTPRegistry", "EKTPModel", "EKTPPlatform", "EKTPYAML", "EKTPHTTPClient",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                               .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                               .product(name: "Logging", package: "swift-log"),
@@ -121,19 +127,22 @@ let package = Package(
 
         // Fuzz targets (issue 13): libFuzzer with scripts/fuzz.sh; otherwise a replayer of Fuzz/corpus.
         .executableTarget(name: "ektp-fuzz",
-                          dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML"],
+                          dependencies: ["EKTPStation", "EKTPCore", "EKTPPlatform", "EKTPHardware", "EKTPModel", "EKTPYAML"],
                           path: "Fuzz", exclude: ["corpus"],
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
 
         .testTarget(name: "EKTPYAMLTests", dependencies: ["EKTPYAML"]),
+        // What the test targets share: temporary folders, ports, waiting on a state, builders.
+        .target(name: "EKTPTesting", dependencies: ["EKTPModel"]),
+        .testTarget(name: "EKTPCoreTests", dependencies: ["EKTPCore", "EKTPModel", "EKTPTesting"]),
         .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel", "EKTPYAML"]),
-        .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPSupport"]),
-        .testTarget(name: "EKTPRegistryTests", dependencies: ["EKTPRegistry", "EKTPModel", "EKTPStation",
+        .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPCore", "EKTPTesting", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPPlatform"]),
+        .testTarget(name: "EKTPRegistryTests", dependencies: ["EKTPRegistry", "EKTPModel", "EKTPStation", "EKTPCore", "EKTPPlatform", "EKTPTesting",
                                                              .product(name: "HummingbirdTesting", package: "hummingbird")]),
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",
-                    dependencies: ["EKTPModel", "EKTPStation", "EKTPHardware"],
+                    dependencies: ["EKTPModel", "EKTPCore", "EKTPPlatform", "EKTPStation", "EKTPHardware", "EKTPTesting"],
                     exclude: ["umockdev", "helpers"]),  // device descriptions, the testbed helper, the webhook receiver: used by path
     ]
 )

@@ -5,6 +5,8 @@ import EKTPHardware
 import EKTPModel
 import EKTPYAML
 @testable import EKTPStation
+@testable import EKTPPlatform
+import EKTPCore
 
 /// The inputs ektpd and the registry take from outside, as fuzz targets (issue 13): each must
 /// answer every input with a value or a clear error, never a trap, a hang or a broken invariant.

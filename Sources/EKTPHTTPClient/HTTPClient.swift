@@ -306,8 +306,3 @@ public func httpStatus(host: String, port: UInt16, path: String, timeout: Durati
     httpGet(host: host, port: port, path: path, timeout: timeout).map(\.status)
 }
 
-/// A network failure in words a person acts on (host, port, cause, the setting that fixes it).
-public struct NetError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ d: String) { description = d }
-}

@@ -3,7 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import EKTPSupport
+import EKTPPlatform
 import Crypto
 import EKTPModel
 

@@ -7,7 +7,7 @@ import Foundation
 import Glibc
 #endif
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Hummingbird
 import Logging
 import NIOCore

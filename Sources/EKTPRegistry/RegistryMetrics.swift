@@ -1,6 +1,6 @@
 import CoreMetrics
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 
 /// The registry's `/metrics` (Prometheus text, through swift-metrics over swift-prometheus): the
 /// fleet's condition by regency, read from the store when scraped, and ingest counters.

@@ -2,18 +2,13 @@
 import Glibc
 #endif
 import EKTPHardware
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import EKTPYAML
 import Logging
 import ServiceLifecycle
 import CEKTPSys
-
-/// A problem that stops the daemon from starting, said so a person can fix it.
-public struct StartupError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ d: String) { description = d }
-}
 
 /// Builds the daemon's services from a checked config and runs them until SIGTERM or SIGINT.
 public enum StationDaemon {

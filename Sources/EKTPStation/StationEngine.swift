@@ -1,5 +1,7 @@
 import EKTPHardware
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import Synchronization
 
 /// The station's state: devices, their health machines, the kit. Every event it makes goes through
@@ -77,7 +79,7 @@ public final class StationEngine: Sendable {
     public func start(with devices: [DeviceSnapshot], now: Timestamp) {
         state.withLock { s in
             for d in devices { s.records[d.id] = Record(device: d, machine: DeviceHealthMachine(policy: policy, now: now), nextProbe: now) }
-            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .daemon, subject: "daemon",
+            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .daemon, about: .daemon,
                            to: "running", reason: "started with \(devices.count) device\(devices.count == 1 ? "" : "s") on the bus (\(backendName))"))
             reevaluate(&s, now: now)
         }
@@ -90,7 +92,7 @@ public final class StationEngine: Sendable {
             s.settled = true
             let (kitState, problems) = KitEvaluator.evaluate(profile: profile, devices: deviceStatuses(s))
             s.kit = KitStatus(state: kitState, problems: problems, since: now)
-            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .kitStatus, subject: "kit",
+            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .kitStatus, about: .kit,
                            to: kitState.rawValue, reason: s.kit.summary))
         }
     }
@@ -108,19 +110,19 @@ public final class StationEngine: Sendable {
                     r.nextProbe = now
                     let t = r.machine.added(at: now)
                     s.records[d.id] = r
-                    emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceAdded, subject: d.id.rawValue,
+                    emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceAdded, about: .device(d.id),
                                    kind: d.kind, deviceName: d.name, to: "present", reason: "plugged back in at \(d.portPath)"))
                     transitions(t, of: r.device, &s, now: now)
                 } else {
                     s.records[d.id] = Record(device: d, machine: DeviceHealthMachine(policy: policy, now: now), nextProbe: now)
-                    emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceAdded, subject: d.id.rawValue,
+                    emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceAdded, about: .device(d.id),
                                    kind: d.kind, deviceName: d.name, to: "present", reason: "plugged in at \(d.portPath) (\(d.kindSource))"))
                 }
             case .removed(let id):
                 guard var r = s.records[id] else { return }
                 let t = r.machine.removed(at: now, reason: "not on the bus: plug it back into port \(r.device.portPath)")
                 s.records[id] = r
-                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceRemoved, subject: id.rawValue,
+                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceRemoved, about: .device(id),
                                kind: r.device.kind, deviceName: r.device.name, from: "present", to: "absent", reason: "unplugged from \(r.device.portPath)"))
                 transitions(t, of: r.device, &s, now: now)
             case .changed(let d):
@@ -239,7 +241,7 @@ public final class StationEngine: Sendable {
             defer { s.operatorStock = StockStatus(blanks: blanks, source: .operator, updatedAt: now) }
             return s.operatorStock?.blanks
         }
-        return record(type: .stockLevel, subject: "stock", from: previous.map(String.init), to: String(blanks),
+        return record(type: .stockLevel, subject: .stock, from: previous.map(String.init), to: String(blanks),
                       reason: "operator set card blanks to \(blanks)", now: now)
     }
 
@@ -266,7 +268,7 @@ public final class StationEngine: Sendable {
     /// Records the daemon's stop (stored before this returns) and ends every subscription.
     public func stop(now: Timestamp, reason: String) {
         state.withLock { s in
-            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .daemon, subject: "daemon",
+            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .daemon, about: .daemon,
                            from: "running", to: "stopped", reason: reason))
         }
         journal.finish()
@@ -282,8 +284,8 @@ public final class StationEngine: Sendable {
 
     /// Records an event from one of the other watchers, in the station's sequence.
     @discardableResult
-    public func record(type: EventType, subject: String, from: String? = nil, to: String? = nil, reason: String?, now: Timestamp) -> Event {
-        journal.record(Event(sequence: 0, time: now, station: stationID, type: type, subject: subject,
+    public func record(type: EventType, subject: EventSubject, from: String? = nil, to: String? = nil, reason: String?, now: Timestamp) -> Event {
+        journal.record(Event(sequence: 0, time: now, station: stationID, type: type, about: subject,
                              from: from, to: to, reason: reason))
     }
 
@@ -300,10 +302,10 @@ public final class StationEngine: Sendable {
         for t in ts {
             switch t {
             case let .health(from, to, reason):
-                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceHealth, subject: d.id.rawValue,
+                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceHealth, about: .device(d.id),
                                kind: d.kind, deviceName: d.name, from: from.rawValue, to: to.rawValue, reason: reason))
             case let .flapping(on, reason):
-                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceFlapping, subject: d.id.rawValue,
+                emit(&s, Event(sequence: 0, time: now, station: stationID, type: .deviceFlapping, about: .device(d.id),
                                kind: d.kind, deviceName: d.name, from: on ? "stable" : "flapping", to: on ? "flapping" : "stable", reason: reason))
             }
         }
@@ -316,7 +318,7 @@ public final class StationEngine: Sendable {
             s.kit = KitStatus(state: kitState, problems: problems, since: now)
         } else if kitState != old.state {
             s.kit = KitStatus(state: kitState, problems: problems, since: now)
-            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .kitStatus, subject: "kit",
+            emit(&s, Event(sequence: 0, time: now, station: stationID, type: .kitStatus, about: .kit,
                            from: old.state.rawValue, to: kitState.rawValue, reason: s.kit.summary))
         } else {
             s.kit.problems = problems

@@ -1,6 +1,7 @@
 import EKTPHardware
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import EKTPYAML
 import Logging
 
@@ -96,7 +97,7 @@ public struct StationServices: Sendable {
             if let step = clock.checkStep() {
                 let back = step < .zero
                 let size = formatDuration(.seconds((abs(step.wholeMilliseconds) + 500) / 1000))
-                engine.record(type: .clockStep, subject: "clock", from: nil, to: back ? "back" : "forward",
+                engine.record(type: .clockStep, subject: .clock, from: nil, to: back ? "back" : "forward",
                               reason: "the wall clock stepped \(back ? "back" : "forward") by \(size); schedules are unchanged (monotonic), report times follow the wall clock",
                               now: now)
             }

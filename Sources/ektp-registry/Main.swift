@@ -5,7 +5,7 @@ import FoundationEssentials
 import EKTPHTTPClient
 import EKTPModel
 import EKTPRegistry
-import EKTPSupport
+import EKTPPlatform
 import EKTPYAML
 import Hummingbird
 import HummingbirdCore

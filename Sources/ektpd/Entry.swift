@@ -1,6 +1,6 @@
 import ArgumentParser
 import CEKTPSys
-import EKTPSupport
+import EKTPPlatform
 #if canImport(Glibc)
 import Glibc
 #endif

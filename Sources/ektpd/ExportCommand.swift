@@ -2,7 +2,7 @@ import ArgumentParser
 import EKTPHardware
 import EKTPModel
 import EKTPStation
-import EKTPSupport
+import EKTPPlatform
 
 #if canImport(Glibc)
 import Glibc

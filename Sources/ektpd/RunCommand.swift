@@ -1,6 +1,6 @@
 import ArgumentParser
 import EKTPStation
-import EKTPSupport
+import EKTPPlatform
 import EKTPYAML
 import Logging
 

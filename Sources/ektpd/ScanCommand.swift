@@ -1,7 +1,7 @@
 import ArgumentParser
 import EKTPHardware
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import EKTPStation
 
 struct Scan: AsyncParsableCommand {

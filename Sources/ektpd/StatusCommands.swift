@@ -1,5 +1,5 @@
 import ArgumentParser
-import EKTPSupport
+import EKTPPlatform
 import EKTPModel
 import EKTPStation
 

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import EKTPTesting
 import Testing
 @testable import EKTPRegistry
 

@@ -35,7 +35,7 @@ final class PostgresCluster: @unchecked Sendable {
         dir = NSTemporaryDirectory() + "ektp-pg-\(getpid())"
         try? fm.removeItem(atPath: dir)
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        port = Self.freePort()
+        port = Self.freeLoopbackPort()
         pki = dir + "/pki"
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         _ = try Self.sh("bash \(repo)/Tests/EktpdIntegrationTests/helpers/make-test-pki.sh \(pki)")
@@ -78,7 +78,7 @@ final class PostgresCluster: @unchecked Sendable {
         return text
     }
 
-    static func freePort() -> Int {
+    static func freeLoopbackPort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()

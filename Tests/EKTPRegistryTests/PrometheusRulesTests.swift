@@ -1,6 +1,9 @@
 import EKTPRegistry
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 import Foundation
+import EKTPTesting
 import Testing
 
 @Suite struct PrometheusRulesTests {

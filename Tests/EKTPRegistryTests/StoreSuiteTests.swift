@@ -1,5 +1,6 @@
 import EKTPModel
 import Foundation
+import EKTPTesting
 import Testing
 @testable import EKTPRegistry
 

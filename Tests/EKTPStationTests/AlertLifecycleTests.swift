@@ -1,7 +1,10 @@
 import EKTPHardware
 import EKTPModel
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPPlatform
+@testable import EKTPCore
 
 /// The alert life cycle, driven by the simulated backend on a virtual clock (hours pass in milliseconds).
 @Suite struct AlertLifecycleTests {
@@ -77,27 +80,28 @@ import Testing
         #expect(lc.nextDeadline == firstAt.adding(.seconds(4 * 3600)))
     }
 
-    func evaluation(_ conditions: [AlertCondition], _ states: [String: String]) -> AlertEvaluation {
+    func evaluation(_ conditions: [AlertCondition], _ states: [AlertSubject: String]) -> AlertEvaluation {
         AlertEvaluation(conditions: conditions, states: states)
     }
 
-    let camFailed = AlertCondition(name: "DeviceFailed", severity: .critical, subject: "device:cam", labels: ["device": "cam", "kind": "camera"],
+    static let cam = AlertSubject.device(DeviceID(rawValue: "cam"))
+    let camFailed = AlertCondition(name: "DeviceFailed", severity: .critical, subject: Self.cam, labels: ["device": "cam", "kind": "camera"],
                                    summary: "camera is failed", reason: "no answer")
-    let camDegraded = AlertCondition(name: "DeviceDegraded", severity: .warning, subject: "device:cam", labels: ["device": "cam", "kind": "camera"],
+    let camDegraded = AlertCondition(name: "DeviceDegraded", severity: .warning, subject: Self.cam, labels: ["device": "cam", "kind": "camera"],
                                      summary: "camera is degraded", reason: "slow link")
 
     @Test func aBlipShorterThanTheGroupWaitIsNeverSent() {
         var lc = AlertLifecycle(config: .init(groupWait: .seconds(10)), station: "s1", site: site)
-        lc.observe(evaluation([camFailed], ["device:cam": "failed"]), now: t0)
-        lc.observe(evaluation([], ["device:cam": "ok"]), now: t0.adding(.seconds(3)))
+        lc.observe(evaluation([camFailed], [Self.cam: "failed"]), now: t0)
+        lc.observe(evaluation([], [Self.cam: "ok"]), now: t0.adding(.seconds(3)))
         #expect(lc.take(now: t0.adding(.seconds(60))) == nil)
         #expect(lc.nextDeadline == nil)
 
         // Sent, then cleared and back within a wait: still one standing alert, nothing new to say.
-        lc.observe(evaluation([camFailed], ["device:cam": "failed"]), now: t0.adding(.seconds(100)))
+        lc.observe(evaluation([camFailed], [Self.cam: "failed"]), now: t0.adding(.seconds(100)))
         #expect(lc.take(now: t0.adding(.seconds(110)))?.payload.status == "firing")
-        lc.observe(evaluation([], ["device:cam": "ok"]), now: t0.adding(.seconds(200)))
-        lc.observe(evaluation([camFailed], ["device:cam": "failed"]), now: t0.adding(.seconds(205)))
+        lc.observe(evaluation([], [Self.cam: "ok"]), now: t0.adding(.seconds(200)))
+        lc.observe(evaluation([camFailed], [Self.cam: "failed"]), now: t0.adding(.seconds(205)))
         #expect(lc.take(now: t0.adding(.seconds(300))) == nil)
         #expect(lc.firing.count == 1)
         #expect(lc.firing[0].annotations["from"] == "ok")
@@ -105,10 +109,10 @@ import Testing
 
     @Test func degradedToFailedResolvesTheWarningAndFiresTheCriticalTogether() {
         var lc = AlertLifecycle(config: .init(groupWait: .seconds(1)), station: "s1", site: site)
-        lc.observe(evaluation([camDegraded], ["device:cam": "degraded"]), now: t0)
+        lc.observe(evaluation([camDegraded], [Self.cam: "degraded"]), now: t0)
         let warn = lc.take(now: t0.adding(.seconds(1)))
         #expect(warn?.payload.alerts.map { $0.labels["severity"]! } == ["warning"])
-        lc.observe(evaluation([camFailed], ["device:cam": "failed"]), now: t0.adding(.seconds(10)))
+        lc.observe(evaluation([camFailed], [Self.cam: "failed"]), now: t0.adding(.seconds(10)))
         let taken = lc.take(now: t0.adding(.seconds(11)))
         let both = try! #require(taken)
         #expect(both.payload.status == "firing")
@@ -135,7 +139,7 @@ import Testing
         var e = AlertRules.evaluate(s, blanksLow: 500)
         #expect(e.conditions.map(\.name) == ["RecordingServerDown", "CentreNotPulled", "OnBattery", "BatteryLow", "BlanksLow"])
         #expect(e.conditions.first { $0.name == "RecordingServerDown" }?.reason == "exited with status 1")
-        #expect(e.states["server"] == "crash_loop" && e.states["power"] == "battery" && e.states["stock"] == "low")
+        #expect(e.states[.server] == "crash_loop" && e.states[.power] == "battery" && e.states[.stock] == "low")
         s.stock?.blanks = 0
         e = AlertRules.evaluate(s, blanksLow: 500)
         #expect(e.conditions.contains { $0.name == "BlanksOut" && $0.severity == .critical })

@@ -1,9 +1,11 @@
 import EKTPModel
-import EKTPSupport
+@testable import EKTPPlatform
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPCore
 
 /// The control socket over a real Unix socket, as `curl --unix-socket` and `ektpd status` use it.
 @Suite struct ControlServerTests {

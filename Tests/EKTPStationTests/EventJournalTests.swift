@@ -1,8 +1,11 @@
 import EKTPModel
 import Foundation
 import Synchronization
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPPlatform
+@testable import EKTPCore
 
 /// The event journal: numbered, stored, then shown; held in order while the disk refuses; a gap
 /// past the bound announced (issue 12).

@@ -2,8 +2,11 @@ import EKTPModel
 import EKTPHardware
 import EKTPYAML
 import Foundation
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPPlatform
+@testable import EKTPCore
 
 /// Field cases of issue 13 at the unit level: each made right as a kind, not as a special case.
 @Suite struct FieldCaseUnitTests {

@@ -1,8 +1,11 @@
 import EKTPModel
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPPlatform
+@testable import EKTPCore
 
 /// Hooks are real processes: these run small shell scripts (the hook is a script; the daemon never uses a shell).
 @Suite(.serialized) struct HookRunnerTests {

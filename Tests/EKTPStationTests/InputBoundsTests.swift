@@ -1,5 +1,6 @@
 import EKTPModel
 import EKTPYAML
+import EKTPTesting
 import Testing
 
 /// Times and durations from outside are parsed into checked ranges and never trap (issue 13).

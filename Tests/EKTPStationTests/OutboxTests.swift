@@ -1,7 +1,10 @@
 import EKTPModel
 import Foundation
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPPlatform
+@testable import EKTPCore
 
 @Suite struct OutboxTests {
     func event(_ seq: Int64) -> Event {

@@ -1,10 +1,12 @@
 import EKTPModel
-import EKTPSupport
+@testable import EKTPPlatform
 import EKTPYAML
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPCore
 
 /// Issue 18: every sentence the daemon writes in English from a template is one the reader's side
 /// can read back (`Sentences.templates`), so it can be shown translated; and a reason code renders

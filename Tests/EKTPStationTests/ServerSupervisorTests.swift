@@ -1,40 +1,15 @@
 import EKTPModel
-import EKTPSupport
+@testable import EKTPPlatform
 import Foundation
 import Glibc
 import Logging
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPCore
 
-/// Waits until `condition` holds, for at most `seconds`: the supervisor acts on its own schedule
-/// (probe intervals, backoff), so the test waits for the state, not for a time.
-func eventually(_ seconds: Double = 15, _ what: String, _ condition: () -> Bool) throws {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return }
-        usleep(20_000)
-    }
-    throw HarnessFailure("not within \(seconds) s: \(what)")
-}
 
-struct HarnessFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
 
-/// A free loopback TCP port (bound, then released).
-func freePort() -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return UInt16(bigEndian: addr.sin_port)
-}
 
 func makeEngine() -> StationEngine {
     StationEngine(stationID: "t", site: Site(province: "P", regency: "R", district: "D"), backendName: "none",
@@ -57,13 +32,13 @@ func fastPolicy() -> SupervisorPolicy {
 
     @Test func restartsACrashingServerThenEscalatesTheCrashLoop() async throws {
         let engine = makeEngine()
-        var config = ServerConfig(name: "recording server", mode: .command(["/bin/sh", "-c", "exit 3"]), probe: .tcp(host: "127.0.0.1", port: freePort()))
+        var config = ServerConfig(name: "recording server", mode: .command(["/bin/sh", "-c", "exit 3"]), probe: .tcp(host: "127.0.0.1", port: freeLoopbackPort()))
         config.interval = .milliseconds(100)
         config.policy = fastPolicy()
         let sup = ServerSupervisor(config: config, engine: engine, logger: logger, now: wallClockNow)
         let task = Task { try await sup.run() }
         defer { task.cancel() }
-        try eventually(20, "crash loop") { sup.status().state == .crashLoop }
+        try waitFor("crash loop", seconds: 20) { sup.status().state == .crashLoop }
         let events = engine.events(sinceSequence: 0)
         let restarts = events.filter { $0.type == .serverRestart }
         #expect(restarts.count >= 4)
@@ -78,7 +53,7 @@ func fastPolicy() -> SupervisorPolicy {
     }
 
     @Test func restartsAServerThatHangsWhileItsProcessLives() async throws {
-        let port = freePort()
+        let port = freeLoopbackPort()
         let engine = makeEngine()
         // The process lives but never listens: the TCP probe fails, the supervisor stops and restarts it.
         var config = ServerConfig(name: "recording server", mode: .command(["/bin/sleep", "1000"]), probe: .tcp(host: "127.0.0.1", port: port))
@@ -87,9 +62,9 @@ func fastPolicy() -> SupervisorPolicy {
         config.policy = fastPolicy()
         let sup = ServerSupervisor(config: config, engine: engine, logger: logger, now: wallClockNow)
         let task = Task { try await sup.run() }
-        try eventually(10, "first pid") { sup.status().pid != nil }
+        try waitFor("first pid", seconds: 10) { sup.status().pid != nil }
         let firstPid = try #require(sup.status().pid)
-        try eventually(10, "restarted with a new pid") { (sup.status().pid ?? firstPid) != firstPid && sup.status().restarts >= 1 }
+        try waitFor("restarted with a new pid", seconds: 10) { (sup.status().pid ?? firstPid) != firstPid && sup.status().restarts >= 1 }
         #expect(kill(firstPid, 0) != 0, "the hung process was not killed")
         let unhealthy = try #require(engine.events(sinceSequence: 0).first { $0.to == "unhealthy" })
         #expect(unhealthy.reason?.contains("no answer to 2 liveness probes in a row") == true)
@@ -102,7 +77,7 @@ func fastPolicy() -> SupervisorPolicy {
     }
 
     @Test func aHealthyServerIsUpAndCountsAvailability() async throws {
-        let port = freePort()
+        let port = freeLoopbackPort()
         let engine = makeEngine()
         var config = ServerConfig(name: "recording server",
                                   mode: .command(["/usr/bin/python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1"]),
@@ -112,7 +87,7 @@ func fastPolicy() -> SupervisorPolicy {
         let sup = ServerSupervisor(config: config, engine: engine, logger: logger, now: wallClockNow)
         let task = Task { try await sup.run() }
         defer { task.cancel() }
-        try eventually(15, "server up") { sup.status().state == .up }
+        try waitFor("server up", seconds: 15) { sup.status().state == .up }
         try await Task.sleep(for: .milliseconds(300))
         let s = sup.status()
         #expect(s.restarts == 0)
@@ -132,14 +107,14 @@ func fastPolicy() -> SupervisorPolicy {
         let systemctl = dir.write("systemctl", "#!/bin/sh\necho \"$@\" >> \(calls)\n")
         chmod(systemctl, 0o755)
         let engine = makeEngine()
-        var config = ServerConfig(name: "sirs", mode: .unit("sirs.service"), probe: .tcp(host: "127.0.0.1", port: freePort()))
+        var config = ServerConfig(name: "sirs", mode: .unit("sirs.service"), probe: .tcp(host: "127.0.0.1", port: freeLoopbackPort()))
         config.interval = .milliseconds(100)
         config.policy = fastPolicy()
         config.systemctl = systemctl
         let sup = ServerSupervisor(config: config, engine: engine, logger: logger, now: wallClockNow)
         let task = Task { try await sup.run() }
         defer { task.cancel() }
-        try eventually(10, "stop and start again") {
+        try waitFor("stop and start again", seconds: 10) {
             let lines = (try? String(contentsOfFile: calls, encoding: .utf8))?.split(separator: "\n") ?? []
             return lines.count >= 3
         }
@@ -191,7 +166,7 @@ func fastPolicy() -> SupervisorPolicy {
         let header = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
         _ = dir.write("net/route", header + "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n")
         // a listening loopback server
-        let port = freePort()
+        let port = freeLoopbackPort()
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)

@@ -1,24 +1,12 @@
 import EKTPModel
 import EKTPYAML
 import Foundation
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPPlatform
+@testable import EKTPCore
 
-/// A temporary folder removed when the value is dropped.
-final class TempDir {
-    let path: String
-    init() {
-        let p = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-\(UUID().uuidString.prefix(8))").path
-        try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-        path = p
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func write(_ name: String, _ text: String) -> String {
-        let p = path + "/" + name
-        try! text.write(toFile: p, atomically: true, encoding: .utf8)
-        return p
-    }
-}
 
 @Suite struct StationConfigTests {
     static let scenario = """

@@ -1,7 +1,10 @@
 import EKTPHardware
 import EKTPModel
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPPlatform
+@testable import EKTPCore
 
 @Suite struct StationEngineTests {
     let t0 = Timestamp(seconds: 1_790_000_000)

@@ -1,6 +1,9 @@
 import EKTPModel
+import EKTPTesting
 import Testing
 @testable import EKTPStation
+@testable import EKTPPlatform
+@testable import EKTPCore
 
 @Suite struct StationMetricsUnitTests {
     let t0 = Timestamp(seconds: 1_790_000_000)

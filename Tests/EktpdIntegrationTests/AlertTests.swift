@@ -1,18 +1,12 @@
 import EKTPModel
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
-/// Polls `condition` until it holds, for at most `seconds` (waits on state, never on a guess of time).
-func waitFor(_ what: String, seconds: Double = 20, _ condition: () -> Bool) throws {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return }
-        usleep(50_000)
-    }
-    throw HarnessError("not within \(seconds) s: \(what)")
-}
 
 /// Whether a tool of Debian's `prometheus` package is there; if not, says so loudly (and fails the
 /// test when EKTP_REQUIRE_PROMETHEUS=1, as in CI).

@@ -1,8 +1,11 @@
 import EKTPModel
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 import Foundation
 import Glibc
 import Synchronization
+import EKTPTesting
 import Testing
 
 /// Issue 17: the registry admits a bounded number of writes and refuses the rest with 429 and

@@ -1,7 +1,10 @@
 import EKTPModel
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
 /// A station that cannot reach its registry (the URL points at a closed port), with a token file.

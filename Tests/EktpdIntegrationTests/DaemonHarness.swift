@@ -1,6 +1,7 @@
 import EKTPModel
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
 let repoRoot: String = {
@@ -180,10 +181,6 @@ final class RunningDaemon {
     }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
 
 let standardKit = """
 seed: 11

@@ -1,6 +1,7 @@
 import EKTPModel
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
 /// The real `ektpd` binary, driven only through its socket, its files, its exit codes and signals.
@@ -218,17 +219,6 @@ import Testing
     }
 }
 
-func freeLoopbackPort() -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return UInt16(bigEndian: addr.sin_port)
-}
 
 @Suite(.serialized) struct SequenceContinuityTests {
     /// Event sequence numbers are never reused: a restarted daemon continues past the last run's.
@@ -250,6 +240,8 @@ func freeLoopbackPort() -> UInt16 {
 }
 
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 
 @Suite(.serialized) struct OutboxDurabilityTests {
     /// kill -9 while events are being written: the outbox opens clean, its events are a gap-free run,

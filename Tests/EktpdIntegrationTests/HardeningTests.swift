@@ -1,8 +1,11 @@
 import EKTPModel
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 import Foundation
 import Glibc
 import Synchronization
+import EKTPTesting
 import Testing
 
 /// Issue 13 through the real binaries: each reproduction in ../shared/field-cases/hardening and the

@@ -1,8 +1,11 @@
 import EKTPModel
 import EKTPHardware
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
 /// Issue 12 through the real binaries: nothing shown is lost (kill -9, a full disk), a wall-clock

@@ -1,6 +1,7 @@
 import EKTPModel
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
 /// Issue 18: the operator reads ektpd in their language (gettext through glibc, catalogues from

@@ -1,6 +1,7 @@
 import EKTPModel
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
 let fixtures = repoRoot + "/Tests/EktpdIntegrationTests/umockdev"

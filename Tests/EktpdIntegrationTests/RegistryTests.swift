@@ -1,7 +1,10 @@
 import EKTPModel
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
 /// The built `ektp-registry`, beside ektpd.

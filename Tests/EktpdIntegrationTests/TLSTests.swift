@@ -1,7 +1,10 @@
 import EKTPModel
 import EKTPStation
+import EKTPPlatform
+import EKTPCore
 import Foundation
 import Glibc
+import EKTPTesting
 import Testing
 
 /// The test PKI (helpers/make-test-pki.sh, openssl), made once per test run: the centre's CA, a

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Hummingbird
 import Logging
 import Mustache

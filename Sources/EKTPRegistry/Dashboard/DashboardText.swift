@@ -1,5 +1,5 @@
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Hummingbird
 
 /// Every word the dashboard shows, by key, so a translation is one more table (issue 18 adds

@@ -1,8 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Logging
 import Synchronization
 

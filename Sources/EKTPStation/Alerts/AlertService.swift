@@ -1,5 +1,6 @@
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Logging
 import ServiceLifecycle
 import Synchronization

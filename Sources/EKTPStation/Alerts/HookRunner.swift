@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import CEKTPSys
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 
 /// Runs one alert hook: an executable given the notification's JSON on stdin and `EKTP_*` variables,
 /// never through a shell, in a process group of its own that is killed whole at the timeout.

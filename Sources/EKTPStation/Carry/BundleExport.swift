@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import EKTPSupport
+import EKTPPlatform
+import EKTPCore
 import EKTPModel
 
 /// Courier bundles on the station's side (issue 16): made from the outbox, signed with the

@@ -6,7 +6,9 @@ import FoundationEssentials
 #endif
 import CEKTPCrypto
 import EKTPHardware
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 
 /// The station's signing key (issue 16): Ed25519, made at the daemon's first start and kept in its
 /// state directory as `station.key` (PKCS#8 PEM, mode 0600, as `openssl genpkey -algorithm ed25519`

@@ -1,4 +1,6 @@
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import EKTPYAML
 
 /// The `alerts:` section: where notifications go and the life cycle's timing.

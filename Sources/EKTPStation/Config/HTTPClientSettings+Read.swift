@@ -2,8 +2,9 @@
 import Glibc
 #endif
 import EKTPHardware
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import EKTPYAML
 
 extension HTTPClientSettings {

@@ -1,6 +1,7 @@
 import EKTPHardware
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import EKTPYAML
 
 /// Which hardware backend the daemon runs on.

@@ -1,4 +1,6 @@
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import EKTPYAML
 
 /// Reads the `server`, `centre_pull`, `uplink` and `power` sections of ektpd.yaml.

@@ -4,7 +4,9 @@ import FoundationEssentials
 import Foundation
 #endif
 import EKTPHardware
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import EKTPYAML
 
 /// The control socket's endpoints. Reads are for anyone who can open the socket (mode 0660, the

@@ -1,5 +1,6 @@
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 
 /// The human-readable status a district operator reads, in their language (gettext, issue 18). May
 /// change between versions; scripts use `--json`, which never changes with LANG.

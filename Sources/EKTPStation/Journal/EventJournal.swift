@@ -1,8 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Synchronization
 
 /// The only way a report (an event or a status snapshot) comes into being on a station.
@@ -306,7 +307,7 @@ public final class EventJournal: Sendable {
         s.droppedLast = nil
         s.lastSequence += 1
         let e = Event(sequence: s.lastSequence, time: stamp?() ?? (s.ring.last?.time ?? Timestamp(millis: 0)),
-                      station: stationID, type: .outbox, subject: "outbox", from: "unwritable", to: "lost",
+                      station: stationID, type: .outbox, about: .outbox, from: "unwritable", to: "lost",
                       reason: "\(n) report(s) (sequences \(range)) were lost: the disk refused them and they were held in memory past the bound of \(holdLimit), or when the daemon stopped")
         let body = (try? JSONStyle.encode(e)) ?? []
         _ = write(&s, Held(sequence: e.sequence, kind: .event, time: e.time, body: body))

@@ -1,4 +1,6 @@
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 
 extension StationStatus {
     /// The status with every time the daemon measured on its steady (monotonic) timeline moved by

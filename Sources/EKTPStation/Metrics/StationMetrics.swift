@@ -2,8 +2,9 @@
 import Glibc
 #endif
 import CoreMetrics
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Synchronization
 
 /// The daemon's metrics in Prometheus text format, through swift-metrics with swift-prometheus's

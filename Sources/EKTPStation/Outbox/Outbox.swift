@@ -2,8 +2,9 @@
 import Glibc
 #endif
 import CSQLite3
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Synchronization
 
 /// A problem with the outbox file, saying what to do.

@@ -1,7 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -109,10 +111,10 @@ public final class ServerSupervisor: Service, Sendable {
             case let .transition(from, to, reason):
                 let t = now()
                 state.withLock { $0.availability.mark(up: to == .up, at: t) }
-                engine.record(type: .serverState, subject: "server", from: from.rawValue, to: to.rawValue,
+                engine.record(type: .serverState, subject: .server, from: from.rawValue, to: to.rawValue,
                               reason: "\(config.name): \(reason)", now: t)
             case let .restartScheduled(after, attempt):
-                engine.record(type: .serverRestart, subject: "server", to: "scheduled",
+                engine.record(type: .serverRestart, subject: .server, to: "scheduled",
                               reason: "\(config.name): restart \(attempt) in \(spokenDuration(after))", now: now())
             }
         }

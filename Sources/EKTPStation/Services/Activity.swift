@@ -1,5 +1,6 @@
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import ServiceLifecycle
 
 /// One of a station's services as a step on a clock: it does its work at `now` and says when it

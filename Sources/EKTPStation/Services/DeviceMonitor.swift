@@ -1,6 +1,7 @@
 import EKTPHardware
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Logging
 import ServiceLifecycle
 

@@ -1,5 +1,6 @@
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 
 /// Runs stations' activities on a `ManualClock`, one step at a time in time order: `ektpd
 /// simulate`'s replacement for the daemon's tasks and sleeps (issue 12, item 4). The activities are

@@ -1,6 +1,7 @@
 import EKTPHardware
+import EKTPCore
 import EKTPModel
-import EKTPSupport
+import EKTPPlatform
 import Logging
 
 /// Runs one simulated station's device probes and scenario on a manual clock: the daemon's own

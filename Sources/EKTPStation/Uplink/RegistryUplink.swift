@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import EKTPHardware
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import Synchronization
 
 /// Where and how the station delivers its outbox (the `registry` section of ektpd.yaml).
@@ -47,18 +49,16 @@ public final class RegistryUplink: Sendable {
     let client: HTTPClient
 
     struct State {
-        var failures = 0
+        /// When to try again after a failure (pure: EKTPCore).
+        var backoff: DeliveryBackoff
         var nextAttempt: Timestamp?
         var lastDelivery: Timestamp?
         var lastError: String?
         var storedThrough: Int64 = 0
         var lastSnapshot: Timestamp?
-        var rng: SplitMix64
         /// Ask the registry what it already holds (reports carried by courier) before sending: at
         /// the first round and after every failure (the link was down: a courier may have gone).
         var askStored = true
-        /// The registry said it is busy (429/503 with Retry-After): wait this long before the next try.
-        var busyFor: Duration?
         /// The public key went with a batch the registry stored: later batches leave it out (it
         /// keeps the first it sees; once per start is enough, and the registry compares it once).
         var keyDelivered = false
@@ -76,7 +76,8 @@ public final class RegistryUplink: Sendable {
         self.outbox = outbox
         self.engine = engine
         self.client = HTTPClient(settings: config.http)
-        self.state = Mutex(State(storedThrough: outbox.acknowledged, rng: SplitMix64(seed: seed)))
+        self.state = Mutex(State(backoff: DeliveryBackoff(base: config.backoffBase, max: config.backoffMax, seed: seed),
+                                 storedThrough: outbox.acknowledged))
     }
 
     /// What one round did.
@@ -146,7 +147,7 @@ public final class RegistryUplink: Sendable {
                 result.batches += 1
                 state.withLock { s in
                     s.keyDelivered = true
-                    s.failures = 0
+                    s.backoff.succeeded()
                     s.nextAttempt = nil
                     s.lastError = nil
                     s.lastDelivery = now()
@@ -163,20 +164,10 @@ public final class RegistryUplink: Sendable {
         if let error = result.error {
             let t = now()
             let retry = state.withLock { s -> Timestamp in
-                s.failures += 1
+                let wait = s.backoff.failed()
                 s.lastError = error
                 s.askStored = true
-                let exp = min(config.backoffMax.wholeMilliseconds,
-                              config.backoffBase.wholeMilliseconds << min(Int64(s.failures - 1), 30))
-                var jittered = exp / 2 + Int64(s.rng.next() % UInt64(max(1, exp / 2 + 1)))
-                // A busy registry says when to come back: that, plus up to half again so a whole
-                // province does not come back in the same second (issue 17).
-                if let busy = s.busyFor {
-                    let ms = busy.wholeMilliseconds
-                    jittered = ms + Int64(s.rng.next() % UInt64(max(1, ms / 2 + 1)))
-                    s.busyFor = nil
-                }
-                let at = t.adding(.milliseconds(jittered))
+                let at = t.adding(wait)
                 s.nextAttempt = at
                 return at
             }
@@ -192,11 +183,11 @@ public final class RegistryUplink: Sendable {
         let pending = outbox.pendingCount + engine.journal.heldCount
         let s = state.withLock { $0 }
         engine.update(delivery: DeliveryStatus(registry: config.url.description, pending: pending, storedThrough: s.storedThrough,
-                                               lastDelivery: s.lastDelivery, lastError: s.lastError, failures: s.failures,
+                                               lastDelivery: s.lastDelivery, lastError: s.lastError, failures: s.backoff.failures,
                                                nextAttempt: s.nextAttempt, overLimit: engine.journal.overLimit))
     }
 
-    public var failures: Int { state.withLock { $0.failures } }
+    public var failures: Int { state.withLock { $0.backoff.failures } }
 
     /// Asks the registry which of the pending sequences it already holds (they went by courier,
     /// issue 16) and forgets those: they are never sent again. Returns how many it forgot. A
@@ -241,7 +232,7 @@ public final class RegistryUplink: Sendable {
         case .failure(let e): return .failure(e)
         case .success(let x):
             if x.status == 429 || x.status == 503, let after = x.retryAfter {
-                state.withLock { $0.busyFor = .seconds(after) }
+                state.withLock { $0.backoff.busy(retryAfter: .seconds(after)) }
                 return .failure(NetError("registry \(url) is busy (HTTP \(x.status)): it asks to retry in \(after) s"))
             }
             guard x.status == 200 else {

@@ -1,5 +1,7 @@
 import EKTPHardware
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import Synchronization
 
 #if canImport(Glibc)
@@ -69,10 +71,10 @@ public final class PowerMonitor: Sendable {
             let reason = r.onMains == false
                 ? "mains power lost: running on battery\(r.batteryPercent.map { " (\($0)%)" } ?? "")"
                 : r.onMains == true ? "mains power is back" : "power source unknown"
-            engine.record(type: .powerSource, subject: "power", from: word(p.onMains), to: word(r.onMains), reason: reason, now: now)
+            engine.record(type: .powerSource, subject: .power, from: word(p.onMains), to: word(r.onMains), reason: reason, now: now)
         }
         if (previous?.batteryLow ?? false) != low {
-            engine.record(type: .powerBattery, subject: "power", from: low ? "ok" : "low", to: low ? "low" : "ok",
+            engine.record(type: .powerBattery, subject: .power, from: low ? "ok" : "low", to: low ? "low" : "ok",
                           reason: low ? "battery at \(r.batteryPercent ?? 0)% (low at \(config.lowBattery)%): save work; recording stops when it runs out"
                                       : "battery no longer low", now: now)
         }

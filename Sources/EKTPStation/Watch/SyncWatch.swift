@@ -1,7 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import Synchronization
 
 /// Where to learn when the centre last pulled this station's data.
@@ -73,32 +75,19 @@ public final class SyncWatch: Sendable {
         return .failure(NetError("\(source) gave '\(t.prefix(40))', not an RFC 3339 time or Unix seconds"))
     }
 
-    /// Decides the state from the last pull.
-    public static func evaluate(lastPull: Timestamp?, now: Timestamp, limit: Duration) -> (SyncState, String) {
-        guard let last = lastPull else {
-            return (.never, "the centre has never pulled this station's data: keep the recording server on and reachable so it can")
-        }
-        let age = now - last
-        let hours = age.components.seconds / 3600
-        if age > limit {
-            return (.stale, "the centre last pulled \(hours) h ago (at \(last.rfc3339); limit \(spokenDuration(limit))): keep the recording server on and the network up")
-        }
-        return (.fresh, "pulled at \(last.rfc3339)")
-    }
-
     public func check(now: Timestamp) async {
         let status: SyncStatus
         switch await readSource() {
         case .failure(let e):
             status = SyncStatus(state: .unknown, lastPull: nil, limitSeconds: config.limit.components.seconds, reason: e.description)
         case .success(let lastPull):
-            let (state, reason) = SyncWatch.evaluate(lastPull: lastPull, now: now, limit: config.limit)
+            let (state, reason) = SyncEvaluator.evaluate(lastPull: lastPull, now: now, limit: config.limit)
             status = SyncStatus(state: state, lastPull: lastPull, limitSeconds: config.limit.components.seconds, reason: reason)
         }
         engine.update(sync: status)
         let previous = last.withLock { l -> SyncState? in defer { l = status.state }; return l }
         if previous != status.state {
-            engine.record(type: .syncState, subject: "centre_pull", from: previous?.rawValue, to: status.state.rawValue,
+            engine.record(type: .syncState, subject: .centrePull, from: previous?.rawValue, to: status.state.rawValue,
                           reason: status.reason, now: now)
         }
     }

@@ -1,7 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EKTPCore
 import EKTPModel
+import EKTPPlatform
 import Synchronization
 
 public struct UplinkConfig: Sendable, Equatable {
@@ -31,15 +33,8 @@ public final class UplinkMonitor: Sendable {
     let config: UplinkConfig
     let engine: StationEngine
 
-    struct TargetState {
-        var reachable: Bool?
-        var failures = 0
-        var latency: Double?
-        var since: Timestamp
-        var reason: String?
-    }
     struct State {
-        var targets: [TargetState]
+        var targets: [UplinkReachability]
         var route: String??
     }
     private let state: Mutex<State>
@@ -58,7 +53,8 @@ public final class UplinkMonitor: Sendable {
         self.route = route ?? { UplinkMonitor.defaultInterface(procRoot: procRoot) }
         self.config = config
         self.engine = engine
-        state = Mutex(State(targets: config.targets.map { _ in TargetState(since: now) }, route: nil))
+        state = Mutex(State(targets: config.targets.map { UplinkReachability(name: $0.name, address: "\($0.host):\($0.port)", failAfter: config.failAfter, now: now) },
+                             route: nil))
     }
 
     /// The interface of the default route with the lowest metric, from `/proc/net/route`.
@@ -86,52 +82,22 @@ public final class UplinkMonitor: Sendable {
     }
 
     public func check(now: @Sendable () -> Timestamp) async {
-        var results: [(ok: Bool, latency: Double?, reason: String?)] = []
-        for t in config.targets {
-            switch reach(t, config.timeout) {
-            case .success(let ms): results.append((true, ms, nil))
-            case .failure(let e): results.append((false, nil, e.description))
-            }
-        }
+        let results = config.targets.map { reach($0, config.timeout) }
         let route = self.route()
         let t = now()
-        var events: [(EventType, String, String?, String?, String)] = []
+        var events: [(EventType, EventSubject, String?, String?, String)] = []
         let status = state.withLock { s -> UplinkStatus in
             for (i, r) in results.enumerated() {
-                var ts = s.targets[i]
-                let target = config.targets[i]
-                if r.ok {
-                    ts.failures = 0
-                    ts.latency = r.latency
-                    ts.reason = nil
-                    if ts.reachable != true {
-                        events.append((.uplinkReachability, "uplink:\(target.name)", ts.reachable.map { $0 ? "reachable" : "unreachable" }, "reachable",
-                                       "\(target.name) (\(target.host):\(target.port)) reachable, \(Int((r.latency ?? 0).rounded())) ms"))
-                        ts.reachable = true
-                        ts.since = t
-                    }
-                } else {
-                    ts.failures += 1
-                    ts.latency = nil
-                    ts.reason = r.reason
-                    if ts.reachable != false && ts.failures >= config.failAfter {
-                        events.append((.uplinkReachability, "uplink:\(target.name)", ts.reachable.map { $0 ? "reachable" : "unreachable" }, "unreachable",
-                                       "\(target.name) unreachable: \(r.reason ?? "no connection"); reports wait in the outbox until it is back"))
-                        ts.reachable = false
-                        ts.since = t
-                    }
+                if let change = s.targets[i].observe(r, now: t) {
+                    events.append((.uplinkReachability, .uplink(target: s.targets[i].name), change.from, change.to, change.reason))
                 }
-                s.targets[i] = ts
             }
             if let previous = s.route, previous != route {
-                events.append((.uplinkRoute, "uplink:route", previous ?? "none", route ?? "none",
+                events.append((.uplinkRoute, .uplinkRoute, previous ?? "none", route ?? "none",
                                route.map { "default route now via \($0)" + (previous.flatMap { $0 }.map { " (was \($0))" } ?? "") } ?? "no default route: the station is offline"))
             }
             s.route = .some(route)
-            return UplinkStatus(defaultInterface: route, targets: config.targets.enumerated().map { i, c in
-                let ts = s.targets[i]
-                return UplinkTarget(name: c.name, address: "\(c.host):\(c.port)", reachable: ts.reachable, latencyMillis: ts.latency, since: ts.since, reason: ts.reason)
-            })
+            return UplinkStatus(defaultInterface: route, targets: s.targets.map(\.status))
         }
         engine.update(uplink: status)
         for e in events { engine.record(type: e.0, subject: e.1, from: e.2, to: e.3, reason: e.4, now: t) }

@@ -31,7 +31,7 @@ public struct AlertLifecycle: Sendable {
 
     struct Tracked: Sendable {
         var alert: Alert
-        var subject: String
+        var subject: AlertSubject
         var sent: Bool
         /// Order of firing, so resolutions come in the order the alerts fired.
         var order: Int = 0
@@ -40,7 +40,7 @@ public struct AlertLifecycle: Sendable {
     struct Pending: Sendable {
         var fingerprint: String
         var alert: Alert
-        var subject: String
+        var subject: AlertSubject
         /// For a resolution: the state the alert fired from (kept should it fire again unsent).
         var firedFrom: String? = nil
     }
@@ -54,7 +54,7 @@ public struct AlertLifecycle: Sendable {
     var fired = 0
     var pendingSince: Timestamp?
     var lastSent: Timestamp?
-    var states: [String: String] = [:]
+    var states: [AlertSubject: String] = [:]
     /// Each alert's place in the rules' order: devices by kind then device ID, then the kit, the
     /// server, the centre's pull, the uplink, power, stock, the outbox. A notification lists its
     /// alerts in this order, whatever order the changes were observed in (a burst of four unplugs
@@ -65,17 +65,15 @@ public struct AlertLifecycle: Sendable {
     struct AlertRank: Comparable, Sendable {
         var group: Int
         var kind: Int
-        var subject: String
+        var subject: AlertSubject
         static func < (a: AlertRank, b: AlertRank) -> Bool {
-            (a.group, a.kind) != (b.group, b.kind) ? (a.group, a.kind) < (b.group, b.kind) : a.subject.utf8.lexicographicallyPrecedes(b.subject.utf8)
+            (a.group, a.kind) != (b.group, b.kind) ? (a.group, a.kind) < (b.group, b.kind) : a.subject.description.utf8.lexicographicallyPrecedes(b.subject.description.utf8)
         }
-        static let subjects = ["kit", "server", "sync", "uplink", "power", "battery", "stock", "outbox", "outbox_disk"]
         init(_ c: AlertCondition) {
-            if c.subject.hasPrefix("device:") {
-                group = 0
+            group = c.subject.group
+            if case .device = c.subject {
                 kind = c.labels["kind"].flatMap(DeviceKind.init(rawValue:)).flatMap { DeviceKind.allCases.firstIndex(of: $0) } ?? Int.max
             } else {
-                group = 1 + (Self.subjects.firstIndex(of: c.subject) ?? Self.subjects.count)
                 kind = 0
             }
             subject = c.subject

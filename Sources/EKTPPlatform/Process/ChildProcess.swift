@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import EKTPModel
-import EKTPSupport
 import Synchronization
 
 /// A child process started with posix_spawn: its own process group, default signal dispositions

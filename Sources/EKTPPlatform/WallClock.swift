@@ -71,3 +71,17 @@ public final class StationClock: Sendable {
 }
 
 import Synchronization
+
+/// Monotonic time in milliseconds, with the fraction (for latency figures).
+public func monotonicMillisPrecise() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
+}
+
+/// Monotonic time (CLOCK_MONOTONIC) in whole milliseconds: for timeouts and deadlines.
+public func monotonicMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,6 +1,7 @@
 import EKTPModel
+import EKTPTesting
 import Testing
-@testable import EKTPStation
+@testable import EKTPCore
 
 @Suite struct DeviceHealthMachineTests {
     var policy: HealthPolicy = {

@@ -4,14 +4,14 @@ import Glibc
 
 /// Runs blocking work (network I/O, waiting on a hook) on a detached thread of its own, so no
 /// Swift concurrency thread is blocked; returns its result.
-func offloaded<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+public func offloaded<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
         detachThread { c.resume(returning: body()) }
     }
 }
 
 /// Starts `body` on a detached thread (or runs it here if no thread can be made).
-func detachThread(_ body: @escaping @Sendable () -> Void) {
+public func detachThread(_ body: @escaping @Sendable () -> Void) {
     let job = Unmanaged.passRetained(OffloadedJob(body))
     var tid = pthread_t()
     var attr = pthread_attr_t()

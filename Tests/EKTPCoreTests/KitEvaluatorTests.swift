@@ -1,12 +1,8 @@
 import EKTPModel
+import EKTPTesting
 import Testing
-@testable import EKTPStation
+@testable import EKTPCore
 
-func device(_ kind: DeviceKind, _ port: String, _ health: Health, flapping: Bool = false, reason: String? = nil) -> DeviceStatus {
-    let snap = DeviceSnapshot(id: DeviceID(portPath: port, vendorID: 1, productID: 2), kind: kind, kindSource: "test",
-                              vendorID: 1, productID: 2, name: "Dev", portPath: port, busNumber: 1, deviceNumber: 2)
-    return DeviceStatus(device: snap, health: health, flapping: flapping, since: Timestamp(seconds: 0), reason: reason)
-}
 
 @Suite struct KitEvaluatorTests {
     let full: [DeviceStatus] = [

@@ -295,7 +295,7 @@ public final class ControlServer: Sendable {
     }
 
     /// Creates a directory and its missing parents (`mkdir -p`), for the daemon's state.
-    static func prepareDirectoryOrFail(_ dir: String) throws(StartupError) {
+    public static func prepareDirectoryOrFail(_ dir: String) throws(StartupError) {
         if let why = makeDirectories(dir, mode: 0o750) {
             throw StartupError("cannot create the state directory \(dir): \(why) (set state_directory, or run under systemd's StateDirectory=)")
         }
@@ -378,20 +378,8 @@ func unixAddress(_ path: String) -> sockaddr_un {
     return addr
 }
 
-/// Monotonic time in milliseconds, with the fraction (for latency figures).
-func monotonicMillisPrecise() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
-}
 
-func monotonicMillis() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}
-
-func errnoText() -> String { String(cString: strerror(errno)) }
+public func errnoText() -> String { String(cString: strerror(errno)) }
 
 /// `struct ucred` from <sys/socket.h> (hidden from Swift without _GNU_SOURCE): pid, uid, gid.
 struct PeerCredentials {

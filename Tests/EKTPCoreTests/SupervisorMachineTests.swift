@@ -1,6 +1,7 @@
 import EKTPModel
+import EKTPTesting
 import Testing
-@testable import EKTPStation
+@testable import EKTPCore
 
 @Suite struct SupervisorMachineTests {
     let t0 = Timestamp(seconds: 1_790_000_000)

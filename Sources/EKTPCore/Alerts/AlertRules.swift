@@ -5,8 +5,8 @@ public struct AlertCondition: Sendable, Equatable {
     /// The `alertname` label ("DeviceFailed", "KitBroken", ...).
     public var name: String
     public var severity: AlertSeverity
-    /// What the alert is about ("device:1-2", "kit", "server", ...): its from and to states are this subject's.
-    public var subject: String
+    /// What the alert is about: its from and to states are this subject's.
+    public var subject: AlertSubject
     /// Labels beyond alertname, severity and the station's (device and kind for a device).
     public var labels: [String: String]
     public var summary: String
@@ -14,7 +14,7 @@ public struct AlertCondition: Sendable, Equatable {
     /// Extra annotations (the device's name).
     public var annotations: [String: String]
 
-    public init(name: String, severity: AlertSeverity, subject: String, labels: [String: String] = [:],
+    public init(name: String, severity: AlertSeverity, subject: AlertSubject, labels: [String: String] = [:],
                 summary: String, reason: String, annotations: [String: String] = [:]) {
         self.name = name
         self.severity = severity
@@ -29,7 +29,7 @@ public struct AlertCondition: Sendable, Equatable {
 /// What the rules saw: the alerts that hold and every subject's state word (for from and to).
 public struct AlertEvaluation: Sendable, Equatable {
     public var conditions: [AlertCondition]
-    public var states: [String: String]
+    public var states: [AlertSubject: String]
 }
 
 /// The station's alert rules, a pure function of its status (as Prometheus rules are of metrics).
@@ -52,10 +52,10 @@ public struct AlertEvaluation: Sendable, Equatable {
 public enum AlertRules {
     public static func evaluate(_ s: StationStatus, blanksLow: Int) -> AlertEvaluation {
         var out: [AlertCondition] = []
-        var states: [String: String] = [:]
+        var states: [AlertSubject: String] = [:]
 
         for d in s.devices {
-            let subject = "device:\(d.device.id.rawValue)"
+            let subject = AlertSubject.device(d.device.id)
             states[subject] = d.health.rawValue
             let labels = ["device": d.device.id.rawValue, "kind": d.device.kind.rawValue]
             let annotations = ["device_name": d.device.name]
@@ -73,24 +73,24 @@ public enum AlertRules {
             }
         }
 
-        states["kit"] = s.kit.state.rawValue
+        states[.kit] = s.kit.state.rawValue
         switch s.kit.state {
         case .broken:
-            out.append(.init(name: "KitBroken", severity: .critical, subject: "kit",
+            out.append(.init(name: "KitBroken", severity: .critical, subject: .kit,
                              summary: "kit broken: \(kinds(s.kit.problems, .broken))",
                              reason: s.kit.summary))
         case .degraded:
-            out.append(.init(name: "KitDegraded", severity: .warning, subject: "kit",
+            out.append(.init(name: "KitDegraded", severity: .warning, subject: .kit,
                              summary: "kit degraded: \(kinds(s.kit.problems, .degraded))",
                              reason: s.kit.summary))
         case .ready: break
         }
 
         if let server = s.server {
-            states["server"] = server.state.rawValue
+            states[.server] = server.state.rawValue
             switch server.state {
             case .unhealthy, .restarting, .crashLoop, .stopped:
-                out.append(.init(name: "RecordingServerDown", severity: .critical, subject: "server",
+                out.append(.init(name: "RecordingServerDown", severity: .critical, subject: .server,
                                  labels: ["server": server.name],
                                  summary: "recording server \(server.name) is \(server.state.rawValue.replacing("_", with: " "))",
                                  reason: server.lastReason ?? server.state.rawValue))
@@ -99,9 +99,9 @@ public enum AlertRules {
         }
 
         if let sync = s.sync {
-            states["sync"] = sync.state.rawValue
+            states[.sync] = sync.state.rawValue
             if sync.state == .stale || sync.state == .never {
-                out.append(.init(name: "CentreNotPulled", severity: .warning, subject: "sync",
+                out.append(.init(name: "CentreNotPulled", severity: .warning, subject: .sync,
                                  summary: sync.state == .never ? "the centre has never pulled this station's data"
                                      : "the centre has not pulled this station's data within \(spokenDuration(.seconds(sync.limitSeconds)))",
                                  reason: sync.reason ?? sync.state.rawValue))
@@ -111,24 +111,24 @@ public enum AlertRules {
         if let uplink = s.uplink, !uplink.targets.isEmpty {
             let known = uplink.targets.filter { $0.reachable != nil }
             let down = !known.isEmpty && known.allSatisfy { $0.reachable == false }
-            states["uplink"] = known.isEmpty ? "unknown" : down ? "down" : "up"
+            states[.uplink] = known.isEmpty ? "unknown" : down ? "down" : "up"
             if down {
-                out.append(.init(name: "UplinkDown", severity: .warning, subject: "uplink",
+                out.append(.init(name: "UplinkDown", severity: .warning, subject: .uplink,
                                  summary: "no uplink target answers (\(uplink.targets.map(\.name).joined(separator: ", ")))",
                                  reason: known.compactMap(\.reason).first ?? "unreachable"))
             }
         }
 
         if let power = s.power {
-            states["power"] = power.onMains == false ? "battery" : power.onMains == true ? "mains" : "unknown"
+            states[.power] = power.onMains == false ? "battery" : power.onMains == true ? "mains" : "unknown"
             if power.onMains == false {
-                out.append(.init(name: "OnBattery", severity: .warning, subject: "power",
+                out.append(.init(name: "OnBattery", severity: .warning, subject: .power,
                                  summary: "mains power is off: running on battery" + (power.batteryPercent.map { " (\($0)%)" } ?? ""),
                                  reason: N_("on battery")))
             }
-            states["battery"] = power.batteryLow ? "low" : "ok"
+            states[.battery] = power.batteryLow ? "low" : "ok"
             if power.batteryLow {
-                out.append(.init(name: "BatteryLow", severity: .critical, subject: "battery",
+                out.append(.init(name: "BatteryLow", severity: .critical, subject: .battery,
                                  summary: "battery low" + (power.batteryPercent.map { " (\($0)%)" } ?? "") + ": the station will stop",
                                  reason: N_("battery low")))
             }
@@ -136,29 +136,29 @@ public enum AlertRules {
 
         if let stock = s.stock {
             let state = stock.blanks == 0 ? "out" : stock.blanks < blanksLow ? "low" : "ok"
-            states["stock"] = state
+            states[.stock] = state
             if state == "out" {
-                out.append(.init(name: "BlanksOut", severity: .critical, subject: "stock",
+                out.append(.init(name: "BlanksOut", severity: .critical, subject: .stock,
                                  summary: "no card blanks left", reason: "0 blanks (\(stock.source.rawValue) count)"))
             } else if state == "low" {
-                out.append(.init(name: "BlanksLow", severity: .warning, subject: "stock",
+                out.append(.init(name: "BlanksLow", severity: .warning, subject: .stock,
                                  summary: "\(stock.blanks) card blanks left (below \(blanksLow))",
                                  reason: "\(stock.blanks) blanks (\(stock.source.rawValue) count)"))
             }
         }
 
         if let delivery = s.delivery {
-            states["outbox"] = delivery.overLimit ? "over_limit" : "ok"
+            states[.outbox] = delivery.overLimit ? "over_limit" : "ok"
             if delivery.overLimit {
-                out.append(.init(name: "OutboxOverLimit", severity: .warning, subject: "outbox",
+                out.append(.init(name: "OutboxOverLimit", severity: .warning, subject: .outbox,
                                  summary: "\(delivery.pending) reports wait for the registry and the outbox is over its size bound",
                                  reason: delivery.lastError ?? "not delivered"))
             }
         }
         if let o = s.outbox {
-            states["outbox_disk"] = o.writable ? "writable" : "unwritable"
+            states[.outboxDisk] = o.writable ? "writable" : "unwritable"
             if !o.writable {
-                out.append(.init(name: "OutboxUnwritable", severity: .critical, subject: "outbox_disk",
+                out.append(.init(name: "OutboxUnwritable", severity: .critical, subject: .outboxDisk,
                                  summary: o.problem ?? "cannot write the outbox",
                                  reason: "\(o.error ?? "write failed")" + (o.dropped > 0 ? "; \(o.dropped) report(s) lost past the bound of \(o.holdLimit)" : ""),
                                  annotations: ["path": o.path]))
