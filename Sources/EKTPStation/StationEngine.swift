@@ -182,7 +182,9 @@ public final class StationEngine: Sendable {
             // The kit is judged again only when this device's health, flapping or reason changed: a
             // probe that finds things as they were costs O(1), not a pass over the whole kit
             // (issue 17: with 600 devices every probe re-sorted them all, 14 % of a core).
-            if !t.isEmpty || before != (r.machine.health, r.machine.flapping, r.machine.reason) || !s.settled {
+            // Before the first round is done the kit is judged once, at `markSettled`: judging it
+            // after each first probe was O(n²) at start (600 devices: 360,000 device statuses).
+            if s.settled && (!t.isEmpty || before != (r.machine.health, r.machine.flapping, r.machine.reason)) {
                 reevaluate(&s, now: now)
             }
         }

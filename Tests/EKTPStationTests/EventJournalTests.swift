@@ -22,6 +22,51 @@ import Testing
         var read: @Sendable () -> Int64 { { self.value.withLock { $0 } } }
     }
 
+    @Test func aBatchIsOneTransactionShownOnlyOnceStoredInOrder() async throws {
+        let dir = TempDir()
+        let path = dir.path + "/outbox.sqlite3"
+        let journal = EventJournal(outbox: try Outbox(path: path), stationID: "s1")
+        let first = journal.record(event(1))
+        let other = try Outbox(path: path)
+        await journal.batch {
+            for i in 2...600 { journal.record(event(i)) }
+            // Numbered, but neither stored nor shown until the batch ends: a kill -9 here loses
+            // nothing anyone saw.
+            #expect(journal.lastSequence == 600)
+            #expect(journal.events(sinceSequence: first.sequence).isEmpty)
+            #expect(try! other.pending().map(\.sequence) == [1])
+        }
+        #expect(journal.events(sinceSequence: 0).map(\.sequence) == Array(1...600))
+        #expect(try other.pending(limit: 1000).map(\.sequence) == Array(1...600))
+        #expect(try other.lastSequence == 600)
+    }
+
+    @Test func aBatchTheDiskRefusesIsHeldInOrderAndWrittenWhenItAccepts() async throws {
+        let dir = TempDir()
+        let path = dir.path + "/outbox.sqlite3"
+        let outbox = try Outbox(path: path)
+        let clock = ManualMillis()
+        let journal = EventJournal(outbox: outbox, stationID: "s1", holdLimit: 100, monotonic: clock.read)
+        journal.record(event(1))
+        // The disk is full (SQLite's page limit), and the batch needs new pages.
+        outbox.limitPages(outbox.pageCount)
+        await journal.batch {
+            for i in 2...5 {
+                var e = event(i)
+                e.reason = String(repeating: "x", count: 8000) + "#\(i)"
+                journal.record(e)
+            }
+        }
+        #expect(journal.outboxStatus.writable == false)
+        #expect(journal.heldCount == 4)
+        #expect(journal.events(sinceSequence: 0).map(\.sequence) == [1, 2, 3, 4, 5], "held reports are still shown, in order")
+        outbox.limitPages(0)
+        clock.advance(2_000)
+        journal.retryHeld()
+        #expect(journal.heldCount == 0)
+        #expect(try Outbox(path: path).pending().map(\.sequence) == [1, 2, 3, 4, 5])
+    }
+
     @Test func anEventIsOnDiskBeforeAnyoneSeesItAndNumbersContinueAfterARestart() async throws {
         let dir = TempDir()
         let path = dir.path + "/outbox.sqlite3"

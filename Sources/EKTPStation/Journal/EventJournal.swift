@@ -56,6 +56,10 @@ public final class EventJournal: Sendable {
         var finished = false
         /// The outbox file is over its size bound (its last append said so).
         var overLimit = false
+        /// Open `batch` calls; while above zero, reports are numbered and gathered, not yet written.
+        var batchDepth = 0
+        /// Reports numbered in the open batch, in order (an event to show once written; nil: a snapshot).
+        var gathered: [(Held, Event?)] = []
     }
 
     /// The outbox (nil: an in-memory journal, for engine tests on a virtual clock).
@@ -127,7 +131,12 @@ public final class EventJournal: Sendable {
             s.lastSequence += 1
             e.sequence = s.lastSequence
             let body = (try? JSONStyle.encode(e)) ?? []
-            changed = write(&s, Held(sequence: e.sequence, kind: .event, time: e.time, body: body))
+            let h = Held(sequence: e.sequence, kind: .event, time: e.time, body: body)
+            if s.batchDepth > 0 {
+                s.gathered.append((h, e))
+                return e
+            }
+            changed = write(&s, h)
             show(&s, e)
             if let c = announceDropped(&s) { changed = changed ?? c }
             return e
@@ -148,11 +157,46 @@ public final class EventJournal: Sendable {
             st.outbox = status(s)
             let t = stamp?() ?? time
             let body = (try? JSONStyle.encode(st)) ?? []
-            changed = write(&s, Held(sequence: seq, kind: .snapshot, time: t, body: body))
+            let h = Held(sequence: seq, kind: .snapshot, time: t, body: body)
+            if s.batchDepth > 0 {
+                s.gathered.append((h, nil))
+                return seq
+            }
+            changed = write(&s, h)
             return seq
         }
         if let changed { notify(changed) }
         return seq
+    }
+
+    /// Group commit: the reports recorded while `body` runs (by any task) are numbered at once but
+    /// written in one transaction when it returns (one fsync), and only then shown, in order, as
+    /// every report is. The daemon's first probe round uses it: with 600 devices it was 600 fsyncs
+    /// before READY (issue 17). Nesting is allowed; the outermost batch writes.
+    public func batch<T>(_ body: () async throws -> T) async rethrows -> T {
+        state.withLock { $0.batchDepth += 1 }
+        do {
+            let result = try await body()
+            endBatch()
+            return result
+        } catch {
+            endBatch()
+            throw error
+        }
+    }
+
+    private func endBatch() {
+        var changed: OutboxStatus?
+        state.withLock { s in
+            s.batchDepth -= 1
+            guard s.batchDepth == 0, !s.gathered.isEmpty else { return }
+            let items = s.gathered
+            s.gathered = []
+            changed = writeAll(&s, items.map(\.0))
+            for case (_, let e?) in items { show(&s, e) }
+            if let c = announceDropped(&s) { changed = changed ?? c }
+        }
+        if let changed { notify(changed) }
     }
 
     /// Retries the held reports now if the backoff allows (a timer calls this). Returns whether
@@ -251,6 +295,29 @@ public final class EventJournal: Sendable {
         hold(&s, h)
         let changed = flush(&s)
         return changed
+    }
+
+    /// Appends `hs` in one transaction (after whatever is held, in order). Returns the new status
+    /// when writability changed.
+    private func writeAll(_ s: inout State, _ hs: [Held]) -> OutboxStatus? {
+        guard let outbox, !hs.isEmpty else { return nil }
+        guard hs.count > 1 else { return write(&s, hs[0]) }
+        let wasWritable = s.error == nil
+        if s.held.isEmpty {
+            do {
+                s.overLimit = try outbox.append(hs.map { Outbox.Entry(sequence: $0.sequence, kind: $0.kind, time: $0.time, body: $0.body) })
+                return nil
+            } catch {
+                s.error = Self.plain(error.description)
+                s.unwritableSince = stamp?() ?? hs[0].time
+                s.failures = 1
+                s.nextRetryMono = monotonic() + 1000
+                for h in hs { hold(&s, h) }
+                return wasWritable ? status(s) : nil
+            }
+        }
+        for h in hs { hold(&s, h) }
+        return flush(&s)
     }
 
     private func hold(_ s: inout State, _ h: Held) {

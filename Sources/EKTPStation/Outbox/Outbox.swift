@@ -114,15 +114,40 @@ public final class Outbox: @unchecked Sendable {
         (try? lock.withLock { _ throws(OutboxError) in try scalarInt("SELECT value FROM meta WHERE key = 'acked'") }) ?? 0
     }
 
+    /// One report to append: its number, kind, time and encoded body.
+    public struct Entry: Sendable {
+        public var sequence: Int64
+        public var kind: Kind
+        public var time: Timestamp
+        public var body: [UInt8]
+        public init(sequence: Int64, kind: Kind, time: Timestamp, body: [UInt8]) {
+            self.sequence = sequence
+            self.kind = kind
+            self.time = time
+            self.body = body
+        }
+    }
+
     /// Appends a report durably. Returns true when the file is over its size bound (the alarm).
     @discardableResult
     public func append(sequence: Int64, kind: Kind, time: Timestamp, body: [UInt8]) throws(OutboxError) -> Bool {
-        try lock.withLock { _ throws(OutboxError) -> Bool in
+        try append([Entry(sequence: sequence, kind: kind, time: time, body: body)])
+    }
+
+    /// Appends reports durably in one transaction (group commit: one fsync for all of them, issue
+    /// 17: 600 devices at start were 600 fsyncs before READY). All or none. Returns true when the
+    /// file is over its size bound (the alarm).
+    @discardableResult
+    public func append(_ entries: [Entry]) throws(OutboxError) -> Bool {
+        guard let high = entries.map(\.sequence).max() else { return false }
+        return try lock.withLock { _ throws(OutboxError) -> Bool in
             try exec("BEGIN IMMEDIATE")
             do throws(OutboxError) {
-                try run("INSERT INTO reports (seq, kind, time, body) VALUES (?1, ?2, ?3, ?4)",
-                        [.int(sequence), .text(kind.rawValue), .int(time.millis), .blob(body)])
-                try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'last'", [.int(sequence)])
+                for e in entries {
+                    try run("INSERT INTO reports (seq, kind, time, body) VALUES (?1, ?2, ?3, ?4)",
+                            [.int(e.sequence), .text(e.kind.rawValue), .int(e.time.millis), .blob(e.body)])
+                }
+                try run("UPDATE meta SET value = max(value, ?1) WHERE key = 'last'", [.int(high)])
                 try exec("COMMIT")
             } catch {
                 try? exec("ROLLBACK")

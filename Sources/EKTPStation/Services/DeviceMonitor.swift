@@ -42,9 +42,13 @@ public struct DeviceMonitor: Service {
     public func boot() async throws {
         logger.info("enumerating devices", metadata: ["backend": "\(backend.name)"])
         let devices = try await backend.enumerate()
-        engine.start(with: devices, now: now())
-        await probeDue()
-        engine.markSettled(now: now())
+        // One transaction for the start, the first probe round and the kit's first state (group
+        // commit): nothing of it is shown before it is stored, and 600 devices are one fsync.
+        await engine.journal.batch {
+            engine.start(with: devices, now: now())
+            await probeDue()
+            engine.markSettled(now: now())
+        }
     }
 
     /// The probe loop as an activity: probe what is due, then sleep until the next probe falls due
