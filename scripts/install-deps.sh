@@ -8,6 +8,8 @@ pkgs=(gcc libc6-dev libcurl4-openssl-dev zlib1g-dev openssl libusb-1.0-0-dev lib
 tests=0; [ "${1:-}" = "--tests" ] && tests=1
 # Chromium and its WebDriver, for Tests/browser/dashboard_test.py (issue 15).
 [ $tests = 1 ] && pkgs+=(chromium chromium-driver)
+# HAProxy, the load balancer in front of several registries in the scale-out test (issue 17).
+[ $tests = 1 ] && pkgs+=(haproxy)
 # man-db and groff render the manual pages the package check reads (scripts/check-package.sh).
 [ $tests = 1 ] && pkgs+=(man-db groff-base)
 missing=()

@@ -283,6 +283,13 @@ public final class Registry: Sendable {
         let working = printers.filter { $0.health == .ok || $0.health == .degraded }.count
         let body = (try? encoder.encode(s)).map { String(decoding: $0, as: UTF8.self) }
         let current = "EXISTS (SELECT 1 FROM stations WHERE id = ? AND snap_seq = ?)"
+        // The snapshot itself, beside the station's row (migration 6), when it is the newest.
+        let snapshotRow = body.map { b in
+            [SQLStatement("""
+                INSERT INTO station_snapshots (station, seq, body) SELECT ?, ?, ? WHERE \(current)
+                ON CONFLICT (station) DO UPDATE SET seq = excluded.seq, body = excluded.body
+                """, [.text(station), .int(sequence), .text(b), .text(station), .int(sequence)])]
+        } ?? []
         var problems = [SQLStatement("DELETE FROM device_problems WHERE station = ? AND \(current)",
                                      [.text(station), .text(station), .int(sequence)])]
         for p in s.kit.problems {
@@ -298,13 +305,13 @@ public final class Registry: Sendable {
                       .text(station), .int(sequence)]))
         }
         return [SQLStatement("""
-            UPDATE stations SET snap_seq = ?, snapshot = ?, province = ?, regency = ?, district = ?,
+            UPDATE stations SET snap_seq = ?, province = ?, regency = ?, district = ?,
                 condition = ?, condition_since = ?, reasons = ?, sync_state = ?, last_pull = ?, not_pulled = ?,
                 server_state = ?, avail_24h = ?, on_mains = ?, blanks = ?, blanks_source = ?, blanks_at = ?,
                 printers = ?, printers_working = ?
             WHERE id = ? AND snap_seq < ?
             """, [
-                .int(sequence), body.map { .text($0) } ?? .null, .text(s.site.province), .text(s.site.regency), .text(s.site.district),
+                .int(sequence), .text(s.site.province), .text(s.site.regency), .text(s.site.district),
                 .text(condition.rawValue), .int(s.kit.since.millis), .text(reasons),
                 s.sync.map { .text($0.state.rawValue) } ?? .null, s.sync?.lastPull.map { .int($0.millis) } ?? .null,
                 .int(notPulled ? 1 : 0),
@@ -314,7 +321,7 @@ public final class Registry: Sendable {
                 s.stock.map { .int($0.updatedAt.millis) } ?? .null,
                 .int(Int64(printers.count)), .int(Int64(working)),
                 .text(station), .int(sequence),
-            ])] + problems
+            ])] + snapshotRow + problems
     }
 
     // MARK: queries
@@ -487,7 +494,7 @@ public final class Registry: Sendable {
     /// Outside `scope` it is a 404 like a station never heard of (a viewer learns nothing of another regency).
     public func station(_ id: String, at: Timestamp, events limit: Int = 50, scope: ViewScope = .national) async throws -> StationDetail {
         let within = scope.condition()
-        let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns), snapshot FROM stations WHERE id = ? AND \(within.sql)", [.text(id)] + within.args))
+        let rows = try await store.query(SQLStatement("SELECT \(Self.siteColumns), (SELECT body FROM station_snapshots WHERE station = stations.id) FROM stations WHERE id = ? AND \(within.sql)", [.text(id)] + within.args))
         guard let r = rows.first else { throw RegistryError(404, "no station \(id.printable.prefix(80)) has reported to this registry\(scope == .national ? "" : " in your \(scope)")") }
         let decoder = JSONStyle.decoder()
         let status = r[20].text.flatMap { try? decoder.decode(StationStatus.self, from: Data($0.utf8)) }

@@ -15,7 +15,7 @@ struct Opened {
     let dir: URL
 }
 
-func openRegistry(_ backend: Backend, silentAfter: Duration = .seconds(3600)) async throws -> Opened? {
+func openRegistry(_ backend: Backend, silentAfter: Duration = .seconds(3600), migrate: Bool = true) async throws -> Opened? {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-reg-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let url: String
@@ -33,7 +33,7 @@ func openRegistry(_ backend: Backend, silentAfter: Duration = .seconds(3600)) as
     }
     let store = try await StoreURL.open(url)
     let r = Registry(store: store, silentAfter: silentAfter)
-    try await r.migrate(now: T0)
+    if migrate { try await r.migrate(now: T0) }
     return Opened(registry: r, dir: dir)
 }
 
@@ -72,6 +72,37 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         #expect(try await o.registry.migrate(now: T0).isEmpty)
         try await o.registry.requireCurrentSchema()
         await o.registry.store.close()
+    }
+
+    /// Migration 6 moves each station's newest snapshot out of the stations row: a database
+    /// written at schema 5 keeps its snapshots, and new ones land beside them.
+    @Test(arguments: Backend.allCases) func snapshotsStoredAtSchema5SurviveMigration6(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b, migrate: false) else { return }
+        let r = o.registry
+        _ = try await r.schemaVersion()
+        for m in Schema.migrations(r.store.dialect) where m.version <= 5 {
+            _ = try await r.store.transaction(m.statements.map { SQLStatement($0) } + [SQLStatement(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [.int(Int64(m.version)), .text(m.name), .int(T0.millis)])])
+        }
+        let status = try #require(snapshot("old-01", 3, site: dedai, kit: .broken, reasons: ["fingerprint scanner unplugged"]).status)
+        let body = String(decoding: try JSONStyle.encode(status), as: UTF8.self)
+        _ = try await r.store.transaction([SQLStatement("""
+            INSERT INTO stations (id, province, regency, district, high_seq, first_heard, last_heard, snap_seq, snapshot, condition)
+            VALUES (?, ?, ?, ?, 3, ?, ?, 3, ?, 'broken')
+            """, [.text("old-01"), .text(dedai.province), .text(dedai.regency), .text(dedai.district),
+                  .int(T0.millis), .int(T0.millis), .text(body)])])
+        #expect(try await r.migrate(now: T0) == ["6 snapshots in a table of their own: the stations table stays narrow for the fleet's GROUP BY"])
+        let old = try await r.station("old-01", at: T0)
+        #expect(old.status?.kit.problems.first?.reason == "fingerprint scanner unplugged")
+        #expect(old.view.condition == .broken)
+        // A newer snapshot replaces it; an older one arriving late does not.
+        _ = try await r.ingest(ReportBatch(station: "old-01", sentAt: T0, reports: [snapshot("old-01", 5, site: dedai, kit: .ready)]),
+                               from: "old-01", receivedAt: T0)
+        _ = try await r.ingest(ReportBatch(station: "old-01", sentAt: T0, reports: [snapshot("old-01", 4, site: dedai, kit: .broken, reasons: ["late"])]),
+                               from: "old-01", receivedAt: T0)
+        let now = try await r.station("old-01", at: T0)
+        #expect(now.status?.lastSequence == 5 && now.status?.kit.state == .ready && now.view.condition == .ready)
+        await r.store.close()
     }
 
     @Test(arguments: Backend.allCases) func ingestIsIdempotent(_ b: Backend) async throws {

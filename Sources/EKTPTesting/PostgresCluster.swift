@@ -1,21 +1,24 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// A throwaway PostgreSQL for the store suite: initdb in a temp dir, started on a free port on
 /// 127.0.0.1, stopped when the test process exits. nil (with a loud line) when the binaries are absent.
-final class PostgresCluster: @unchecked Sendable {
-    let port: Int
-    let dir: String
+public final class PostgresCluster: @unchecked Sendable {
+    public let port: Int
+    public let dir: String
     /// The test PKI (Tests/EktpdIntegrationTests/helpers/make-test-pki.sh): the server runs with
     /// ssl=on and the centre CA's certificate for 127.0.0.1; every store test connects with
     /// sslmode=verify-full against that CA (issue 14).
-    let pki: String
+    public let pki: String
     let bin: String
     private let lock = NSLock()
     private var databases = 0
 
     nonisolated(unsafe) static var stopCommand: String?
 
-    static let shared: PostgresCluster? = {
+    public static let shared: PostgresCluster? = {
         do { return try PostgresCluster() } catch {
             let line = "\n*** PostgreSQL half SKIPPED: \(error) ***\n*** install postgresql (scripts/install-deps.sh does) to run it ***\n"
             FileHandle.standardError.write(Data(line.utf8))
@@ -23,7 +26,10 @@ final class PostgresCluster: @unchecked Sendable {
         }
     }()
 
-    struct Unavailable: Error, CustomStringConvertible { var description: String }
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
+    }
 
     private init() throws {
         let fm = FileManager.default
@@ -35,7 +41,7 @@ final class PostgresCluster: @unchecked Sendable {
         dir = NSTemporaryDirectory() + "ektp-pg-\(getpid())"
         try? fm.removeItem(atPath: dir)
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        port = Self.freeLoopbackPort()
+        port = Int(freeLoopbackPort())
         pki = dir + "/pki"
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         _ = try Self.sh("bash \(repo)/Tests/EktpdIntegrationTests/helpers/make-test-pki.sh \(pki)")
@@ -58,8 +64,15 @@ final class PostgresCluster: @unchecked Sendable {
         }
     }
 
+    /// Runs `sql` on `database` (a URL from `newDatabase`) with psql; one line per row, columns
+    /// separated by `|`.
+    public func psql(_ database: String, _ sql: String) throws -> [String] {
+        let out = try Self.sh("psql '\(database)' -tAq -c \"\(sql)\"")
+        return out.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+
     /// A URL to a new, empty database.
-    func newDatabase() throws -> String {
+    public func newDatabase() throws -> String {
         let n: Int = lock.withLock { databases += 1; return databases }
         let name = "t\(n)"
         _ = try Self.sh("psql -h 127.0.0.1 -p \(port) -U postgres -q -c 'CREATE DATABASE \(name)'")
@@ -67,7 +80,7 @@ final class PostgresCluster: @unchecked Sendable {
     }
 
     @discardableResult
-    static func sh(_ command: String) throws -> String {
+    public static func sh(_ command: String) throws -> String {
         // Output to a file, not a pipe: a server that pg_ctl starts would hold a pipe open for ever.
         let outFile = NSTemporaryDirectory() + "ektp-sh-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).out"
         defer { unlink(outFile) }
@@ -76,18 +89,5 @@ final class PostgresCluster: @unchecked Sendable {
         let text = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
         guard status == 0 else { throw Unavailable(description: "`\(command)` failed: \(text)") }
         return text
-    }
-
-    static func freeLoopbackPort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
