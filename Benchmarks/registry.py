@@ -4,8 +4,9 @@
     python3 Benchmarks/registry.py      # release build of ektp-bench, a throwaway PostgreSQL, then the runs
 
 Ingest: 20,000 events in batches of 500 through Registry.ingest (validation, JSON bodies, the station
-upsert, multi-row INSERT ... ON CONFLICT DO NOTHING, the high-water update) against a raw insert of the
-same rows (one prepared single-row INSERT per row, a transaction per batch) in the same run and database.
+upsert, multi-row INSERT ... ON CONFLICT DO NOTHING, the high-water update) against fair baselines of the
+same rows in the same run and database: encoded beforehand, a transaction per batch, multi-row INSERTs
+(250 rows a statement), and on PostgreSQL one COPY FROM STDIN per batch.
 Fleet: GET /v1/fleet's query and tree for 15,000 stations in 7,300 districts (514 regencies, 38
 provinces, 500 printing offices with a week of stock readings), median of 21, and its JSON encoding.
 Metrics: the work of the registry's GET /metrics at the same size (tallies by province and regency, the
@@ -63,13 +64,16 @@ def main():
              f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              "| what | measured | target | met |", "|---|---|---|---|",
              f"| ingest, SQLite: reports/s (batches of 500) | {si['ingest_per_s']:,.0f} | | |",
-             f"| raw SQLite insert of the same rows, same run: rows/s | {si['raw_per_s']:,.0f} | | |",
-             f"| ingest / raw, SQLite | {si['ratio']:.2f} | >= 0.5 | {yes(si['ratio'] >= 0.5)} |"]
+             f"| plain multi-row INSERT of the same rows (encoded beforehand), SQLite: rows/s | {si['raw_per_s']:,.0f} | | |",
+             f"| ingest / multi-row INSERT, SQLite | {si['ratio']:.2f} | >= 0.5 | {yes(si['ratio'] >= 0.5)} |"]
     if "postgres_ingest" in r:
         pi, pf = r["postgres_ingest"], r["postgres_fleet"]
         lines += [f"| ingest, PostgreSQL: reports/s | {pi['ingest_per_s']:,.0f} | | |",
-                  f"| raw PostgreSQL insert of the same rows: rows/s | {pi['raw_per_s']:,.0f} | | |",
-                  f"| ingest / raw, PostgreSQL | {pi['ratio']:.2f} | >= 0.5 | {yes(pi['ratio'] >= 0.5)} |"]
+                  f"| plain multi-row INSERT of the same rows, PostgreSQL: rows/s | {pi['raw_per_s']:,.0f} | | |",
+                  f"| ingest / multi-row INSERT, PostgreSQL | {pi['ratio']:.2f} | | |"]
+        if "copy_per_s" in pi:
+            lines += [f"| COPY FROM STDIN of the same rows, PostgreSQL: rows/s | {pi['copy_per_s']:,.0f} | | |",
+                      f"| ingest / COPY, PostgreSQL | {pi['copy_ratio']:.2f} | >= 0.5 | {yes(pi['copy_ratio'] >= 0.5)} |"]
     lines += [f"| fleet summary, 15,000 stations in 7,300 districts, SQLite: median | {sf['fleet_ms_median']:.1f} ms | <= 50 ms | {yes(sf['fleet_ms_median'] <= 50)} |",
               f"| ... of which the GROUP BY by district, and the stock views, SQLite: medians | {sf.get('fleet_tallies_ms_median', 0):.1f} ms, {sf.get('fleet_stock_ms_median', 0):.1f} ms | | |",
               f"| the same summary's JSON (written directly, FleetJSON.swift): median | {sf['fleet_json_ms_median']:.1f} ms | | |"]
@@ -88,8 +92,10 @@ def main():
                   f"| dashboard Cannot-enrol page (first 250 of 2,500 sites), {label}, over HTTP: median | {d['dashboard_cannot_enrol_ms_median']:.1f} ms, {d['dashboard_cannot_enrol_kib']:.0f} KiB | <= 200 ms | {yes(d['dashboard_cannot_enrol_ms_median'] <= 200)} |"]
     lines += [f"| outbox appends with synchronous=FULL: per second | {ob['outbox_appends_per_s']:,.0f} | | |"]
     lines += [f"| events through the journal (number, encode, append with synchronous=FULL, show): per second | {ob['journal_events_per_s']:,.0f} | >= 2,800 | {yes(ob['journal_events_per_s'] >= 2800)} |", "",
-              "The raw baseline inserts one row per statement; ingest inserts 250 rows per statement, which is",
-              "why it can beat the baseline while doing more (validation, upsert, idempotency).", ""]
+              "The baselines are the fair ones issue 17 asks for: the same rows and durability (a transaction per",
+              "batch of 500), encoded before the clock starts, inserted 250 rows a statement (SQLite, PostgreSQL) or",
+              "with one COPY per batch (PostgreSQL). Ingest does more on top (decoding the request JSON, validation,",
+              "the station upsert, idempotency): the ratio is what that costs.", ""]
     if not pg:
         lines += ["PostgreSQL: not measured (no /usr/lib/postgresql).", ""]
     path = os.path.join(ROOT, "BENCHMARKS.md")

@@ -53,6 +53,52 @@ public final class PostgresStore: RegistryStore {
         }
     }
 
+    /// `COPY table (columns) FROM STDIN` (text format) of `rows`, in one transaction: PostgreSQL's
+    /// fastest way in (issue 17 measures ingest against it). Values are escaped as the text format
+    /// needs (backslash, tab, newline, carriage return; NULL as `\N`). `table` and `columns` go
+    /// into the statement as given: never pass anything a client sent.
+    public func copy(into table: String, columns: [String], rows: [[SQLValue]]) async throws {
+        do {
+            try await client.withTransaction(logger: logger) { conn in
+                try await conn.copyFrom(table: table, columns: columns, logger: logger) { writer in
+                    var buffer = ByteBuffer()
+                    for row in rows {
+                        for (i, v) in row.enumerated() {
+                            if i > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+                            Self.writeCopyText(v, to: &buffer)
+                        }
+                        buffer.writeInteger(UInt8(ascii: "\n"))
+                        if buffer.readableBytes > 1 << 20 {
+                            try await writer.write(buffer)
+                            buffer.clear()
+                        }
+                    }
+                    if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                }
+            }
+        } catch {
+            throw StoreError(Self.describe(error))
+        }
+    }
+
+    private static func writeCopyText(_ v: SQLValue, to buffer: inout ByteBuffer) {
+        switch v {
+        case .null: buffer.writeString("\\N")
+        case .int(let i): buffer.writeString(String(i))
+        case .double(let d): buffer.writeString(String(d))
+        case .text(let t):
+            for b in t.utf8 {
+                switch b {
+                case UInt8(ascii: "\\"): buffer.writeString("\\\\")
+                case UInt8(ascii: "\t"): buffer.writeString("\\t")
+                case UInt8(ascii: "\n"): buffer.writeString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeString("\\r")
+                default: buffer.writeInteger(b)
+                }
+            }
+        }
+    }
+
     public func close() async {
         runner.cancel()
         _ = await runner.value
