@@ -250,13 +250,14 @@ state_directory: {work}/state
         "- hotplug: `POST /v1/simulated/faults` (unplug or replug) then `GET /v1/devices/ID` in a loop",
         "  until the health shows the change; includes the request round trips.",
     ]
-    # Keep the registry section (Benchmarks/registry.py writes it).
+    # Keep every section after this script's own (the registry's, written by Benchmarks/registry.py,
+    # and the measured comparisons written by hand or by the other scripts): from the first "## ".
     path = os.path.join(ROOT, "BENCHMARKS.md")
     kept = ""
     if os.path.exists(path):
         old = open(path).read()
-        if REGISTRY_MARK in old:
-            kept = "\n" + old[old.index(REGISTRY_MARK):]
+        if "\n## " in old:
+            kept = old[old.index("\n## "):]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n" + kept)
     print("\n".join(lines[10:20]))

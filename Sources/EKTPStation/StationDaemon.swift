@@ -56,7 +56,6 @@ public enum StationDaemon {
         let engine = StationEngine(stationID: config.stationID, site: config.site, backendName: backend.name,
                                    profile: config.kit, policy: config.policy, now: now(), journal: journal,
                                    wallOffset: { clock.wallOffset() })
-        // The station's services, assembled as `ektpd simulate` assembles them (issue 12, item 4).
         let outboxWritable = Mutex<Bool>(true)
         let notifier = SystemdNotifier(environment: environment)
         // A hook that exits before reading its stdin must not kill the daemon.
@@ -94,12 +93,30 @@ public enum StationDaemon {
         callbacks.onDeliveryRound = { metrics.deliveryRound(delivered: $0, failed: $1) }
         var stationConfig = config
         stationConfig.registry?.publicKey = key?.publicKeyBase64
+        // Whether the outbox can be written, said once per change: the log, systemd's STATUS line.
+        // (Polled after each housekeeping step, not called back from the journal: a record runs
+        // under the engine's lock, and the report reads the engine.)
+        let deliveryWaker = Mutex<Waker?>(nil)
+        callbacks.onHousekeeping = {
+            let st = journal.outboxStatus
+            let changed = outboxWritable.withLock { w -> Bool in defer { w = st.writable }; return w != st.writable }
+            if changed, !st.writable {
+                logger.critical("\(st.problem ?? "cannot write the outbox"): retrying; the reports are written in order when the disk accepts them")
+                notifier.notify(["STATUS": st.problem ?? "cannot write the outbox"])
+            } else if changed {
+                logger.notice("the outbox at \(st.path) is writable again: the held reports are written")
+                notifier.notify(["STATUS": "kit \(engine.kit.summary)"])
+                deliveryWaker.withLock { $0 }?.wake()
+            }
+        }
+        // The station's services, assembled as `ektpd simulate` assembles them (issue 12, item 4);
+        // the real clock, backend and network.
         var rng = SystemRandomNumberGenerator()
-        var world = StationWorld(clock: clock, backend: backend, scenario: simulated, scenarioStart: clock.now(), seed: rng.next())
-        world.simulatedTime = false
+        let world = StationWorld(clock: clock, backend: backend, scenario: simulated, scenarioStart: clock.now(), seed: rng.next())
         let station = StationServices.assemble(config: stationConfig, world: world, engine: engine, outbox: outbox,
                                                logger: logger, callbacks: callbacks)
         let alerts = station.alerts
+        deliveryWaker.withLock { $0 = station.delivery?.waker }
         let renderMetrics: @Sendable () -> [UInt8] = {
             metrics.render(engine.status(now: now()), firing: alerts.firing, backlog: outbox.backlog)
         }
@@ -139,33 +156,12 @@ public enum StationDaemon {
         serversBox.withLock { $0 = (server, metricsServer) }
 
         let wokenByReports = station.wokenByReports
-        var services: [any Service] = station.activities.map { a -> any Service in
-            switch a.name {
-            case "devices": return station.devices       // boots, then hotplug and probes
-            case "alerts": return station.alerts         // lists the hooks, then the rules
-            default: return ActivityService(a, clock: clock)
-            }
-        }
+        var services = station.daemonServices(clock: clock)
         services += [
             ControlService(server: server),
             EventReporter(engine: engine, notifier: notifier, logger: logger, onEvent: { _ in
                 for w in wokenByReports { w.wake() }
             }),
-            // Whether the outbox can be written, said once per change: the log, systemd's STATUS
-            // line. (Polled, not called back from the journal: a record runs under the engine's
-            // lock, and the report reads the engine.)
-            ActivityService(.periodic("outbox-watch", every: .seconds(2)) { _ in
-                let st = journal.outboxStatus
-                let changed = outboxWritable.withLock { w -> Bool in defer { w = st.writable }; return w != st.writable }
-                if changed, !st.writable {
-                    logger.critical("\(st.problem ?? "cannot write the outbox"): retrying; the reports are written in order when the disk accepts them")
-                    notifier.notify(["STATUS": st.problem ?? "cannot write the outbox"])
-                } else if changed {
-                    logger.notice("the outbox at \(st.path) is writable again: the held reports are written")
-                    notifier.notify(["STATUS": "kit \(engine.kit.summary)"])
-                    station.delivery?.waker.wake()
-                }
-            }, clock: clock),
         ]
         if let server = config.server {
             services.append(ServerSupervisor(config: server, engine: engine, logger: logger, now: now))

@@ -4,6 +4,7 @@ import EKTPModel
 import EKTPPlatform
 import EKTPYAML
 import Logging
+import ServiceLifecycle
 
 /// What around a station `ektpd simulate` replaces, and nothing else (issue 12, item 4): the clock,
 /// the hardware backend and the network. `ektpd run` passes the real ones (every field's default).
@@ -70,6 +71,9 @@ public struct StationServices: Sendable {
         public var onAlertNotified: @Sendable () -> Void = {}
         public var onAlertDelivery: @Sendable (AlertDispatcher.Channel, AlertDispatcher.Result) -> Void = { _, _ in }
         public var onDeliveryRound: @Sendable (Int, Bool) -> Void = { _, _ in }
+        /// After each housekeeping step (the daemon says a change of the outbox's writability on
+        /// systemd's STATUS line from here: one wake-up every 2 s for both).
+        public var onHousekeeping: @Sendable () -> Void = {}
         public init() {}
     }
 
@@ -102,6 +106,7 @@ public struct StationServices: Sendable {
                               now: now)
             }
             journal.retryHeld()
+            callbacks.onHousekeeping()
         })
         if let sync = config.centrePull {
             let watch = SyncWatch(config: sync, engine: engine, read: world.centrePull)
@@ -140,5 +145,18 @@ public struct StationServices: Sendable {
         }
         return StationServices(engine: engine, devices: devices, alerts: alerts, uplink: uplink, delivery: delivery,
                                activities: activities, wokenByReports: woken)
+    }
+
+    /// The services `ektpd run` runs for these activities, each on its own task: the device monitor
+    /// (it enumerates and probes once, then follows hotplug and the probe schedule), the alert
+    /// service (it lists the hooks first), and every other activity in an `ActivityService`.
+    public func daemonServices(clock: any ServiceClock) -> [any Service] {
+        activities.map { a -> any Service in
+            switch a.name {
+            case "devices": devices
+            case "alerts": alerts
+            default: ActivityService(a, clock: clock)
+            }
+        }
     }
 }
