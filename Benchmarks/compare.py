@@ -9,26 +9,11 @@ Build the old one from a worktree, e.g.
 Each daemon runs the bundled demo kit without its timeline (as Benchmarks/run.py does), probes every
 10 s, no registry. Prints a Markdown table.
 """
-import json, os, socket, subprocess, sys, tempfile, time
+import json, os, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def http(sock_path, method, path, body=None):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(sock_path)
-    data = body.encode() if body else b""
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
-    out = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        out += c
-    s.close()
-    head, _, rest = out.partition(b"\r\n\r\n")
-    return int(head.split()[1]), rest
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import http  # noqa: E402  (one HTTP-over-Unix-socket client for the benchmark scripts)
 
 
 def start(binary, tag):
