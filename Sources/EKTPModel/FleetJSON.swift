@@ -55,7 +55,7 @@ extension FleetSummary {
 struct JSONWriter {
     var out: [UInt8] = []
     /// Whether the next member of the open object or array needs a comma first.
-    private var needComma = false
+    var needComma = false
 
     mutating func open() { out.append(UInt8(ascii: "{")); needComma = false }
     mutating func close() { out.append(UInt8(ascii: "}")); needComma = true }
@@ -125,5 +125,52 @@ struct JSONWriter {
         key("stations"); int(Int64(t.stations))
         key("unknown"); int(Int64(t.unknown))
         close()
+    }
+}
+
+/// An event's JSON written directly, as the registry stores each report's body (issue 17: ingest at
+/// the database's speed; JSONEncoder with sorted snake_case keys was most of ingest's own work per
+/// event). The same bytes as `JSONStyle.encode(event)` (a test compares them over awkward strings):
+/// keys in sorted snake_case order, absent optionals left out. An `args` key with a capital letter
+/// (never made by this project's templates) goes through JSONStyle, whose snake_case conversion
+/// rewrites dictionary keys too.
+extension Event {
+    public func jsonBytes() -> [UInt8] {
+        if let args, args.keys.contains(where: { $0.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } }) {
+            return (try? JSONStyle.encode(self)) ?? []
+        }
+        var w = JSONWriter()
+        w.out.reserveCapacity(160 + (reason?.utf8.count ?? 0))
+        w.open()
+        if let args {
+            w.key("args"); w.open()
+            for k in args.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                w.dynamicKey(k); w.string(args[k]!)
+            }
+            w.close()
+        }
+        if let code { w.key("code"); w.string(code) }
+        if let deviceName { w.key("device_name"); w.string(deviceName) }
+        if let from { w.key("from"); w.string(from) }
+        if let kind { w.key("kind"); w.string(kind.rawValue) }
+        if let reason { w.key("reason"); w.string(reason) }
+        w.key("sequence"); w.int(sequence)
+        w.key("station"); w.string(station)
+        w.key("subject"); w.string(subject)
+        w.key("time"); w.string(time.rfc3339)
+        if let to { w.key("to"); w.string(to) }
+        w.key("type"); w.string(type.rawValue)
+        w.close()
+        return w.out
+    }
+}
+
+extension JSONWriter {
+    /// A key that is data (a dictionary's), escaped as a string.
+    mutating func dynamicKey(_ k: String) {
+        if needComma { out.append(UInt8(ascii: ",")) }
+        string(k)
+        out.append(UInt8(ascii: ":"))
+        needComma = false
     }
 }

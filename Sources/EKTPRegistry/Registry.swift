@@ -223,7 +223,8 @@ public final class Registry: Sendable {
                 var body: SQLValue = .null
                 if let e = r.event {
                     type = .text(e.type.rawValue)
-                    body = .text(String(decoding: try encoder.encode(e), as: UTF8.self))
+                    // Written directly: the same bytes as JSONStyle's encoder, several times faster (issue 17).
+                    body = .text(String(decoding: e.jsonBytes(), as: UTF8.self))
                 }
                 args += [.text(station), .int(r.sequence), .text(r.kind.rawValue), .int(r.time.millis), .int(receivedAt.millis), type, body]
             }
