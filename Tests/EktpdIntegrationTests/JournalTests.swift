@@ -339,7 +339,7 @@ import Testing
         // The daemon, in real time, with the simulator's probe policy (defaults but for the cadence),
         // watching the registry's port and a pull file the centre touched an hour ago.
         let pulled = reg.dir + "/pulled"
-        FileManager.default.createFile(atPath: pulled, contents: nil)
+        _ = FileManager.default.createFile(atPath: pulled, contents: nil)
         var times = [timespec(tv_sec: time(nil) - 3600, tv_nsec: 0), timespec(tv_sec: time(nil) - 3600, tv_nsec: 0)]
         #expect(utimensat(AT_FDCWD, pulled, &times, 0) == 0)
         let daemon = try RunningDaemon(scenario: Self.scenario, config: """

@@ -58,7 +58,7 @@ import Testing
         lb.executableURL = URL(fileURLWithPath: haproxyPath)
         lb.arguments = ["-f", cfg, "-db"]
         let lbLog = dir.path + "/haproxy.log"
-        FileManager.default.createFile(atPath: lbLog, contents: nil)
+        _ = FileManager.default.createFile(atPath: lbLog, contents: nil)
         lb.standardOutput = FileHandle(forWritingAtPath: lbLog)
         lb.standardError = FileHandle(forWritingAtPath: lbLog)
         try lb.run()
