@@ -60,12 +60,8 @@ public final class AlertService: Service, Sendable {
         let (hooks, refused) = HookRunner.list(config.hooksDirectory)
         for r in refused { logger.error("hook \(r.path) will not run: \(r.reason)") }
         logger.info("alerts: \(hooks.count) hook(s) in \(config.hooksDirectory), \(config.webhooks.count) webhook(s); group wait \(spokenDuration(config.lifecycle.groupWait)), repeat every \(spokenDuration(config.lifecycle.repeatInterval))")
-        let events = engine.subscribe()
-        let waker = self.waker
-        let listener = Task {
-            for await _ in events { waker.wake() }
-        }
-        defer { listener.cancel() }
+        // Woken by every report through `StationServices.wokenByReports` (the daemon's event
+        // reporter wakes them all): no subscription of its own.
         try await ActivityService(activity, clock: clock).run()
     }
 
