@@ -276,32 +276,12 @@ public final class EventJournal: Sendable {
     }
 
     /// Appends `h` (after whatever is held, in order). Returns the new status when writability changed.
-    private func write(_ s: inout State, _ h: Held) -> OutboxStatus? {
-        guard let outbox else { return nil }
-        let wasWritable = s.error == nil
-        if s.held.isEmpty {
-            do {
-                s.overLimit = try outbox.append(sequence: h.sequence, kind: h.kind, time: h.time, body: h.body)
-                return nil
-            } catch {
-                s.error = Self.plain(error.description)
-                s.unwritableSince = stamp?() ?? h.time
-                s.failures = 1
-                s.nextRetryMono = monotonic() + 1000
-                hold(&s, h)
-                return wasWritable ? status(s) : nil
-            }
-        }
-        hold(&s, h)
-        let changed = flush(&s)
-        return changed
-    }
+    private func write(_ s: inout State, _ h: Held) -> OutboxStatus? { writeAll(&s, [h]) }
 
     /// Appends `hs` in one transaction (after whatever is held, in order). Returns the new status
     /// when writability changed.
     private func writeAll(_ s: inout State, _ hs: [Held]) -> OutboxStatus? {
         guard let outbox, !hs.isEmpty else { return nil }
-        guard hs.count > 1 else { return write(&s, hs[0]) }
         let wasWritable = s.error == nil
         if s.held.isEmpty {
             do {
