@@ -28,8 +28,14 @@ public struct DeviceID: Hashable, Codable, Sendable, Comparable, CustomStringCon
 
 /// Four lowercase hex digits, as lsusb and udev print USB IDs.
 public func hex4(_ v: UInt16) -> String {
-    let digits = Array("0123456789abcdef")
-    return String([digits[Int(v >> 12) & 15], digits[Int(v >> 8) & 15], digits[Int(v >> 4) & 15], digits[Int(v) & 15]])
+    // Four ASCII bytes straight into the string (no Character array: this runs for every device ID).
+    String(unsafeUninitializedCapacity: 4) { out in
+        for i in 0..<4 {
+            let nibble = UInt8(truncatingIfNeeded: v >> (12 - 4 * i)) & 15
+            out[i] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+        }
+        return 4
+    }
 }
 
 /// Parses "05ba", "0x05BA" or a decimal-looking hex word into a 16-bit USB ID.

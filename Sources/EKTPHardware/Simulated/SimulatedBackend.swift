@@ -15,6 +15,9 @@ public final class SimulatedBackend: HardwareBackend {
 
     struct DeviceState {
         var spec: SimulatedDeviceSpec
+        /// `id(of: spec)`, made once: a probe finds its device by it (issue 17: building every
+        /// device's ID on each probe made a round of 600 probes cost 600 x 600 string builds).
+        let id: DeviceID
         var present: Bool
         var deviceNumber: Int
         var responding = true
@@ -29,6 +32,8 @@ public final class SimulatedBackend: HardwareBackend {
 
     struct State {
         var devices: [DeviceState]
+        /// Where each device is in `devices` (the list never grows or shrinks; `present` says what is plugged).
+        var index: [DeviceID: Int]
         var steps: [TimelineStep]
         var nextStep = 0
         var nextDeviceNumber = 2
@@ -54,13 +59,15 @@ public final class SimulatedBackend: HardwareBackend {
         var number = 2
         var devices: [DeviceState] = []
         for d in spec.devices {
-            var s = DeviceState(spec: d, present: d.present, deviceNumber: number, speed: d.speed,
+            var s = DeviceState(spec: d, id: id(of: d), present: d.present, deviceNumber: number, speed: d.speed,
                                 rng: SplitMix64(seed: scenario.seed ^ fnv1a(spec.id + "/" + d.handle)))
             number += 1
             for f in d.faults { SimulatedBackend.applyInPlace(f, to: &s) }
             devices.append(s)
         }
-        self.state = Mutex(State(devices: devices, steps: scenario.timeline.filter { $0.station == spec.id },
+        var index: [DeviceID: Int] = [:]
+        for (i, d) in devices.enumerated() where index[d.id] == nil { index[d.id] = i }
+        self.state = Mutex(State(devices: devices, index: index, steps: scenario.timeline.filter { $0.station == spec.id },
                                  nextDeviceNumber: number))
     }
 
@@ -104,14 +111,14 @@ public final class SimulatedBackend: HardwareBackend {
     @discardableResult
     public func apply(_ fault: SimulatedFault, to device: String) throws(SimulationError) -> HotplugEvent? {
         let result: Result<HotplugEvent?, SimulationError> = state.withLock { s in
-            guard let i = s.devices.firstIndex(where: { $0.spec.handle == device || id(of: $0.spec).rawValue == device }) else {
+            guard let i = s.devices.firstIndex(where: { $0.spec.handle == device || $0.id.rawValue == device }) else {
                 return .failure(SimulationError("no simulated device '\(device)' (devices: \(s.devices.map(\.spec.handle).joined(separator: ", ")))"))
             }
             switch fault {
             case .unplug:
                 guard s.devices[i].present else { return .success(nil) }
                 s.devices[i].present = false
-                return .success(.removed(id(of: s.devices[i].spec)))
+                return .success(.removed(s.devices[i].id))
             case .replug:
                 guard !s.devices[i].present else { return .success(nil) }
                 s.devices[i].present = true
@@ -160,7 +167,7 @@ public final class SimulatedBackend: HardwareBackend {
     public func probe(_ device: DeviceID, timeout: Duration) async -> ProbeResult {
         // Decide under the lock, sleep (if at all) outside it.
         let decided: (ProbeResult, Duration)? = state.withLock { s in
-            guard let i = s.devices.firstIndex(where: { id(of: $0.spec) == device }) else { return nil }
+            guard let i = s.index[device] else { return nil }
             guard s.devices[i].present else {
                 return (.failed(N_("not on the bus"), .notFound), .zero)
             }
@@ -218,7 +225,7 @@ public final class SimulatedBackend: HardwareBackend {
 
     /// The device ID a scenario device gets.
     public func deviceID(handle: String) -> DeviceID? {
-        state.withLock { s in s.devices.first { $0.spec.handle == handle }.map { id(of: $0.spec) } }
+        state.withLock { s in s.devices.first { $0.spec.handle == handle }.map(\.id) }
     }
 }
 
