@@ -186,6 +186,18 @@ func dashboardPages(registry: Registry, store: any RegistryStore) async throws -
             out["dashboard_\(name)_ms_median"] = times.sorted()[10]
             out["dashboard_\(name)_kib"] = Double(bytes) / 1024
         }
+        // GET /v1/fleet over HTTP (issue 17, item 5): with `at`, built by every request (what a read
+        // right after an ingest costs); without, the fleet now, built once per minute and ingest.
+        for (name, path) in [("built", "/v1/fleet?at=\(T0.rfc3339)"), ("now", "/v1/fleet")] {
+            var times: [Double] = []
+            for _ in 0..<21 {
+                let t = now()
+                let r = try await client.execute(uri: path, method: .get, headers: [.cookie: "ektp_session=\(session)"])
+                times.append((now() - t) * 1000)
+                precondition(r.status == .ok && r.body.readableBytes > 500_000, "\(path): \(r.status), \(r.body.readableBytes) bytes")
+            }
+            out["fleet_http_\(name)_ms_median"] = times.sorted()[10]
+        }
         return out
     }
 }

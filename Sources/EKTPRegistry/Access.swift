@@ -11,7 +11,7 @@ import NIOPosix
 /// What part of the fleet a reader may see (issue 15): the whole country, one province, or one
 /// regency (kabupaten/kota). Regency staff see only their regency, province staff their province,
 /// the centre everything; a station's or courier's token reads nothing.
-public enum ViewScope: Sendable, Equatable, CustomStringConvertible {
+public enum ViewScope: Sendable, Hashable, CustomStringConvertible {
     case national
     case province(String)
     case regency(province: String, regency: String)

@@ -99,7 +99,10 @@ paths:
   /v1/fleet:
     get:
       summary: The fleet by province, regency and district, with card blank stock
-      description: Only the stations inside the reader's scope (national, a province or a regency); a station's token reads nothing.
+      description: >-
+        Only the stations inside the reader's scope (national, a province or a regency); a station's token reads nothing.
+        Without `at`, the fleet now: the registry builds it at most once a minute per scope, and again after each ingest
+        it takes; another registry on the same database (scale-out) shows its writes within the minute.
       security: [{viewer: []}, {session: []}]
       parameters:
         - {$ref: '#/components/parameters/At'}

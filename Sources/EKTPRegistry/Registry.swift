@@ -37,6 +37,14 @@ public final class Registry: Sendable {
     /// 503 with it (issue 13: it said "ok" while every ingest failed with "database or disk is full").
     let writeFailure = Mutex<String?>(nil)
 
+    /// Ingests this registry has committed (each one may change a station's row): a cached fleet
+    /// summary built before the latest is not used again.
+    let writes = Atomic<UInt64>(0)
+    /// `GET /v1/fleet` without `at`: the JSON last built for each scope, with the minute and the
+    /// write count it was built at (see `currentFleetJSON`).
+    let fleetCache = Mutex<[ViewScope: FleetCacheEntry]>([:])
+    struct FleetCacheEntry { var minute: Int64; var writes: UInt64; var json: [UInt8] }
+
     public init(store: any RegistryStore, silentAfter: Duration = .seconds(3600)) {
         self.store = store
         self.silentAfter = silentAfter
@@ -259,6 +267,7 @@ public final class Registry: Sendable {
         let results: [[[SQLValue]]]
         do {
             results = try await store.transaction(statements)
+            writes.add(1, ordering: .releasing)
             writeFailure.withLock { $0 = nil }
         } catch {
             writeFailure.withLock { $0 = "\(error)" }
@@ -359,6 +368,33 @@ public final class Registry: Sendable {
         }
         return FleetSummary(at: at, silentAfterSeconds: silentAfter.wholeMilliseconds / 1000, tally: total,
                             provinces: provinces, stock: try await stock(at: at, scope: scope))
+    }
+
+    /// The fleet now, as `GET /v1/fleet` writes it (FleetJSON.swift, with a final newline), built at
+    /// most once per scope, clock minute and committed ingest (issue 17, item 5: a summary of 15,000
+    /// stations takes 50-90 ms to tally, and the centre's viewers ask for the same one again and again).
+    ///
+    /// - Fresh for this registry's own writes: an ingest it commits makes the next read build anew.
+    /// - Another registry on the same PostgreSQL (scale-out) does not tell this one of its writes:
+    ///   they show at the next minute, at the latest.
+    /// - Within a minute the summary's `at` is the time of the read that built it, so a station's
+    ///   silence (no report for `silentAfter`) is judged up to a minute early.
+    public func currentFleetJSON(now: Timestamp, scope: ViewScope = .national) async throws -> [UInt8] {
+        let minute = now.millis / 60_000
+        let seen = writes.load(ordering: .acquiring)
+        if let hit = fleetCache.withLock({ cache -> [UInt8]? in
+            guard let e = cache[scope], e.minute == minute, e.writes == seen else { return nil }
+            return e.json
+        }) { return hit }
+        var json = try await fleet(at: now, scope: scope).jsonBytes()
+        json.append(0x0a)
+        fleetCache.withLock { cache in
+            // Old minutes go first; the scopes in use are a few hundred at most (one per regency).
+            if cache.count >= 256 { cache = cache.filter { $0.value.minute == minute } }
+            if cache.count >= 256 { cache.removeAll() }
+            cache[scope] = FleetCacheEntry(minute: minute, writes: seen, json: json)
+        }
+        return json
     }
 
     /// The fleet's tallies grouped by `columns` (site columns, outermost first), judged at `at`: one

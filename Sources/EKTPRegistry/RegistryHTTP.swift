@@ -171,8 +171,15 @@ public enum RegistryHTTP {
             await respond(logger) {
                 let v = try await reader(request)
                 // Written directly: JSONEncoder took 186 ms for 15,000 stations (FleetJSON.swift).
-                var bytes = try await registry.fleet(at: try at(request, clock), scope: v.scope).jsonBytes()
-                bytes.append(0x0a)
+                // Without `at`, the fleet now: built once a minute and again after each ingest.
+                let bytes: [UInt8]
+                if request.uri.queryParameters.get("at") == nil {
+                    bytes = try await registry.currentFleetJSON(now: clock.now(), scope: v.scope)
+                } else {
+                    var b = try await registry.fleet(at: try at(request, clock), scope: v.scope).jsonBytes()
+                    b.append(0x0a)
+                    bytes = b
+                }
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
             }
         }
