@@ -234,14 +234,23 @@ var results: [String: [String: Double]] = [:]
 let dir = NSTemporaryDirectory() + "ektp-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: dir) }
-FileHandle.standardError.write(Data("ingest (SQLite)...\n".utf8))
-results["sqlite_ingest"] = try await ingest(url: "sqlite:\(dir)/ingest.sqlite3")
-FileHandle.standardError.write(Data("fleet summary (SQLite, 15,000 stations)...\n".utf8))
-results["sqlite_fleet"] = try await fleet(url: "sqlite:\(dir)/fleet.sqlite3")
-FileHandle.standardError.write(Data("outbox appends...\n".utf8))
-results["outbox"] = try outbox()
-if CommandLine.arguments.count > 2 {
-    FileHandle.standardError.write(Data("ingest and fleet (PostgreSQL)...\n".utf8))
+// EKTP_BENCH_ONLY=postgres_ingest,sqlite_fleet runs only those parts (to profile one with perf).
+let only = ProcessInfo.processInfo.environment["EKTP_BENCH_ONLY"].map { Set($0.split(separator: ",").map(String.init)) }
+func wanted(_ part: String) -> Bool { only?.contains(part) ?? true }
+if wanted("sqlite_ingest") {
+    FileHandle.standardError.write(Data("ingest (SQLite)...\n".utf8))
+    results["sqlite_ingest"] = try await ingest(url: "sqlite:\(dir)/ingest.sqlite3")
+}
+if wanted("sqlite_fleet") {
+    FileHandle.standardError.write(Data("fleet summary (SQLite, 15,000 stations)...\n".utf8))
+    results["sqlite_fleet"] = try await fleet(url: "sqlite:\(dir)/fleet.sqlite3")
+}
+if wanted("outbox") {
+    FileHandle.standardError.write(Data("outbox appends...\n".utf8))
+    results["outbox"] = try outbox()
+}
+if CommandLine.arguments.count > 2 && wanted("postgres_ingest") {
+    FileHandle.standardError.write(Data("ingest (PostgreSQL)...\n".utf8))
     results["postgres_ingest"] = try await ingest(url: CommandLine.arguments[1]) { store, batches in
         // One COPY per batch of 500, each its own transaction, as ingest commits per batch.
         guard let pg = store as? PostgresStore else { return }
@@ -249,6 +258,9 @@ if CommandLine.arguments.count > 2 {
             try await pg.copy(into: "raw_reports", columns: ["station", "seq", "kind", "time", "received_at", "type", "body"], rows: rows)
         }
     }
+}
+if CommandLine.arguments.count > 2 && wanted("postgres_fleet") {
+    FileHandle.standardError.write(Data("fleet (PostgreSQL)...\n".utf8))
     results["postgres_fleet"] = try await fleet(url: CommandLine.arguments[2])
 }
 print(String(decoding: try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))

@@ -14,16 +14,17 @@ public enum Sentences {
     /// Most specific first (the most text outside the marks), so "{kind} {name} at {port} is {health}"
     /// is tried before the catch-all "{kind} {name} at {port} {why}".
     public static let templates: [String] = (ReasonCode.allCases.map(\.template) + station + alerts + config + registry + [label])
-        .enumerated().sorted { a, b in
-            let x = literalLength(a.element), y = literalLength(b.element)
-            return x != y ? x > y : a.offset < b.offset
-        }.map(\.element)
+        .enumerated().map { (length: literalLength($0.element), offset: $0.offset, template: $0.element) }
+        .sorted { a, b in a.length != b.length ? a.length > b.length : a.offset < b.offset }
+        .map(\.template)
 
-    /// The characters of a template outside its `{marks}`.
+    /// The bytes of a template outside its `{marks}`. Measured once per template (this list is made
+    /// at the first translated sentence of every `ektpd status`): counting characters in the sort's
+    /// comparator took 3 ms of the command's 12 (issue 17).
     static func literalLength(_ t: String) -> Int {
         var n = 0, inMark = false
-        for c in t {
-            if c == "{" { inMark = true } else if c == "}" { inMark = false } else if !inMark { n += 1 }
+        for c in t.utf8 {
+            if c == UInt8(ascii: "{") { inMark = true } else if c == UInt8(ascii: "}") { inMark = false } else if !inMark { n += 1 }
         }
         return n
     }

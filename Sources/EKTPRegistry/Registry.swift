@@ -236,7 +236,10 @@ public final class Registry: Sendable {
                 }
                 args += [.text(station), .int(r.sequence), .text(r.kind.rawValue), .int(r.time.millis), .int(receivedAt.millis), type, body]
             }
-            sql += " ON CONFLICT (station, seq) DO NOTHING RETURNING seq"
+            sql += " ON CONFLICT (station, seq) DO NOTHING"
+            // How many were new, as one row: PostgreSQL counts them itself (a row back for each stored
+            // report cost a fifth of its ingest); SQLite has no DML in WITH, and its rows come back in-process.
+            sql = store.dialect == .postgres ? "WITH stored AS (\(sql) RETURNING 1) SELECT COUNT(*) FROM stored" : sql + " RETURNING seq"
             statements.append(SQLStatement(sql, args))
             insertStatements += 1
         }
@@ -273,7 +276,9 @@ public final class Registry: Sendable {
             writeFailure.withLock { $0 = "\(error)" }
             throw error
         }
-        let stored = results[firstInsert..<(firstInsert + insertStatements)].reduce(0) { $0 + $1.count }
+        let stored = results[firstInsert..<(firstInsert + insertStatements)].reduce(0) { total, rows in
+            total + (store.dialect == .postgres ? Int(rows.first?.first?.int ?? 0) : rows.count)
+        }
         let through = results[results.count - 1].first?.first?.int ?? last
         return IngestReply(station: station, storedThrough: through, stored: stored, duplicates: batch.reports.count - stored)
     }

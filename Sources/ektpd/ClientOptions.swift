@@ -40,9 +40,14 @@ struct ClientSettings {
     }
 
     func call(_ method: String, _ target: String, body: [UInt8] = []) throws -> [UInt8] {
-        let result: (status: Int, body: [UInt8])
+        try exchange(method, target, body: body).body
+    }
+
+    /// The whole answer (header fields too); exits 3 when the daemon cannot be reached, 4 on an error answer.
+    func exchange(_ method: String, _ target: String, body: [UInt8] = []) throws -> ControlClient.Reply {
+        let result: ControlClient.Reply
         do {
-            result = try ControlClient(socketPath: socketPath).request(method, target, body: body)
+            result = try ControlClient(socketPath: socketPath).exchange(method, target, body: body)
         } catch {
             printError("ektpd: \(L10n.sentence(error.description))")
             throw ExitCode(3)
@@ -53,7 +58,7 @@ struct ClientSettings {
             printError("ektpd: \(msg) (HTTP \(result.status))")
             throw ExitCode(4)
         }
-        return result.body
+        return result
     }
 }
 

@@ -1,4 +1,5 @@
 import EKTPModel
+import EKTPPlatform
 import Foundation
 import Glibc
 import EKTPTesting
@@ -27,6 +28,10 @@ import Testing
         #expect(broken.kit.problems.map(\.reason) == ["fingerprint scanner DigitalPersona U.are.U 4000B/4500 at 1-1 is unplugged: plug it back into port 1-1"])
         let (r, _) = try daemon.status()
         #expect(r.status == 2)
+        // The answer names the kit's state in a header field too: `status --json` takes its exit code from it.
+        let reply = try ControlClient(socketPath: daemon.socket).exchange("GET", "/v1/status")
+        #expect(reply.headers["ektpd-kit-state"] == "broken")
+        #expect(try JSONStyle.decode(StationStatus.self, from: reply.body).kit.state == .broken)
 
         // The human summary says the same for an operator.
         let human = try ektpd(["status", "--socket", daemon.socket])
@@ -52,6 +57,24 @@ import Testing
         while daemon.nextNotification(seconds: 2) != nil {}
         #expect(daemon.notifications.contains { $0.contains("STATUS=kit broken") })
         #expect(daemon.notifications.last?.contains("STOPPING=1") == true, "\(daemon.notifications)")
+    }
+
+    /// A daemon from before the `Ektpd-Kit-State` field (a station part-way through an upgrade): the
+    /// exit code comes from the body, and an answer that is not a status exits 4 with a message.
+    @Test func statusJSONReadsAnOlderDaemonsStateFromItsBody() throws {
+        let dir = TempDir()
+        let path = dir.path + "/old.sock"
+        let degraded = try JSONStyle.encode(StationStatus(station: "old-01", site: Site(province: "P", regency: "R", district: "D"), backend: "simulated",
+                                                          kit: KitStatus(state: .degraded, problems: [], since: Timestamp(millis: 0)),
+                                                          devices: [], lastSequence: 0, startedAt: Timestamp(millis: 0),
+                                                          now: Timestamp(millis: 0), version: "0.9"))
+        for (body, code) in [(degraded, Int32(1)), (Array("{\"hello\": 1}".utf8), Int32(4))] {
+            let server = try OneAnswerServer(path: path, body: body)
+            let r = try ektpd(["status", "--json", "--socket", path])
+            server.wait()
+            #expect(r.status == code, "\(r.stderr)")
+            if code == 4 { #expect(r.stderr.contains("not a status")) } else { #expect(r.stdout.utf8.elementsEqual(body)) }
+        }
     }
 
     @Test func injectedFaultsDegradeAndRecoverWithExitCodes() throws {
@@ -284,5 +307,47 @@ import EKTPCore
         let after = try Outbox(path: path)
         #expect(after.lastSequence == (ev.last?.sequence ?? 0) + 1)
         #expect(try after.pending(limit: 100_000).last.map { try JSONStyle.decode(Event.self, from: $0.body).to } == "stopped")
+    }
+}
+
+
+/// A Unix socket that answers one HTTP request with `body` and no further header fields, as ektpd
+/// before `Ektpd-Kit-State` did.
+final class OneAnswerServer: @unchecked Sendable {
+    private let fd: Int32
+    private let done = DispatchSemaphore(value: 0)
+
+    init(path: String, body: [UInt8]) throws {
+        unlink(path)
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        fd = listener
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0, listen(listener, 1) == 0 else { throw HarnessError("cannot listen on \(path): errno \(errno)") }
+        let done = self.done
+        Thread.detachNewThread {
+            let c = accept(listener, nil, nil)
+            var request: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while !request.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
+                let n = read(c, &chunk, chunk.count)
+                if n <= 0 { break }
+                request += chunk[0..<n]
+            }
+            let answer = Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body
+            _ = answer.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+            close(c)
+            done.signal()
+        }
+    }
+
+    /// Waits until the one answer is sent, then closes the socket.
+    func wait() {
+        done.wait()
+        close(fd)
     }
 }

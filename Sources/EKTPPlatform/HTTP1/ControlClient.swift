@@ -18,8 +18,23 @@ public struct ControlClient: Sendable {
         self.timeoutMillis = timeoutMillis
     }
 
+    /// An answer: the HTTP status, the header fields (names in lower case) and the body.
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: [UInt8]
+    }
+
     /// Sends one request; returns the status and the body.
     public func request(_ method: String, _ target: String, body: [UInt8] = []) throws(ControlClientError) -> (status: Int, body: [UInt8]) {
+        let r = try exchange(method, target, body: body)
+        return (r.status, r.body)
+    }
+
+    /// Sends one request; returns the whole answer, header fields included.
+    /// - Throws: `ControlClientError` naming the socket when it cannot be reached, does not answer
+    ///   within `timeoutMillis`, or answers with something that is not an HTTP/1.1 response.
+    public func exchange(_ method: String, _ target: String, body: [UInt8] = []) throws(ControlClientError) -> Reply {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlClientError(description: "cannot create a socket: \(errnoText())") }
         defer { close(fd) }
@@ -46,11 +61,16 @@ public struct ControlClient: Sendable {
                 ? "ektpd at \(socketPath) did not answer within \(timeoutMillis) ms"
                 : "ektpd at \(socketPath) sent a malformed answer")
         }
-        let statusLine = String(decoding: buffer[0..<end], as: UTF8.self).split(separator: "\r\n").first ?? ""
-        let parts = statusLine.split(separator: " ")
+        let lines = String(decoding: buffer[0..<end], as: UTF8.self).split(separator: "\r\n")
+        let parts = (lines.first ?? "").split(separator: " ")
         guard parts.count >= 2, let status = Int(parts[1]) else {
             throw ControlClientError(description: "ektpd at \(socketPath) sent a malformed status line")
         }
-        return (status, Array(buffer[(end + 4)...]))
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" })
+        }
+        return Reply(status: status, headers: headers, body: Array(buffer[(end + 4)...]))
     }
 }

@@ -288,7 +288,9 @@ public final class ControlServer: Sendable {
     }
 
     private func answer(_ c: Connection, _ r: ControlResponse, now t: Int64) {
-        let head = "HTTP/1.1 \(r.status) \(ControlResponse.reason(r.status))\r\nContent-Type: \(r.contentType)\r\nContent-Length: \(r.body.count)\r\nConnection: close\r\n\r\n"
+        var head = "HTTP/1.1 \(r.status) \(ControlResponse.reason(r.status))\r\nContent-Type: \(r.contentType)\r\nContent-Length: \(r.body.count)\r\n"
+        for h in r.headers { head += "\(h.name): \(h.value)\r\n" }
+        head += "Connection: close\r\n\r\n"
         c.output = Array(head.utf8) + r.body
         c.input = []
         c.deadline = t + ControlServer.readLimitMillis

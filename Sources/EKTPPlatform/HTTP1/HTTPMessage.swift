@@ -27,6 +27,8 @@ public struct ControlResponse: Sendable {
     public var status: Int
     public var contentType: String
     public var body: [UInt8]
+    /// Further header fields, written as given (names and values must be plain ASCII with no CR or LF).
+    public var headers: [(name: String, value: String)] = []
 
     public init(status: Int, contentType: String = "application/json", body: [UInt8]) {
         self.status = status

@@ -13,7 +13,8 @@ import EKTPYAML
 /// `control.group`); actions are for root only (SO_PEERCRED).
 ///
 /// - `GET /v1/ping`
-/// - `GET /v1/status`: `StationStatus`
+/// - `GET /v1/status`: `StationStatus`; the header field `Ektpd-Kit-State` repeats `kit.state`, so
+///   `ektpd status --json` passes the body through and takes its exit code without decoding it.
 /// - `GET /v1/devices`, `GET /v1/devices/{id}`: `DeviceStatus`
 /// - `GET /v1/events?since=SEQ|RFC3339|10m&limit=N`: `[Event]`, oldest first
 /// - `POST /v1/recheck`: probe every device now
@@ -23,6 +24,8 @@ import EKTPYAML
 ///   changes nothing (a read, for whoever may open the socket: root and group ektp)
 /// - `POST /v1/simulated/faults` `{"device": "fp", "fault": "unplug", ...}`: simulated backend only
 public struct ControlAPI: Sendable {
+    /// The header field on `GET /v1/status` that carries the kit's state (ready, degraded, broken, unknown).
+    public static let kitStateHeader = "Ektpd-Kit-State"
     public let engine: StationEngine
     public let simulated: SimulatedBackend?
     public let waker: Waker
@@ -66,7 +69,9 @@ public struct ControlAPI: Sendable {
             if status.delivery != nil, let outbox = engine.journal.outbox {
                 status.delivery?.pending = outbox.pendingCount + engine.journal.heldCount
             }
-            return .json(status)
+            var response = ControlResponse.json(status)
+            response.headers = [(Self.kitStateHeader, status.kit.state.rawValue)]
+            return response
         case ("GET", "devices"):
             if parts.count == 3 {
                 let id = DeviceID(rawValue: String(parts[2]))
