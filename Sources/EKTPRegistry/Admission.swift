@@ -10,19 +10,30 @@ public final class Admission: Sendable {
     public let maxQueue: Int
     public let maxWait: Duration
 
+    /// The longest `Retry-After` given, in seconds (a whole country reconnecting is paced over
+    /// minutes, not told to hammer every half minute).
+    public let maxRetryAfter: Int
+
     struct Waiter { var id: UInt64; var continuation: CheckedContinuation<Bool, Never> }
     struct State {
         var inFlight = 0
         var waiters: [Waiter] = []
         var nextID: UInt64 = 0
         var refused = 0
+        /// Seconds between two writes finishing while others waited (an exponential average): how
+        /// fast a full queue drains. Nil until measured.
+        var drainInterval: Double?
+        var lastLeave: ContinuousClock.Instant?
+        /// The latest time a refused request was told to come back; the next one is told later.
+        var promised: ContinuousClock.Instant?
     }
     private let state = Mutex(State())
 
-    public init(maxInFlight: Int = 8, maxQueue: Int = 64, maxWait: Duration = .seconds(5)) {
+    public init(maxInFlight: Int = 8, maxQueue: Int = 64, maxWait: Duration = .seconds(5), maxRetryAfter: Int = 600) {
         self.maxInFlight = max(1, maxInFlight)
         self.maxQueue = max(0, maxQueue)
         self.maxWait = maxWait
+        self.maxRetryAfter = max(1, maxRetryAfter)
     }
 
     /// Waits for a place; false when refused (the queue is full, or `maxWait` passed). A true
@@ -61,8 +72,17 @@ public final class Admission: Sendable {
 
     /// Gives the place to the longest waiter, or frees it.
     public func leave() {
+        let now = ContinuousClock.now
         let next = state.withLock { s -> CheckedContinuation<Bool, Never>? in
-            if !s.waiters.isEmpty { return s.waiters.removeFirst().continuation }
+            defer { s.lastLeave = now }
+            if !s.waiters.isEmpty {
+                // Saturated: the time since the last write finished is how long a place takes to free.
+                if let last = s.lastLeave {
+                    let sample = Double((now - last) / .microseconds(1)) / 1_000_000
+                    s.drainInterval = s.drainInterval.map { 0.9 * $0 + 0.1 * sample } ?? sample
+                }
+                return s.waiters.removeFirst().continuation
+            }
             s.inFlight = max(0, s.inFlight - 1)
             return nil
         }
@@ -78,10 +98,25 @@ public final class Admission: Sendable {
         c?.resume(returning: false)
     }
 
-    /// Seconds a refused station should wait: longer the fuller the queue (1 to 30).
-    public var retryAfterSeconds: Int {
-        let queued = state.withLock { $0.waiters.count }
-        return min(30, 1 + queued * 2 / maxInFlight)
+    /// Seconds a refused request should wait (its `Retry-After`), and a place in line for it: the
+    /// writes running and waiting drain first, then every request refused before it, each taking
+    /// the measured time a place takes to free plus a tenth (room for follow-up batches from the
+    /// stations being served). So a province that reconnects at once is told to come back spread
+    /// out at the rate the registry stores, rather than all at the same moment (issue 17: a
+    /// Retry-After that grew only with the queue sent 1,000 stations away for 17 s while the
+    /// registry stood idle, and back together). 1 to `maxRetryAfter`. Before any measurement a
+    /// place is taken to free in 5 ms: hopeful, since a request told too early is only refused
+    /// again (its body unread) and placed by then by the measured rate, while one told too late
+    /// leaves the registry idle.
+    public func retryAfterSeconds(now: ContinuousClock.Instant = .now) -> Int {
+        state.withLock { s in
+            let interval = max(0.000_1, s.drainInterval ?? 0.005) * 1.1
+            var slot = now.advanced(by: .microseconds(Int64(Double(s.waiters.count + s.inFlight) * interval * 1_000_000)))
+            if let p = s.promised, p > slot { slot = p }
+            s.promised = slot.advanced(by: .microseconds(Int64(interval * 1_000_000)))
+            let seconds = Double((slot - now) / .microseconds(1)) / 1_000_000
+            return min(maxRetryAfter, max(1, Int(seconds.rounded(.up))))
+        }
     }
 
     /// How many requests were refused so far (metrics, tests).

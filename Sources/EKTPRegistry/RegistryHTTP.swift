@@ -67,7 +67,7 @@ public enum RegistryHTTP {
     /// 429 with `Retry-After` (RFC 9110 10.2.3): the registry is taking all the writes it can.
     static func busy(_ admission: Admission, _ metrics: RegistryMetrics) -> Response {
         metrics.refusedBusy()
-        let after = admission.retryAfterSeconds
+        let after = admission.retryAfterSeconds()
         let body = #"{"error":"the registry is busy (\#(admission.maxInFlight) writes running, \#(admission.maxQueue) waiting): retry in \#(after) s"}"#
         return Response(status: .tooManyRequests, headers: [.retryAfter: "\(after)", .contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: body + "\n")))

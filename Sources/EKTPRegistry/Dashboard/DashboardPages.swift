@@ -127,7 +127,7 @@ struct Pages: Sendable {
         guard await logins.enter() else {
             logger.warning("dashboard logins refused: too many at once")
             var r = await loginForm(request, error: languages.choose(request).word("busy"), status: .tooManyRequests)
-            r.headers[.retryAfter] = "\(logins.retryAfterSeconds)"
+            r.headers[.retryAfter] = "\(logins.retryAfterSeconds())"
             return r
         }
         defer { logins.leave() }
