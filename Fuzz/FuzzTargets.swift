@@ -48,12 +48,26 @@ enum FuzzTargets {
         case "usb":
             _ = try? USBDescriptors.parse(bytes)
         case "batch":
-            // As the registry takes it: decode, its rules, the order it stores in.
-            guard let batch = try? JSONStyle.decode(ReportBatch.self, from: bytes) else { return }
+            // As the registry takes it (IngestBatch: older snapshots read partially), its rules, the
+            // order it stores in; and whatever reads whole reads partially, with the same verdict.
+            let whole = try? JSONStyle.decode(ReportBatch.self, from: bytes)
+            let taken = try? JSONStyle.decode(IngestBatch.self, from: bytes).batch
+            precondition(whole == nil || taken != nil, "a batch that decodes whole must decode for ingest")
+            guard let batch = taken else { return }
+            func verdict(_ b: ReportBatch) -> Int {
+                do { try b.check(from: b.station); return 200 } catch { return error.status }
+            }
+            if let whole {
+                precondition(verdict(whole) == verdict(batch), "ingest's reading changes the verdict: \(verdict(whole)) vs \(verdict(batch))")
+                precondition(whole.reports.map(\.sequence) == batch.reports.map(\.sequence) && whole.reports.map(\.event) == batch.reports.map(\.event))
+            }
             do {
                 try batch.check(from: batch.station)
                 let stored = ReportBatch.normalized(batch.reports)
                 precondition(stored.count <= batch.reports.count && zip(stored, stored.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+                if let whole, let newest = stored.last(where: { $0.kind == .snapshot }) {
+                    precondition(newest == ReportBatch.normalized(whole.reports).last { $0.kind == .snapshot }, "the newest snapshot is read whole")
+                }
             } catch {
                 precondition([400, 403, 409].contains(error.status), "refusal \(error.status)")
             }

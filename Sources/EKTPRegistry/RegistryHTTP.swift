@@ -103,7 +103,7 @@ public enum RegistryHTTP {
                     throw RegistryError(413, "body over the limit of \(maxBody) bytes: send smaller batches")
                 }
                 buffer = try decodeContent(buffer, encoding: request.headers[.contentEncoding])
-                let batch = try decode(ReportBatch.self, buffer)
+                let batch = try decode(IngestBatch.self, buffer).batch
                 let receivedAt = clock.now()
                 let reply = try await registry.ingest(batch, from: station, receivedAt: receivedAt)
                 // A station sending a key other than the one held (reinstalled, a new state directory):
