@@ -96,6 +96,10 @@ def main():
         d = r[key]
         lines += [f"| `GET /v1/fleet` over HTTP, {label}, built for the request (`?at=`, or the first read after an ingest): median | {d['fleet_http_built_ms_median']:.1f} ms | <= 50 ms | {yes(d['fleet_http_built_ms_median'] <= 50)} |",
                   f"| `GET /v1/fleet` over HTTP, {label}, the fleet now (built once per minute and ingest): median | {d['fleet_http_now_ms_median']:.1f} ms | <= 50 ms | {yes(d['fleet_http_now_ms_median'] <= 50)} |"]
+    if "decoding" in r:
+        dc = r["decoding"]
+        lines += [f"| reading a batch of 200 ({dc['body_kib']:.0f} KiB, every fifth a 6-device snapshot) whole, `ReportBatch`: per report | {dc['whole_us_per_report']:.1f} us | | |",
+                  f"| ... as ingest reads it, `IngestBatch` (older snapshots partially): per report | {dc['ingest_us_per_report']:.1f} us | | |"]
     lines += [f"| outbox appends with synchronous=FULL: per second | {ob['outbox_appends_per_s']:,.0f} | | |"]
     lines += [f"| events through the journal (number, encode, append with synchronous=FULL, show): per second | {ob['journal_events_per_s']:,.0f} | >= 2,800 | {yes(ob['journal_events_per_s'] >= 2800)} |", "",
               "The baselines are the fair ones issue 17 asks for: the same rows and durability (a transaction per",

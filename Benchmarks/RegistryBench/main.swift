@@ -68,6 +68,44 @@ func ingest(url: String, copy: ((any RegistryStore, [[[SQLValue]]]) async throws
     return out
 }
 
+/// Reading a batch's request body (issue 17, item 2): 200 reports, every fifth a snapshot of a
+/// 6-device kit, as JSON; `ReportBatch` read whole against `IngestBatch` (the registry's reading:
+/// older snapshots partially), interleaved, 21 rounds of 50 batches; medians in us per report.
+func decoding() throws -> [String: Double] {
+    func dev(_ kind: DeviceKind, _ port: String) -> DeviceStatus {
+        DeviceStatus(device: DeviceSnapshot(id: DeviceID(portPath: port, vendorID: 0x05ba, productID: 0x000a), kind: kind, kindSource: "catalogue",
+                                            vendorID: 0x05ba, productID: 0x000a, name: "DigitalPersona U.are.U 4500", manufacturer: "DigitalPersona",
+                                            serial: "SN-\(port)", portPath: port, busNumber: 1, deviceNumber: 4, speed: .full,
+                                            nodes: ["/dev/bus/usb/001/004"]),
+                     health: .ok, since: T0, lastProbe: T0)
+    }
+    let kit = [dev(.fingerprint, "1-1"), dev(.iris, "1-2"), dev(.camera, "1-3"), dev(.signaturePad, "1-4"), dev(.cardPrinter, "1-5"), dev(.cardReader, "1-6")]
+    var reports: [WireReport] = []
+    for seq in Int64(1)...200 {
+        if seq % 5 == 0 {
+            let status = StationStatus(station: "bench", site: Site(province: "Kalimantan Barat", regency: "Sintang", district: "Dedai"), backend: "libusb",
+                                       kit: KitStatus(state: .ready, problems: [], since: T0), devices: kit, lastSequence: seq, startedAt: T0, now: T0,
+                                       version: "1.0", stock: StockStatus(blanks: 2000, source: .printer, updatedAt: T0))
+            reports.append(WireReport(sequence: seq, kind: .snapshot, time: T0, status: status))
+        } else {
+            reports.append(WireReport(sequence: seq, kind: .event, time: T0,
+                                      event: Event(sequence: seq, time: T0, station: "bench", type: .deviceHealth, subject: "1-1:05ba:000a",
+                                                   kind: .fingerprint, from: "ok", to: "failed", reason: "no response to GET_STATUS: replug it or check the cable")))
+        }
+    }
+    let body = try JSONStyle.encode(ReportBatch(station: "bench", sentAt: T0, reports: reports))
+    var whole: [Double] = [], ingest: [Double] = []
+    for _ in 0..<21 {
+        var t = now()
+        for _ in 0..<50 { let n = try JSONStyle.decode(ReportBatch.self, from: body).reports.count; precondition(n == 200) }
+        whole.append((now() - t) / 10_000 * 1e6)
+        t = now()
+        for _ in 0..<50 { let n = try JSONStyle.decode(IngestBatch.self, from: body).batch.reports.count; precondition(n == 200) }
+        ingest.append((now() - t) / 10_000 * 1e6)
+    }
+    return ["whole_us_per_report": whole.sorted()[10], "ingest_us_per_report": ingest.sorted()[10], "body_kib": Double(body.count) / 1024]
+}
+
 /// One batch's rows for the raw baselines: what ingest stores for each report.
 func rawRows(_ b: ReportBatch) -> [[SQLValue]] {
     let enc = JSONStyle.encoder()
@@ -244,6 +282,10 @@ if wanted("sqlite_ingest") {
 if wanted("sqlite_fleet") {
     FileHandle.standardError.write(Data("fleet summary (SQLite, 15,000 stations)...\n".utf8))
     results["sqlite_fleet"] = try await fleet(url: "sqlite:\(dir)/fleet.sqlite3")
+}
+if wanted("decoding") {
+    FileHandle.standardError.write(Data("decoding batches...\n".utf8))
+    results["decoding"] = try decoding()
 }
 if wanted("outbox") {
     FileHandle.standardError.write(Data("outbox appends...\n".utf8))

@@ -23,7 +23,15 @@ paths:
         sequence the registry holds for the station: the station forgets everything up to it. At most
         1000 reports and 8 MiB per batch; the body may be gzip'd (Content-Encoding: gzip). When the
         registry is taking all the writes it can, 429 with Retry-After (seconds): come back then, with jitter.
+        The Retry-After gives each refused station a place in line at the rate the registry stores, sized by
+        the batches it says it still has (Ektp-Pending), so that once let in it sends them all.
       security: [{bearer: []}]
+      parameters:
+        - name: Ektp-Pending
+          in: header
+          required: false
+          description: Reports the station has left to send, this batch's included (taken as batches of 200); absent or unreadable counts as one batch
+          schema: {type: integer, minimum: 1}
       requestBody:
         required: true
         content:

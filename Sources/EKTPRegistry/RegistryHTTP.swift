@@ -8,6 +8,7 @@ import Glibc
 #endif
 import EKTPModel
 import EKTPPlatform
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -65,9 +66,18 @@ public enum RegistryHTTP {
     }
 
     /// 429 with `Retry-After` (RFC 9110 10.2.3): the registry is taking all the writes it can.
-    static func busy(_ admission: Admission, _ metrics: RegistryMetrics) -> Response {
+    /// How many batches a station still has to send, from its `Ektp-Pending` header (reports,
+    /// this batch's included) at `Registry.stationBatch` reports a batch; 1 when absent or not a
+    /// whole number (older stations, other clients).
+    static func batchesPending(_ request: Request) -> Int {
+        guard let text = request.headers[HTTPField.Name("Ektp-Pending")!], text.utf8.count <= 12,
+              let reports = Int(text), reports > 0 else { return 1 }
+        return (reports + Registry.stationBatch - 1) / Registry.stationBatch
+    }
+
+    static func busy(_ admission: Admission, _ metrics: RegistryMetrics, weight: Int = 1) -> Response {
         metrics.refusedBusy()
-        let after = admission.retryAfterSeconds()
+        let after = admission.retryAfterSeconds(weight: weight)
         let body = #"{"error":"the registry is busy (\#(admission.maxInFlight) writes running, \#(admission.maxQueue) waiting): retry in \#(after) s"}"#
         return Response(status: .tooManyRequests, headers: [.retryAfter: "\(after)", .contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
@@ -94,7 +104,7 @@ public enum RegistryHTTP {
 
         router.post("/v1/reports") { request, context -> Response in
             // Admitted before the body is read: a refused station's bytes stay in its socket.
-            guard await admission.enter() else { return busy(admission, metrics) }
+            guard await admission.enter() else { return busy(admission, metrics, weight: batchesPending(request)) }
             defer { admission.leave() }
             let response = await respond(logger) {
                 let station = try await registry.authenticate(authorization: request.headers[.authorization], now: clock.now())

@@ -73,5 +73,8 @@ import Testing
         // And it did not hammer it meanwhile: one POST (plus at most one more in flight).
         let posts = Int((try? String(contentsOfFile: scratch + "/posts", encoding: .utf8)) ?? "0") ?? 0
         #expect(posts <= 2, "\(posts) POSTs within the Retry-After")
+        // It said how many reports it has left, so a real registry can size its place in line.
+        let pending = Int((try? String(contentsOfFile: scratch + "/pending", encoding: .utf8)) ?? "") ?? 0
+        #expect(pending >= 1 && pending <= d.pending, "Ektp-Pending \(pending) against \(d.pending) pending")
     }
 }

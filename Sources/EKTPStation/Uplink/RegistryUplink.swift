@@ -219,14 +219,22 @@ public final class RegistryUplink: Sendable {
         }
     }
 
+    /// The request header that tells the registry how many reports the station has left to send,
+    /// this batch's included (a whole number; the registry reads at most the first 12 digits).
+    public static let pendingHeader = "Ektp-Pending"
+
     /// One POST of a batch; the registry's reply, or why it failed.
     func send(_ reports: [Outbox.Report], sentAt: Timestamp) -> Result<IngestReply, NetError> {
         let key = state.withLock { $0.keyDelivered } ? nil : config.publicKey
         let body = Self.batchBody(station: engine.stationID, sentAt: sentAt, reports: reports, publicKey: key)
         let url = config.url
         if let down = link?() { return .failure(down) }
+        // How many reports wait in the outbox, this batch's among them: a busy registry places the
+        // station in its line by the batches it will send, not only this one (issue 17).
+        let pending = max(reports.count, outbox.pendingCount + engine.journal.heldCount)
         let r = client.request("POST", url, path: "/v1/reports",
-                               headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json")],
+                               headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json"),
+                                         (Self.pendingHeader, "\(pending)")],
                                body: body, timeout: config.timeout)
         switch r {
         case .failure(let e): return .failure(e)

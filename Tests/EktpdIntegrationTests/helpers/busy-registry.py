@@ -2,7 +2,8 @@
 """A registry that is always busy, for the integration tests (issue 17: backpressure).
 
 busy-registry.py DIR SECONDS: listens on 127.0.0.1 (port in DIR/port), answers every POST with
-429 and Retry-After: SECONDS, every GET with 404, and counts the POSTs in DIR/posts.
+429 and Retry-After: SECONDS, every GET with 404, counts the POSTs in DIR/posts and keeps the
+last POST's Ektp-Pending header (the reports the station has left) in DIR/pending.
 """
 import http.server
 import os
@@ -19,6 +20,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         global posts
         posts += 1
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(os.path.join(out, "pending"), "w") as f:
+            f.write(self.headers.get("Ektp-Pending", ""))
         with open(os.path.join(out, "posts"), "w") as f:
             f.write(str(posts))
         body = b'{"error":"busy"}\n'
