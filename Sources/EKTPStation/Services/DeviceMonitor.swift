@@ -46,7 +46,7 @@ public struct DeviceMonitor: Service {
         // commit): nothing of it is shown before it is stored, and 600 devices are one fsync.
         await engine.journal.batch {
             engine.start(with: devices, now: now())
-            await probeDue()
+            await probeDue(recordInOrder: true)
             engine.markSettled(now: now())
         }
     }
@@ -87,7 +87,12 @@ public struct DeviceMonitor: Service {
     /// Probes every due device and records the results: concurrently (a slow device does not hold
     /// up the others), or one after another in the order due when `probeConcurrently` is off (the
     /// simulation: the same order every run).
-    func probeDue() async {
+    ///
+    /// - Parameter recordInOrder: probe concurrently but record in the order due, once all have
+    ///   answered. The start's first round does this: it is one journal batch, shown only when
+    ///   the last probe answers anyway, and so the start reads the same every time and the same as
+    ///   `ektpd simulate` (the order probes finished in differed from run to run).
+    func probeDue(recordInOrder: Bool = false) async {
         let due = engine.dueForProbe(now: now())
         guard !due.isEmpty else { return }
         let timeout = engine.policy.timeout
@@ -95,6 +100,20 @@ public struct DeviceMonitor: Service {
             for id in due {
                 let r = await backend.probe(id, timeout: timeout)
                 engine.record(r, for: id, now: now())
+            }
+            return
+        }
+        if recordInOrder {
+            let results = await withTaskGroup(of: (Int, ProbeResult).self) { group in
+                for (i, id) in due.enumerated() {
+                    group.addTask { (i, await backend.probe(id, timeout: timeout)) }
+                }
+                var out = [ProbeResult?](repeating: nil, count: due.count)
+                for await (i, r) in group { out[i] = r }
+                return out
+            }
+            for (id, r) in zip(due, results) {
+                if let r { engine.record(r, for: id, now: now()) }
             }
             return
         }
