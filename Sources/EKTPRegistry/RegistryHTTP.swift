@@ -65,7 +65,6 @@ public enum RegistryHTTP {
         }
     }
 
-    /// 429 with `Retry-After` (RFC 9110 10.2.3): the registry is taking all the writes it can.
     /// How many batches a station still has to send, from its `Ektp-Pending` header (reports,
     /// this batch's included) at `Registry.stationBatch` reports a batch; 1 when absent or not a
     /// whole number (older stations, other clients).
@@ -75,6 +74,8 @@ public enum RegistryHTTP {
         return (reports + Registry.stationBatch - 1) / Registry.stationBatch
     }
 
+    /// 429 with `Retry-After` (RFC 9110 10.2.3): the registry is taking all the writes it can; the
+    /// Retry-After is the refused request's place in line (`Admission.retryAfterSeconds`).
     static func busy(_ admission: Admission, _ metrics: RegistryMetrics, weight: Int = 1) -> Response {
         metrics.refusedBusy()
         let after = admission.retryAfterSeconds(weight: weight)
