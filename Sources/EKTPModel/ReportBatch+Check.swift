@@ -21,6 +21,13 @@ extension ReportBatch {
     /// Bounded so sums over 15,000 stations and the daily rate cannot overflow (issue 13, hardening r7).
     public static let blanksRange = 0...10_000_000
 
+    /// The request header a station sends with each batch: how many reports it has left to send,
+    /// this batch's included (issue 17). A busy registry sizes the station's place in its line by it.
+    public static let pendingHeader = "Ektp-Pending"
+    /// Reports in the batches stations send unless configured otherwise (ektpd's
+    /// `registry.batch_size`); the registry reads `pendingHeader` as batches of this many.
+    public static let stationBatchSize = 200
+
     /// A batch's reports in sequence order, each number once (the first wins): stations send in
     /// order, but a relay or a courier may not, and a repeated number is a duplicate, not an error.
     public static func normalized(_ reports: [WireReport]) -> [WireReport] {

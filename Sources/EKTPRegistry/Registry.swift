@@ -30,9 +30,6 @@ public final class Registry: Sendable {
     public let silentAfter: Duration
     /// Reports in one batch, at most.
     public static let maxBatch = 1000
-    /// Reports in the batches stations send (ektpd's `registry.batch_size` default): how the
-    /// registry turns a station's `Ektp-Pending` into the batches it will send.
-    public static let stationBatch = 200
     /// How many days of stock readings the rate is taken over.
     public static let stockWindowDays: Int64 = 7
 

@@ -66,12 +66,12 @@ public enum RegistryHTTP {
     }
 
     /// How many batches a station still has to send, from its `Ektp-Pending` header (reports,
-    /// this batch's included) at `Registry.stationBatch` reports a batch; 1 when absent or not a
-    /// whole number (older stations, other clients).
+    /// this batch's included) at `ReportBatch.stationBatchSize` reports a batch; 1 when absent or
+    /// not a whole number (older stations, other clients).
     static func batchesPending(_ request: Request) -> Int {
-        guard let text = request.headers[HTTPField.Name("Ektp-Pending")!], text.utf8.count <= 12,
+        guard let text = request.headers[HTTPField.Name(ReportBatch.pendingHeader)!], text.utf8.count <= 12,
               let reports = Int(text), reports > 0 else { return 1 }
-        return (reports + Registry.stationBatch - 1) / Registry.stationBatch
+        return (reports + ReportBatch.stationBatchSize - 1) / ReportBatch.stationBatchSize
     }
 
     /// 429 with `Retry-After` (RFC 9110 10.2.3): the registry is taking all the writes it can; the

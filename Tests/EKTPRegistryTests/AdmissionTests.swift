@@ -62,7 +62,7 @@ import Testing
         try await Application(router: router).test(.router) { client in
             func refused(pending: String?) async throws -> Int {
                 var h: HTTPFields = [.contentType: "application/json"]
-                if let pending { h[HTTPField.Name("Ektp-Pending")!] = pending }
+                if let pending { h[HTTPField.Name(ReportBatch.pendingHeader)!] = pending }
                 let r = try await client.execute(uri: "/v1/reports", method: .post, headers: h, body: ByteBuffer(string: "{}"))
                 #expect(r.status == .tooManyRequests)
                 return Int(r.headers[.retryAfter] ?? "") ?? -1

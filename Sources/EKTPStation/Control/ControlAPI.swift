@@ -24,7 +24,7 @@ import EKTPYAML
 ///   changes nothing (a read, for whoever may open the socket: root and group ektp)
 /// - `POST /v1/simulated/faults` `{"device": "fp", "fault": "unplug", ...}`: simulated backend only
 public struct ControlAPI: Sendable {
-    /// The header field on `GET /v1/status` that carries the kit's state (ready, degraded, broken, unknown).
+    /// The header field on `GET /v1/status` that carries the kit's state (ready, degraded or broken).
     public static let kitStateHeader = "Ektpd-Kit-State"
     public let engine: StationEngine
     public let simulated: SimulatedBackend?

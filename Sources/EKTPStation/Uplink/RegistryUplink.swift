@@ -18,7 +18,7 @@ public struct RegistryUplinkConfig: Sendable, Equatable {
     /// one after this start (issue 16); nil: none.
     public var publicKey: String?
     /// Reports in one POST.
-    public var batchSize: Int = 200
+    public var batchSize: Int = ReportBatch.stationBatchSize
     /// A snapshot at least this often, even when nothing changes (the registry's "heard from").
     public var heartbeat: Duration = .seconds(300)
     /// After a change, a new snapshot once this much time has passed since the last one.
@@ -219,10 +219,6 @@ public final class RegistryUplink: Sendable {
         }
     }
 
-    /// The request header that tells the registry how many reports the station has left to send,
-    /// this batch's included (a whole number; the registry reads at most the first 12 digits).
-    public static let pendingHeader = "Ektp-Pending"
-
     /// One POST of a batch; the registry's reply, or why it failed.
     func send(_ reports: [Outbox.Report], sentAt: Timestamp) -> Result<IngestReply, NetError> {
         let key = state.withLock { $0.keyDelivered } ? nil : config.publicKey
@@ -234,7 +230,7 @@ public final class RegistryUplink: Sendable {
         let pending = max(reports.count, outbox.pendingCount + engine.journal.heldCount)
         let r = client.request("POST", url, path: "/v1/reports",
                                headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json"),
-                                         (Self.pendingHeader, "\(pending)")],
+                                         (ReportBatch.pendingHeader, "\(pending)")],
                                body: body, timeout: config.timeout)
         switch r {
         case .failure(let e): return .failure(e)
