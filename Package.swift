@@ -56,6 +56,7 @@ let package = Package(
         // clocks, metrics text, gzip, gettext. Shared by both daemons.
         .target(name: "EKTPPlatform",
                 dependencies: ["EKTPModel", "CEKTPZlib", "CEKTPSys", .product(name: "Logging", package: "swift-log"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "CoreMetrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus")]),
         // A strict YAML subset reader with line/column marks, for config and scenario files.
@@ -114,6 +115,7 @@ let package = Package(
                               "EKTPRegistry", "EKTPModel", "EKTPPlatform", "EKTPYAML", "EKTPHTTPClient",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                               .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                               .product(name: "Logging", package: "swift-log"),
                           ]),
         // Registry and outbox benchmarks (Benchmarks/run.py runs it in release).

@@ -10,6 +10,8 @@ tests=0; [ "${1:-}" = "--tests" ] && tests=1
 [ $tests = 1 ] && pkgs+=(chromium chromium-driver)
 # HAProxy, the load balancer in front of several registries in the scale-out test (issue 17).
 [ $tests = 1 ] && pkgs+=(haproxy)
+# strace, to see every rt_sigaction of the daemon in the test that SIGTERM is never ignored.
+[ $tests = 1 ] && pkgs+=(strace)
 # man-db and groff render the manual pages the package check reads (scripts/check-package.sh).
 [ $tests = 1 ] && pkgs+=(man-db groff-base)
 missing=()

@@ -166,18 +166,18 @@ public enum StationDaemon {
         if let server = config.server {
             services.append(ServerSupervisor(config: server, engine: engine, logger: logger, now: now))
         }
-        // A SIGTERM that came before the group listened (recorded by ektpd's early handler): stop
-        // the same graceful way.
+        // SIGTERM and SIGINT stop the group gracefully, whenever they come: the handler went in at
+        // load (CEKTPSys) and is never replaced, so one sent before the group ran is taken when it
+        // does (hardening r10), and none is lost to a handler being swapped (StopSignals).
+        StopSignals.install()
         let groupBox = Mutex<ServiceGroup?>(nil)
-        services.append(EarlySignalWatch {
+        services.append(StopSignalWatch(logger: logger) {
             guard let g = groupBox.withLock({ $0 }) else { return false }
-            logger.notice("SIGTERM during start-up: stopping")
             await g.triggerGracefulShutdown()
             return true
         })
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         groupBox.withLock { $0 = group }
         do {
@@ -203,27 +203,3 @@ public enum StationDaemon {
 }
 
 import Synchronization
-
-/// Stops the daemon gracefully when the early handler (installed at load, CEKTPSys) recorded a
-/// SIGTERM or SIGINT before the service group's own handlers took over. The flag is read every
-/// 50 ms for the first 10 s, not once: a signal between one check and the group's handlers being in
-/// place left the daemon running (hardening r10, seen with the machine loaded).
-struct EarlySignalWatch: Service {
-    /// Triggers the graceful shutdown; false while there is no group to stop yet.
-    let stop: @Sendable () async -> Bool
-
-    func run() async throws {
-        try await cancelOnShutdown {
-            var stopped = false
-            for _ in 0..<200 where !Task.isCancelled && !stopped {
-                if ektp_early_signal_seen() != 0, await stop() {
-                    stopped = true
-                } else {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-            }
-            // Then it waits for the shutdown like the other services.
-            while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
-        }
-    }
-}

@@ -10,6 +10,8 @@ import EKTPYAML
 import Hummingbird
 import HummingbirdCore
 import Logging
+import ServiceLifecycle
+import Synchronization
 import UnixSignals
 #if canImport(Glibc)
 import Glibc
@@ -213,7 +215,21 @@ struct Serve: AsyncParsableCommand {
                     notifier.notify(["READY": "1", "STATUS": "listening on \(host):\(bound)"])
                 },
                 logger: logger)
-            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+            // SIGTERM and SIGINT through one handler that is never swapped (StopSignals): Hummingbird's
+            // runService(gracefulShutdownSignals:) sets SIG_IGN before libdispatch's handler is in,
+            // and a SIGTERM in between was lost. Before this line the default (exit by the signal)
+            // still stops a start that waits on the database.
+            StopSignals.install()
+            let groupBox = Mutex<ServiceGroup?>(nil)
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: app), .init(service: StopSignalWatch(logger: logger) {
+                    guard let g = groupBox.withLock({ $0 }) else { return false }
+                    await g.triggerGracefulShutdown()
+                    return true
+                })],
+                logger: logger))
+            groupBox.withLock { $0 = group }
+            try await group.run()
             await store.close()
             logger.notice("stopped")
         }
