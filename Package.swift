@@ -140,7 +140,8 @@ let package = Package(
         .testTarget(name: "EKTPHardwareTests", dependencies: ["EKTPHardware", "EKTPModel", "EKTPYAML"]),
         .testTarget(name: "EKTPStationTests", dependencies: ["EKTPStation", "EKTPCore", "EKTPTesting", "EKTPHardware", "EKTPModel", "EKTPYAML", "EKTPPlatform"]),
         .testTarget(name: "EKTPRegistryTests", dependencies: ["EKTPRegistry", "EKTPModel", "EKTPStation", "EKTPCore", "EKTPPlatform", "EKTPTesting",
-                                                             .product(name: "HummingbirdTesting", package: "hummingbird")]),
+                                                             .product(name: "HummingbirdTesting", package: "hummingbird")],
+                    exclude: ["wire"]),  // JSON the build before issue 17's CodingKeys wrote: read by path
         // Runs the built `ektpd` binary (swift build builds it; scripts/test.sh does both). Not a
         // target dependency: the executable's static-stdlib link flags must not reach the test bundle.
         .testTarget(name: "EktpdIntegrationTests",

@@ -6,6 +6,17 @@ import Foundation
 
 /// The first line of a courier bundle: whose reports, which, and the key that signed them.
 public struct BundleHeader: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case format, station, site, reports
+        case createdAt = "created_at"
+        case firstSequence = "first_sequence"
+        case lastSequence = "last_sequence"
+        case firstTime = "first_time"
+        case lastTime = "last_time"
+        case publicKey = "public_key"
+    }
+
     /// Always `CarryBundle.format`.
     public var format: String
     public var station: String
@@ -175,6 +186,13 @@ public enum CarryBundle {
 /// What became of one bundle: imported (how many reports were new and how many known), held for
 /// review (no key for the station yet), or refused whole with the reason (nothing stored).
 public struct ImportOutcome: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case result, station, reports, stored, known, reason, fingerprint
+        case firstSequence = "first_sequence"
+        case lastSequence = "last_sequence"
+    }
+
     public enum Result: String, Codable, Sendable { case imported, pending, refused }
     public var result: Result
     public var station: String?

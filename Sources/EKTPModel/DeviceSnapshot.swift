@@ -19,6 +19,12 @@ public enum USBSpeed: String, Codable, Sendable, Comparable, CaseIterable {
 
 /// What a device can do, read from its descriptors: kept apart from what is wrong with it now.
 public struct DeviceCapabilities: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case interfaceClasses = "interface_classes"
+        case maxSpeed = "max_speed"
+    }
+
     /// USB interface classes the device offers (0x0e video, 0x07 printer, 0x0b smart card, 0x03 HID...).
     public var interfaceClasses: [UInt8]
     /// The fastest speed the device supports, when known from its descriptors.
@@ -32,6 +38,17 @@ public struct DeviceCapabilities: Codable, Sendable, Equatable {
 
 /// One device as the backend sees it now: identity, descriptors, where it lives.
 public struct DeviceSnapshot: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case id, kind, name, manufacturer, serial, speed, capabilities, nodes
+        case kindSource = "kind_source"
+        case vendorId = "vendor_id"
+        case productId = "product_id"
+        case portPath = "port_path"
+        case busNumber = "bus_number"
+        case deviceNumber = "device_number"
+    }
+
     public var id: DeviceID
     public var kind: DeviceKind
     /// How the kind was decided ("udev EKTP_KIND", "catalogue", "interface class 0x0e", ...).

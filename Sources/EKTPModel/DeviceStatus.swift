@@ -1,5 +1,12 @@
 /// A device as the station knows it: what it is, and how it is doing.
 public struct DeviceStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case device, health, flapping, since, reason, code
+        case lastProbe = "last_probe"
+        case blanksRemaining = "blanks_remaining"
+    }
+
     public var device: DeviceSnapshot
     public var health: Health
     /// Set when the device changes state too often to trust (see the health engine's flap detection).

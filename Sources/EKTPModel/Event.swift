@@ -39,6 +39,12 @@ public enum EventType: String, Codable, Sendable {
 
 /// One transition, numbered in the station's sequence: the unit that is stored, delivered and alerted on.
 public struct Event: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case sequence, time, station, type, subject, kind, from, to, reason, code, args
+        case deviceName = "device_name"
+    }
+
     /// The station's sequence number: strictly increasing, never reused.
     public var sequence: Int64
     public var time: Timestamp

@@ -47,6 +47,12 @@ public enum ProblemCode: Int, Codable, Sendable {
 
 /// One health check's result, with a reason a person can act on.
 public struct ProbeResult: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case outcome, reason, code
+        case blanksRemaining = "blanks_remaining"
+    }
+
     public var outcome: ProbeOutcome
     /// What is wrong and what to do ("no response to GET_STATUS: replug it or check the cable").
     public var reason: String?

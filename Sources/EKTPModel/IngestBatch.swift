@@ -21,7 +21,7 @@ public struct IngestBatch: Decodable, Sendable {
     /// `simulated`, `libusb` or `udev`).
     public static let partial = "(partial)"
 
-    enum Keys: String, CodingKey { case station, sentAt, reports, publicKey }
+    enum Keys: String, CodingKey { case station, reports, sentAt = "sent_at", publicKey = "public_key" }
 
     /// What a report's first reading keeps.
     struct Light: Decodable {
@@ -33,7 +33,11 @@ public struct IngestBatch: Decodable, Sendable {
     }
 
     struct LightStatus: Decodable {
-        struct Device: Decodable { var blanksRemaining: Int? }
+        struct Device: Decodable {
+            var blanksRemaining: Int?
+            enum CodingKeys: String, CodingKey { case blanksRemaining = "blanks_remaining" }
+        }
+
         var station: String
         var site: Site
         var stock: StockStatus?

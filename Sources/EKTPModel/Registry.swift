@@ -27,6 +27,13 @@ public struct WireReport: Codable, Sendable, Equatable {
 
 /// A batch of one station's reports, oldest first.
 public struct ReportBatch: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case station, reports
+        case sentAt = "sent_at"
+        case publicKey = "public_key"
+    }
+
     public var station: String
     /// The station's clock when it sent the batch.
     public var sentAt: Timestamp
@@ -58,6 +65,12 @@ public struct StoredRanges: Codable, Sendable, Equatable {
 /// The registry's answer to a batch: the highest sequence it holds for the station (the station
 /// forgets everything up to it), and how many reports were new.
 public struct IngestReply: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case station, stored, duplicates
+        case storedThrough = "stored_through"
+    }
+
     public var station: String
     public var storedThrough: Int64
     public var stored: Int
@@ -91,6 +104,13 @@ public enum SiteCondition: String, Codable, Sendable, CaseIterable {
 
 /// Counts for one level of the fleet (the whole fleet, a province, a regency, a district).
 public struct FleetTally: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case stations, ready, degraded, broken, unknown, silent, blanks
+        case notPulled = "not_pulled"
+        case clockSkewed = "clock_skewed"
+    }
+
     public var stations = 0
     public var ready = 0
     public var degraded = 0
@@ -141,6 +161,12 @@ public struct ProvinceSummary: Codable, Sendable, Equatable {
 
 /// `GET /v1/fleet`: the fleet by province, regency and district.
 public struct FleetSummary: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case at, tally, provinces, stock
+        case silentAfterSeconds = "silent_after_seconds"
+    }
+
     /// The time the summary is for (silence and staleness are judged at it).
     public var at: Timestamp
     public var silentAfterSeconds: Int64
@@ -157,6 +183,15 @@ public struct FleetSummary: Codable, Sendable, Equatable {
 
 /// A station's card blanks, with the rate they are used at.
 public struct StockView: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case station, site, blanks, source, printers
+        case updatedAt = "updated_at"
+        case perDay = "per_day"
+        case daysLeft = "days_left"
+        case printersWorking = "printers_working"
+    }
+
     public var station: String
     public var site: Site
     public var blanks: Int
@@ -180,6 +215,22 @@ public struct StockView: Codable, Sendable, Equatable {
 
 /// One station as the centre sees it: `GET /v1/sites` lists these.
 public struct SiteView: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case station, site, condition, reasons, silent, sync, server, availability24h, blanks
+        case conditionSince = "condition_since"
+        case lastHeard = "last_heard"
+        case lastPull = "last_pull"
+        case notPulled = "not_pulled"
+        case onMains = "on_mains"
+        case storedThrough = "stored_through"
+        case clockSkewSeconds = "clock_skew_seconds"
+        case clockSkewed = "clock_skewed"
+        case lastOnline = "last_online"
+        case lastCourier = "last_courier"
+        case courierNewsUntil = "courier_news_until"
+    }
+
     public var station: String
     public var site: Site
     public var condition: SiteCondition
@@ -230,6 +281,14 @@ public struct SitesReply: Codable, Sendable, Equatable {
 
 /// `GET /v1/stations/{id}`: the site view, the latest snapshot (devices and all) and recent events.
 public struct StationDetail: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case view, status
+        case recentEvents = "recent_events"
+        case reportsStored = "reports_stored"
+        case publicKeyFingerprint = "public_key_fingerprint"
+    }
+
     public var view: SiteView
     public var status: StationStatus?
     public var recentEvents: [Event]
@@ -244,6 +303,12 @@ public struct StationDetail: Codable, Sendable, Equatable {
 
 /// One event as the registry holds it: its place in the registry's own order, and when it arrived.
 public struct RegistryEvent: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case id, event
+        case receivedAt = "received_at"
+    }
+
     public var id: Int64
     public var receivedAt: Timestamp
     public var event: Event

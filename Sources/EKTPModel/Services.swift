@@ -1,5 +1,12 @@
 /// Share of time something was up over a window, for `ektpd status` and the registry.
 public struct Availability: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case last24h, last7d
+        case observed24hSeconds = "observed24h_seconds"
+        case observed7dSeconds = "observed7d_seconds"
+    }
+
     /// Fraction of the last 24 hours the server answered its liveness probe (0...1), counting only
     /// time the daemon was watching.
     public var last24h: Double
@@ -34,6 +41,13 @@ public enum ServerState: String, Codable, Sendable {
 
 /// What `ektpd status` and the registry see of the recording server.
 public struct ServerStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case name, state, since, pid, restarts, availability
+        case lastReason = "last_reason"
+        case nextStartAt = "next_start_at"
+    }
+
     public var name: String
     public var state: ServerState
     public var since: Timestamp
@@ -62,6 +76,13 @@ public enum SyncState: String, Codable, Sendable {
 }
 
 public struct SyncStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case state, reason
+        case lastPull = "last_pull"
+        case limitSeconds = "limit_seconds"
+    }
+
     public var state: SyncState
     public var lastPull: Timestamp?
     public var limitSeconds: Int64
@@ -77,6 +98,12 @@ public struct SyncStatus: Codable, Sendable, Equatable {
 
 /// One uplink target's reachability.
 public struct UplinkTarget: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case name, address, reachable, since, reason
+        case latencyMillis = "latency_millis"
+    }
+
     public var name: String
     public var address: String
     public var reachable: Bool?
@@ -95,6 +122,12 @@ public struct UplinkTarget: Codable, Sendable, Equatable {
 }
 
 public struct UplinkStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case targets
+        case defaultInterface = "default_interface"
+    }
+
     /// The interface that carries the default route ("wwan0", "eth0"); nil when there is none.
     public var defaultInterface: String?
     public var targets: [UplinkTarget]
@@ -107,6 +140,14 @@ public struct UplinkStatus: Codable, Sendable, Equatable {
 
 /// Mains or battery, from /sys/class/power_supply.
 public struct PowerStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case since
+        case onMains = "on_mains"
+        case batteryPercent = "battery_percent"
+        case batteryLow = "battery_low"
+    }
+
     /// True on mains, false on battery, nil when no supply reports it.
     public var onMains: Bool?
     /// Lowest battery level in percent, when there is a battery.
@@ -124,6 +165,16 @@ public struct PowerStatus: Codable, Sendable, Equatable {
 
 /// Delivery of the outbox to the registry.
 public struct DeliveryStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case registry, pending, failures
+        case storedThrough = "stored_through"
+        case lastDelivery = "last_delivery"
+        case lastError = "last_error"
+        case nextAttempt = "next_attempt"
+        case overLimit = "over_limit"
+    }
+
     public var registry: String
     /// Reports waiting in the outbox.
     public var pending: Int
@@ -155,6 +206,12 @@ public struct DeliveryStatus: Codable, Sendable, Equatable {
 /// Shapes: `held` and `hold_limit` are counts of reports; `dropped` counts reports lost past the bound
 /// since the daemon started; `since` is when the disk began refusing (nil while writable).
 public struct OutboxStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case path, writable, error, held, dropped, since
+        case holdLimit = "hold_limit"
+    }
+
     /// The outbox file.
     public var path: String
     public var writable: Bool

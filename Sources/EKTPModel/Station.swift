@@ -17,6 +17,13 @@ public struct Site: Codable, Sendable, Equatable, Hashable {
 
 /// The station's whole current state: what `ektpd status --json` prints and the registry receives.
 public struct StationStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case station, site, backend, kit, devices, now, version, server, sync, uplink, power, stock, delivery, alerts, outbox
+        case lastSequence = "last_sequence"
+        case startedAt = "started_at"
+    }
+
     public var station: String
     public var site: Site
     public var backend: String
@@ -76,6 +83,12 @@ public enum StockSource: String, Codable, Sendable {
 
 /// A printing station's card blanks.
 public struct StockStatus: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case blanks, source
+        case updatedAt = "updated_at"
+    }
+
     public var blanks: Int
     public var source: StockSource
     public var updatedAt: Timestamp

@@ -16,6 +16,14 @@ public enum Principal: Sendable, Equatable {
 
 /// A bundle held for review.
 public struct PendingBundle: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case id, station, reports, fingerprint, scope
+        case receivedAt = "received_at"
+        case firstSequence = "first_sequence"
+        case lastSequence = "last_sequence"
+    }
+
     public var id: Int64
     public var station: String
     public var receivedAt: Timestamp

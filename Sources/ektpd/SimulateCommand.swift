@@ -209,6 +209,14 @@ struct Simulate: AsyncParsableCommand {
 
 /// What `ektpd simulate` prints: the registry's view at the scenario's end.
 struct SimulationReport: Codable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case scenario, description, seed, start, end, stations, delivered, pending, registry, fleet, silent, alerts, courier
+        case unableToEnrol = "unable_to_enrol"
+        case notPulled = "not_pulled"
+        case alertsFiring = "alerts_firing"
+    }
+
     var scenario: String
     var description: String?
     var seed: UInt64

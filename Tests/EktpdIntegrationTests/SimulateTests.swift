@@ -17,6 +17,10 @@ struct Report: Decodable {
     var alerts: AlertTally
     var alertsFiring: [StationAlerts]
     var courier: [CourierTrip]?
+    enum CodingKeys: String, CodingKey {
+        case delivered, pending, fleet, silent, alerts, courier
+        case unableToEnrol = "unable_to_enrol", notPulled = "not_pulled", alertsFiring = "alerts_firing"
+    }
     struct StationAlerts: Decodable {
         var station: String
         var alerts: [FiringAlert]

@@ -135,6 +135,12 @@ public struct ControlAPI: Sendable {
 
     /// The body of `POST /v1/simulated/faults`.
     public struct FaultRequest: Codable, Sendable {
+        /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+        enum CodingKeys: String, CodingKey {
+            case device, fault, speed, delay, count
+            case failRatio = "fail_ratio"
+        }
+
         public var device: String
         public var fault: String
         public var failRatio: Double?

@@ -351,6 +351,12 @@ public final class FleetSimulator: @unchecked Sendable {
 
 /// Counts of alert notifications over a simulated fleet.
 public struct AlertTally: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case notifications, fired, resolved, repeats
+        case firedByName = "fired_by_name"
+    }
+
     /// Notifications (each one run of every hook, one POST to every webhook).
     public var notifications = 0
     public var fired = 0
@@ -390,6 +396,13 @@ public struct AlertTally: Codable, Sendable, Equatable {
 
 /// One courier trip in a simulation (issue 16).
 public struct CourierTrip: Codable, Sendable, Equatable {
+    /// The wire names: snake_case, written out (no key strategy: JSONStyle).
+    enum CodingKeys: String, CodingKey {
+        case time, station, result, reports, stored, known, reason
+        case cannotEnrolBefore = "cannot_enrol_before"
+        case cannotEnrolKnown = "cannot_enrol_known"
+    }
+
     public var time: Timestamp
     public var station: String
     public var result: ImportOutcome.Result
