@@ -53,6 +53,10 @@ enum FuzzTargets {
             let whole = try? JSONStyle.decode(ReportBatch.self, from: bytes)
             let taken = try? JSONStyle.decode(IngestBatch.self, from: bytes).batch
             precondition(whole == nil || taken != nil, "a batch that decodes whole must decode for ingest")
+            // The fast reader (BatchReader) answers only with what JSONDecoder answers.
+            if let fast = IngestBatch.readFast(bytes) {
+                precondition(taken != nil && fast.batch == taken!, "the fast reader takes what JSONDecoder refuses, or reads it otherwise")
+            }
             guard let batch = taken else { return }
             func verdict(_ b: ReportBatch) -> Int {
                 do { try b.check(from: b.station); return 200 } catch { return error.status }

@@ -94,7 +94,8 @@ func decoding() throws -> [String: Double] {
         }
     }
     let body = try JSONStyle.encode(ReportBatch(station: "bench", sentAt: T0, reports: reports))
-    var whole: [Double] = [], ingest: [Double] = []
+    var whole: [Double] = [], ingest: [Double] = [], fast: [Double] = []
+    precondition(IngestBatch.readFast(body) != nil, "the fast reader takes what stations send")
     for _ in 0..<21 {
         var t = now()
         for _ in 0..<50 { let n = try JSONStyle.decode(ReportBatch.self, from: body).reports.count; precondition(n == 200) }
@@ -102,8 +103,12 @@ func decoding() throws -> [String: Double] {
         t = now()
         for _ in 0..<50 { let n = try JSONStyle.decode(IngestBatch.self, from: body).batch.reports.count; precondition(n == 200) }
         ingest.append((now() - t) / 10_000 * 1e6)
+        t = now()
+        for _ in 0..<50 { let n = try body.withUnsafeBytes { try IngestBatch.read($0) }.batch.reports.count; precondition(n == 200) }
+        fast.append((now() - t) / 10_000 * 1e6)
     }
-    return ["whole_us_per_report": whole.sorted()[10], "ingest_us_per_report": ingest.sorted()[10], "body_kib": Double(body.count) / 1024]
+    return ["whole_us_per_report": whole.sorted()[10], "ingest_us_per_report": ingest.sorted()[10],
+            "fast_us_per_report": fast.sorted()[10], "body_kib": Double(body.count) / 1024]
 }
 
 /// One batch's rows for the raw baselines: what ingest stores for each report.

@@ -63,6 +63,24 @@ public struct Event: Codable, Sendable, Equatable {
     public var code: String?
     public var args: [String: String]?
 
+    /// Every field as given, code and args too (nothing recognised from the reason): as a
+    /// decoder reads an event (`BatchReader`).
+    init(sequence: Int64, time: Timestamp, station: String, type: EventType, subject: String, kind: DeviceKind?,
+         deviceName: String?, from: String?, to: String?, reason: String?, code: String?, args: [String: String]?) {
+        self.sequence = sequence
+        self.time = time
+        self.station = station
+        self.type = type
+        self.subject = subject
+        self.kind = kind
+        self.deviceName = deviceName
+        self.from = from
+        self.to = to
+        self.reason = reason
+        self.code = code
+        self.args = args
+    }
+
     public init(sequence: Int64, time: Timestamp, station: String, type: EventType, subject: String,
                 kind: DeviceKind? = nil, deviceName: String? = nil, from: String? = nil, to: String? = nil,
                 reason: String? = nil) {

@@ -17,6 +17,22 @@
 public struct IngestBatch: Decodable, Sendable {
     public var batch: ReportBatch
 
+    init(batch: ReportBatch) { self.batch = batch }
+
+    /// The batch in `bytes` (a request body, inflated): by `BatchReader` when it takes them, else
+    /// by `JSONDecoder`, whose error (with the field's coding path) is the one thrown. Both give
+    /// the same batch for the same bytes.
+    public static func read(_ bytes: UnsafeRawBufferPointer) throws -> IngestBatch {
+        if let fast = BatchReader.read(bytes) { return fast }
+        return try JSONStyle.decoder().decode(IngestBatch.self, from: Data(bytes))
+    }
+
+    /// `read` without the fallback: nil when the fast reader does not take the bytes (for the
+    /// fuzz target and the tests that hold it to JSONDecoder).
+    public static func readFast(_ bytes: [UInt8]) -> IngestBatch? {
+        bytes.withUnsafeBytes { BatchReader.read($0) }
+    }
+
     /// The `backend` of a status read partially (never what a station reports: they say
     /// `simulated`, `libusb` or `udev`).
     public static let partial = "(partial)"
@@ -86,3 +102,9 @@ public struct IngestBatch: Decodable, Sendable {
                              devices: devices, lastSequence: 0, startedAt: none, now: none, version: "", stock: s.stock)
     }
 }
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif

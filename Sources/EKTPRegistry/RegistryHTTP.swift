@@ -114,7 +114,7 @@ public enum RegistryHTTP {
                     throw RegistryError(413, "body over the limit of \(maxBody) bytes: send smaller batches")
                 }
                 buffer = try decodeContent(buffer, encoding: request.headers[.contentEncoding])
-                let batch = try decode(IngestBatch.self, buffer).batch
+                let batch = try readBatch(buffer)
                 let receivedAt = clock.now()
                 let reply = try await registry.ingest(batch, from: station, receivedAt: receivedAt)
                 // A station sending a key other than the one held (reinstalled, a new state directory):
@@ -257,6 +257,18 @@ public enum RegistryHTTP {
         let bytes = buffer.readableBytesView
         do {
             return try JSONStyle.decoder().decode(T.self, from: Data(bytes))
+        } catch let e as DecodingError {
+            throw RegistryError.bad(describe(e))
+        } catch {
+            throw RegistryError.bad("body is not valid JSON: \(error)")
+        }
+    }
+
+    /// A report batch for ingest (`IngestBatch.read`: the fast reader, else JSONDecoder), with
+    /// `decode`'s errors.
+    static func readBatch(_ buffer: ByteBuffer) throws -> ReportBatch {
+        do {
+            return try buffer.withUnsafeReadableBytes { try IngestBatch.read($0) }.batch
         } catch let e as DecodingError {
             throw RegistryError.bad(describe(e))
         } catch {

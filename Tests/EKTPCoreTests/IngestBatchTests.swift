@@ -79,4 +79,86 @@ import Testing
             #expect(c.codingPath.map(\.stringValue).starts(with: ["reports", "Index 1", "status", "kit", "state"]), "\(c.codingPath.map(\.stringValue))")
         }
     }
+
+    // MARK: BatchReader, the fast path (IngestBatch.read)
+
+    static func slow(_ text: String) -> Result<ReportBatch, any Error> {
+        Result { try JSONStyle.decode(IngestBatch.self, from: Array(text.utf8)).batch }
+    }
+
+    static func viaRead(_ text: String) -> Result<ReportBatch, any Error> {
+        Result { try Array(text.utf8).withUnsafeBytes { try IngestBatch.read($0) }.batch }
+    }
+
+    /// Events with every field, escapes, non-ASCII text, args, unknown keys and white space, and
+    /// snapshots out of order: the fast reader takes them and gives what JSONDecoder gives.
+    @Test func theFastReaderGivesWhatJSONDecoderGives() throws {
+        var full = Event(sequence: 7, time: Timestamp(millis: 1_790_000_000_123), station: "st-1", type: .deviceHealth, subject: "1-1:05ba:000a",
+                         kind: .cardPrinter, deviceName: "Pencetak \"A\" — kartu 🙂", from: "ok", to: "failed",
+                         reason: "tab\tnewline\nbackslash\\ slash / nul\u{00} del\u{7f} 日本")
+        full.args = ["port": "1-1", "kind": "camera", "": "empty key"]
+        let sent = Self.batch([Self.snapshot(2, blanks: 900), WireReport(sequence: 7, kind: .event, time: Timestamp(millis: 1_790_000_000_123), event: full),
+                               Self.snapshot(6, blanks: 700, printerBlanks: 12), Self.event(3), Self.snapshot(4, blanks: 800)])
+        let bytes = try JSONStyle.encode(sent)
+        let fast = try #require(IngestBatch.readFast(bytes), "the fast reader takes what JSONStyle writes")
+        #expect(fast.batch == (try JSONStyle.decode(IngestBatch.self, from: bytes)).batch)
+        #expect(fast.batch.reports[1].event == full)
+        // The same written by hand: white space everywhere, \u escapes (a surrogate pair too),
+        // keys JSONDecoder ignores (of every JSON kind), nulls for optionals, a public key.
+        let text = """
+         { "station" : "st-1", "extra": {"a": [1, -2.5e+3, true, false, null, "x\\u00e9"]}, "sent_at":"2026-11-30T08:00:00Z",
+           "reports": [ {"sequence": 9, "kind": "event", "time": "2026-11-30T08:00:00.5Z", "note": [],
+             "event": {"sequence": 9, "time": "2026-11-30T08:00:00.5Z", "station": "st-1", "type": "kit.status", "subject": "kit",
+                       "kind": null, "device_name": null, "from": "ready", "to": "degraded", "reason": "caf\\u00e9 \\ud83d\\ude00 \\/ \\b\\f\\r",
+                       "code": "kit.degraded", "args": {"x": "1"}, "future_field": {"nested": {"deep": [[]]}}},
+             "status": null} ],
+           "public_key": "AAAA" }\t\n
+        """
+        let slow = try Self.slow(text).get()
+        let taken = try #require(IngestBatch.readFast(Array(text.utf8)))
+        #expect(taken.batch == slow)
+        #expect(taken.batch.reports[0].event?.reason == "café 😀 / \u{08}\u{0c}\r")
+    }
+
+    /// What the fast reader leaves to JSONDecoder, and what `read` then gives: JSONDecoder's batch
+    /// or its error.
+    @Test(arguments: [
+        // A known key twice (JSONDecoder keeps the first).
+        #"{"station":"a","station":"b","sent_at":"2026-11-30T08:00:00Z","reports":[]}"#,
+        // A number JSONDecoder may take as an integer, or refuse.
+        #"{"station":"a","sent_at":"2026-11-30T08:00:00Z","reports":[{"sequence":1.0,"kind":"event","time":"2026-11-30T08:00:00Z"}]}"#,
+        #"{"station":"a","sent_at":"2026-11-30T08:00:00Z","reports":[{"sequence":1e2,"kind":"event","time":"2026-11-30T08:00:00Z"}]}"#,
+        #"{"station":"a","sent_at":"2026-11-30T08:00:00Z","reports":[{"sequence":-0,"kind":"event","time":"2026-11-30T08:00:00Z"}]}"#,
+        #"{"station":"a","sent_at":"2026-11-30T08:00:00Z","reports":[{"sequence":99999999999999999999,"kind":"event","time":"2026-11-30T08:00:00Z"}]}"#,
+        // An escaped key, a lone surrogate.
+        #"{"st\u0061tion":"a","sent_at":"2026-11-30T08:00:00Z","reports":[]}"#,
+        #"{"station":"\ud800","sent_at":"2026-11-30T08:00:00Z","reports":[]}"#,
+        // null where a value is required, an unknown word, a bad time.
+        #"{"station":null,"sent_at":"2026-11-30T08:00:00Z","reports":[]}"#,
+        #"{"station":"a","sent_at":"2026-11-30T08:00:00Z","reports":[{"sequence":1,"kind":"rumour","time":"2026-11-30T08:00:00Z"}]}"#,
+        #"{"station":"a","sent_at":"yesterday","reports":[]}"#,
+        // Not JSON: in a key nobody reads, after the end, a trailing comma, a leading zero.
+        #"{"station":"a","x":[1,],"sent_at":"2026-11-30T08:00:00Z","reports":[]}"#,
+        #"{"station":"a","sent_at":"2026-11-30T08:00:00Z","reports":[]} x"#,
+        #"{"station":"a","sent_at":"2026-11-30T08:00:00Z","reports":[],}"#,
+        #"{"station":"a","x":01,"sent_at":"2026-11-30T08:00:00Z","reports":[]}"#,
+        // Deeper than the fast reader goes.
+        #"{"station":"a","x":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + #","sent_at":"2026-11-30T08:00:00Z","reports":[]}"#,
+    ])
+    func whatTheFastReaderLeavesJSONDecoderAnswers(_ text: String) throws {
+        #expect(IngestBatch.readFast(Array(text.utf8)) == nil, "the fast reader leaves it")
+        switch (Self.slow(text), Self.viaRead(text)) {
+        case (.success(let a), .success(let b)): #expect(a == b)
+        case (.failure(let a), .failure(let b)): #expect("\(a)" == "\(b)", "the same error")
+        case (let a, let b): Issue.record("JSONDecoder: \(a), read: \(b)")
+        }
+    }
+
+    @Test func aByteOrderMarkIsLeftToJSONDecoder() {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(#"{"station":"a","sent_at":"2026-11-30T08:00:00Z","reports":[]}"#.utf8)
+        #expect(IngestBatch.readFast(bytes) == nil)
+        let slow = try? JSONStyle.decode(IngestBatch.self, from: bytes).batch
+        let read = try? bytes.withUnsafeBytes { try IngestBatch.read($0) }.batch
+        #expect(slow == read)
+    }
 }
