@@ -121,6 +121,10 @@ struct Serve: AsyncParsableCommand {
     var writeQueue: Int = 64
     @Option(name: .long, help: "A write waits at most this many seconds for a place, then gets 429 (under a station's 20 s timeout).")
     var writeWait: Int = 5
+    @Option(name: .long, help: "At most this many connections open at once; more wait in the listen queue (4,096) until one closes. Bounds memory when a province reconnects at once (about 22 KB a connection).")
+    var maxConnections: Int = 8192
+    @Option(name: .long, help: "Close a connection idle this many seconds, so an idle station gives its place to another.")
+    var idleTimeout: Int = 60
     @Option(name: .long, help: "Serve HTTPS with this PEM certificate chain (or $EKTP_REGISTRY_TLS_CERT); reloaded on SIGHUP.")
     var tlsCert: String?
     @Option(name: .long, help: "The certificate's PEM private key (or $EKTP_REGISTRY_TLS_KEY).")
@@ -137,6 +141,10 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "ektp-registry")
         guard maxWrites >= 1, writeQueue >= 0, (1...60).contains(writeWait) else {
             FileHandleStderr.write("ektp-registry: " + tr("--max-writes must be 1 or more, --write-queue 0 or more, --write-wait 1 to 60 seconds") + "\n")
+            throw ExitCode(2)
+        }
+        guard maxConnections >= 16, (1...3600).contains(idleTimeout) else {
+            FileHandleStderr.write("ektp-registry: " + tr("--max-connections must be 16 or more, --idle-timeout 1 to 3600 seconds") + "\n")
             throw ExitCode(2)
         }
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
@@ -198,13 +206,20 @@ struct Serve: AsyncParsableCommand {
                     }
                 }
             }
+            let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(idleTimeout)))
             let app = Application(
                 router: router,
-                server: serverTLS.map { HTTPServerBuilder.registryTLS($0) } ?? .http1(),
+                server: serverTLS.map { HTTPServerBuilder.registryTLS($0, configuration: http1) } ?? .http1(configuration: http1),
                 // A province reconnecting at once opens thousands of connections in a second: a
                 // listen queue of 4096 (Linux's somaxconn) instead of 256 keeps them from being reset
                 // (Benchmarks/reconnect.py: 929 of 2000 reset at 256).
-                configuration: .init(address: .hostname(host, port: port), serverName: "ektp-registry", backlog: 4096),
+                // At most --max-connections at once (Hummingbird stops accepting past it; the rest
+                // wait in the listen queue): 15,000 stations reconnecting at once took 362 MB with
+                // no limit, about 22 KB a connection; 227 MB at 8,192 (Benchmarks/catchup.py 15000
+                // 0.2). At 4,096 and a 15 s idle timeout: 144 MB, but a station waiting out its
+                // Retry-After lost its connection and came back late: 4,950 second refusals.
+                configuration: .init(address: .hostname(host, port: port), serverName: "ektp-registry", backlog: 4096,
+                                     availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)),
                 onServerRunning: { channel in
                     let bound = channel.localAddress?.port ?? port
                     if let portFile {

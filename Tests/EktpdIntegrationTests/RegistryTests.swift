@@ -232,6 +232,41 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
         #expect(status?.delivery?.registry == reg.url)
     }
 
+    /// Issue 17, item 1: at most --max-connections open at once (Hummingbird stops accepting; the
+    /// rest wait in the listen queue, costing the registry no memory), and an idle connection is
+    /// closed after --idle-timeout so a waiting station gets its place.
+    @Test func connectionsPastTheLimitWaitTheirTurnAndIdleOnesAreClosed() throws {
+        let reg = try RunningRegistry(extra: ["--max-connections", "16", "--idle-timeout", "5"])
+        func open() throws -> Int32 {
+            let fd = try tcpConnect(host: "127.0.0.1", port: reg.port, timeout: .seconds(5)).get()
+            var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let ask = "GET /healthz HTTP/1.1\r\nHost: registry\r\n\r\n"
+            _ = ask.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            return fd
+        }
+        /// What arrived within 100 ms: bytes, 0 at end of stream, -1 for nothing yet.
+        func poll(_ fd: Int32) -> Int {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            return recv(fd, &buf, buf.count, 0)
+        }
+        func answered(_ fd: Int32) throws { try waitFor("an answer", seconds: 10) { poll(fd) > 0 } }
+        let held = try (0..<16).map { _ in try open() }
+        for fd in held { try answered(fd) }  // all 16 accepted and answered; they stay open
+        let waiting = try open()
+        // Past the limit the connection waits in the listen queue: no answer while the 16 stay.
+        for _ in 0..<5 { #expect(poll(waiting) == -1, "answered past the limit") }
+        close(held[0])
+        try answered(waiting)
+        // Idle for --idle-timeout (5 s): the registry closes the connection (end of stream).
+        try waitFor("the registry to close an idle connection", seconds: 20) { poll(waiting) == 0 }
+        for fd in held.dropFirst() { close(fd) }
+        close(waiting)
+        // Past the limits of the options: a clear refusal.
+        let bad = run([registryBinary, "serve", "--database", "sqlite:\(reg.dir)/x.sqlite3", "--max-connections", "3"])
+        #expect(bad.status == 2 && bad.stderr.contains("--max-connections must be 16 or more"), "\(bad.stderr)")
+    }
+
     @Test func registryConfigMistakesAreNamedWithTheirLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-cfg-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
