@@ -105,6 +105,43 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         await r.store.close()
     }
 
+    /// Transactions that arrive while a commit runs are committed together (SQLite's group commit),
+    /// each still all or nothing: one that fails leaves nothing, the others are stored. On
+    /// PostgreSQL each is its own transaction; the outcome is the same.
+    @Test(arguments: Backend.allCases) func transactionsCommittedTogetherKeepTheirOwnAllOrNothing(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let store = o.registry.store
+        _ = try await store.transaction([SQLStatement("CREATE TABLE group_test (k INTEGER PRIMARY KEY, v TEXT NOT NULL)", [])])
+        let sqlite = store as? SQLiteStore
+        // A commit in progress (as the leader would be): the 40 below wait and go together.
+        sqlite?.group.withLock { $0.leading = true }
+        let before = sqlite?.commits.load(ordering: .relaxed) ?? 0
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { tasks in
+            for i in 0..<40 {
+                tasks.addTask {
+                    // Number 7 writes its own row, then one that is already there: it fails whole.
+                    var statements = [SQLStatement("INSERT INTO group_test (k, v) VALUES (?, ?)", [.int(Int64(i)), .text("t\(i)")])]
+                    if i == 7 { statements.append(SQLStatement("INSERT INTO group_test (k, v) VALUES (?, ?)", [.int(3), .text("again")])) }
+                    if i == 7 { statements.insert(SQLStatement("INSERT INTO group_test (k, v) VALUES (?, ?)", [.int(1007), .text("t7")]), at: 0) }
+                    return (i, (try? await store.transaction(statements)) != nil)
+                }
+            }
+            if let sqlite {
+                while sqlite.group.withLock({ $0.pending.count }) < 40 { await Task.yield() }
+                await sqlite.commitPending()
+            }
+            return await tasks.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.filter { !$0.value }.map(\.key) == [7], "only number 7 fails: \(outcomes.filter { !$0.value })")
+        let rows = try await store.query(SQLStatement("SELECT k FROM group_test ORDER BY k", []))
+        let keys = rows.compactMap { if case .int(let k) = $0.first { return k } else { return nil } }
+        #expect(keys == (0..<40).filter { $0 != 7 }.map(Int64.init), "7's rows (1007 and 7) are undone, the rest stored")
+        if let sqlite {
+            // 40 transactions, at most 32 a commit: two commits.
+            #expect(sqlite.commits.load(ordering: .relaxed) - before == 2)
+        }
+    }
+
     @Test(arguments: Backend.allCases) func ingestIsIdempotent(_ b: Backend) async throws {
         guard let o = try await openRegistry(b) else { return }
         let r = o.registry

@@ -1,4 +1,5 @@
 import GRDB
+import Synchronization
 
 /// The registry's default store: one SQLite file through GRDB, in WAL mode (readers never wait for
 /// the writer), `synchronous=FULL` (a stored report survives a power cut).
@@ -25,13 +26,73 @@ public final class SQLiteStore: RegistryStore {
         label = "sqlite \(path)"
     }
 
+    /// Runs the statements in one transaction, committed together with the transactions that
+    /// arrived while the previous commit ran (group commit): each keeps its own all-or-nothing
+    /// (a savepoint of its own when there are several), and all of them become durable with one
+    /// WAL sync (`synchronous=FULL`). Why: a catch-up's writes are queued behind one writer and
+    /// each paid its own sync; on this machine's virtual disk the same 1.44 M-report catch-up took
+    /// 34 s or 136 s with the same CPU per report (28-29 us), as the disk's sync time moved.
+    /// At most `groupLimit` transactions go in one commit.
     public func transaction(_ statements: [SQLStatement]) async throws -> [[[SQLValue]]] {
-        do {
-            return try await pool.write { db in
-                try statements.map { try Self.run($0, db) }
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<[[[SQLValue]]], any Error>) in
+            let lead = group.withLock { g -> Bool in
+                g.pending.append(PendingWrite(statements: statements, done: c))
+                if g.leading { return false }
+                g.leading = true
+                return true
             }
-        } catch {
-            throw StoreError(Self.describe(error))
+            if lead { Task { await self.commitPending() } }
+        }
+    }
+
+    /// Transactions in one commit, at most.
+    static let groupLimit = 32
+
+    struct PendingWrite: Sendable {
+        let statements: [SQLStatement]
+        let done: CheckedContinuation<[[[SQLValue]]], any Error>
+    }
+
+    let group = Mutex<(pending: [PendingWrite], leading: Bool)>(([], false))
+    /// Commits made by `transaction` (for tests: transactions that arrived together share one).
+    let commits = Atomic<Int>(0)
+
+    /// The leader's loop: commits what is pending, then what came meanwhile, until nothing is.
+    func commitPending() async {
+        while true {
+            let batch = group.withLock { g -> [PendingWrite] in
+                let take = Array(g.pending.prefix(Self.groupLimit))
+                g.pending.removeFirst(take.count)
+                if take.isEmpty { g.leading = false }
+                return take
+            }
+            if batch.isEmpty { return }
+            let results: [Result<[[[SQLValue]]], StoreError>]
+            commits.add(1, ordering: .relaxed)
+            do {
+                results = try await pool.write { db in
+                    if batch.count == 1 {
+                        // Alone: its failure rolls the whole transaction back and is thrown.
+                        return [.success(try batch[0].statements.map { try Self.run($0, db) })]
+                    }
+                    return batch.map { w in
+                        var rows: [[[SQLValue]]] = []
+                        do {
+                            try db.inSavepoint {
+                                rows = try w.statements.map { try Self.run($0, db) }
+                                return .commit
+                            }
+                            return .success(rows)
+                        } catch {
+                            return .failure(StoreError(Self.describe(error)))
+                        }
+                    }
+                }
+            } catch {
+                // Not committed: none of them is stored.
+                results = Array(repeating: .failure(StoreError(Self.describe(error))), count: batch.count)
+            }
+            for (w, r) in zip(batch, results) { w.done.resume(with: r.mapError { $0 as any Error }) }
         }
     }
 
