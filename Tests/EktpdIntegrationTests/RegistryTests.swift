@@ -232,6 +232,30 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
         #expect(status?.delivery?.registry == reg.url)
     }
 
+    /// The centre's first view of a started station is its kit after the first probe round, not
+    /// every device "not yet checked": no snapshot is taken before that round is recorded (seen:
+    /// a healthy station shown degraded for 30 s after each start).
+    @Test func theCentresFirstViewOfAStartedStationIsItsCheckedKit() throws {
+        let reg = try RunningRegistry()
+        let token = try reg.token("it-01")
+        let tokenFile = reg.dir + "/token"
+        try (token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        chmod(tokenFile, 0o600)
+        // The default snapshot spacing (30 s): a first snapshot taken too early would stay that long.
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+            registry: {url: "\(reg.url)", token_file: \(tokenFile), backoff_base: 50ms, backoff_max: 500ms}
+            """)
+        try daemon.waitReady()
+        var first: StationDetail?
+        try waitFor("the registry to hear from the station", seconds: 30) {
+            first = try? reg.get(StationDetail.self, "/v1/stations/it-01")
+            return first?.status != nil
+        }
+        let d = try #require(first)
+        #expect(d.view.condition == .ready, "first seen as \(d.view.condition): \(d.view.reasons)")
+        #expect(d.status?.devices.allSatisfy { $0.health == .ok } == true, "\(d.status?.devices.map { "\($0.device.name) \($0.health)" } ?? [])")
+    }
+
     /// Issue 17, item 1: at most --max-connections open at once (Hummingbird stops accepting; the
     /// rest wait in the listen queue, costing the registry no memory), and an idle connection is
     /// closed after --idle-timeout so a waiting station gets its place.

@@ -94,9 +94,13 @@ public final class RegistryUplink: Sendable {
     }
 
     /// Takes a snapshot into the outbox when one is due: something changed and the last one is
-    /// `snapshotSpacing` old, or the heartbeat is due. Returns whether it took one.
+    /// `snapshotSpacing` old, or the heartbeat is due. Returns whether it took one. None before the
+    /// first probe round is recorded (`StationEngine.isSettled`): a snapshot then showed every
+    /// device "not yet checked", and the centre saw a healthy station as degraded for the first
+    /// `snapshotSpacing` (30 s) after each start. The round's `kit.status` event wakes delivery.
     @discardableResult
     public func snapshotIfDue(now: Timestamp) -> Bool {
+        guard engine.isSettled else { return false }
         let last = state.withLock { $0.lastSnapshot }
         let due: Bool
         if let last {
