@@ -84,20 +84,9 @@ public struct Event: Codable, Sendable, Equatable {
     public init(sequence: Int64, time: Timestamp, station: String, type: EventType, subject: String,
                 kind: DeviceKind? = nil, deviceName: String? = nil, from: String? = nil, to: String? = nil,
                 reason: String? = nil) {
-        self.sequence = sequence
-        self.time = time
-        self.station = station
-        self.type = type
-        self.subject = subject
-        self.kind = kind
-        self.deviceName = deviceName
-        self.from = from
-        self.to = to
-        self.reason = reason
-        if let reason, let known = ReasonCode.recognise(reason) {
-            code = known.code.rawValue
-            args = known.args
-        }
+        let known = reason.flatMap(ReasonCode.recognise)
+        self.init(sequence: sequence, time: time, station: station, type: type, subject: subject, kind: kind,
+                  deviceName: deviceName, from: from, to: to, reason: reason, code: known?.code.rawValue, args: known?.args)
     }
 
     /// The reason in the reader's language (`translate` maps an English msgid to theirs): from its

@@ -63,6 +63,14 @@ final class RunningRegistry {
 
     var url: String { tls ? "https://localhost:\(port)" : "http://127.0.0.1:\(port)" }
 
+    /// A station's token in a file of its own (mode 0600), as ektpd's `registry.token_file` reads it.
+    func tokenFile(_ station: String) throws -> String {
+        let path = dir + "/token-\(station)"
+        try (try token(station) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
+        return path
+    }
+
     func token(_ station: String) throws -> String {
         let r = run([registryBinary, "token", "issue", "--database", database, "--station", station])
         guard r.status == 0 else { throw HarnessError("token issue failed: \(r.stderr)") }
@@ -187,10 +195,7 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
     /// the outbox held reaches the registry, once.
     @Test func killNineDuringDeliveryThenRestartEveryReportArrivesOnce() throws {
         let reg = try RunningRegistry()
-        let token = try reg.token("it-01")
-        let tokenFile = reg.dir + "/token"
-        try (token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        chmod(tokenFile, 0o600)
+        let tokenFile = try reg.tokenFile("it-01")
         let config = """
             registry: {url: "\(reg.url)", token_file: \(tokenFile), snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, backoff_max: 500ms, batch_size: 3}
             """
@@ -237,10 +242,7 @@ func batchJSON(_ station: String, _ seqs: ClosedRange<Int>, kind: String = "even
     /// a healthy station shown degraded for 30 s after each start).
     @Test func theCentresFirstViewOfAStartedStationIsItsCheckedKit() throws {
         let reg = try RunningRegistry()
-        let token = try reg.token("it-01")
-        let tokenFile = reg.dir + "/token"
-        try (token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        chmod(tokenFile, 0o600)
+        let tokenFile = try reg.tokenFile("it-01")
         // The default snapshot spacing (30 s): a first snapshot taken too early would stay that long.
         let daemon = try RunningDaemon(scenario: standardKit, config: """
             registry: {url: "\(reg.url)", token_file: \(tokenFile), backoff_base: 50ms, backoff_max: 500ms}
