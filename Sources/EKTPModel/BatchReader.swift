@@ -5,8 +5,9 @@
 /// CPU in a catch-up in JSONDecoder, most of it not in scanning the JSON but in Codable's generic
 /// machinery (a keyed container, a box and a metadata lookup for every object and field) for 160
 /// events and 40 snapshots a batch. No other JSON library is at hand offline; this reader is about
-/// 300 lines and reads only the batch's fixed shape. Measured with ektp-bench's `decoding` rows
-/// (BENCHMARKS.md): 17.8 us a report through JSONDecoder, see `fast_us_per_report` for this one.
+/// 400 lines and reads only the batch's fixed shape. Measured with ektp-bench's `decoding` rows
+/// (BENCHMARKS.md, a batch of 200 with every fifth a 6-device snapshot): 17.8 us a report through
+/// JSONDecoder, 4.5-4.9 us through this reader (`fast_us_per_report`).
 ///
 /// It is a fast path, never the only path: it answers nil for anything it does not take, and the
 /// caller then reads the bytes with `JSONDecoder` (`IngestBatch.read`), which gives the batch or the

@@ -231,8 +231,8 @@ struct Serve: AsyncParsableCommand {
                 },
                 logger: logger)
             // SIGTERM and SIGINT through one handler that is never swapped (StopSignals): Hummingbird's
-            // runService(gracefulShutdownSignals:) sets SIG_IGN before libdispatch's handler is in,
-            // and a SIGTERM in between was lost. Before this line the default (exit by the signal)
+            // runService(gracefulShutdownSignals:) has libdispatch swap in a handler of its own,
+            // and a SIGTERM around the swap was not acted on. Before this line the default (exit by the signal)
             // still stops a start that waits on the database.
             StopSignals.install()
             let groupBox = Mutex<ServiceGroup?>(nil)

@@ -8,13 +8,14 @@ import ServiceLifecycle
 /// SIGTERM and SIGINT, for the whole life of a daemon (`ektpd run`, `ektp-registry serve`): one
 /// handler installed once and never replaced; each signal stops the service group gracefully.
 ///
-/// Why not swift-service-lifecycle's `gracefulShutdownSignals`: it sets the signal to SIG_IGN and
-/// then makes a libdispatch signal source, and libdispatch installs its handler later, on its
-/// manager thread. A SIGTERM in between was discarded: `ektpd run` went on running (seen 3 times in
-/// the hardening r10 loops while a compile loaded the machine; one was still serving 10 minutes
-/// later). Here the handler (CEKTPSys, `ektp_early_signals_install`) only writes the signal's
-/// number to a pipe; a thread of its own reads the pipe, so a signal that came before the group
-/// ran is still there when it does.
+/// Why not swift-service-lifecycle's `gracefulShutdownSignals`: it makes libdispatch signal
+/// sources, and on Linux libdispatch then installs a handler of its own in place of ektpd's early
+/// one, from its manager thread, once the source is registered (`_dispatch_muxnote_create` in
+/// event_epoll.c; strace shows the second handler). A SIGTERM around that swap was not acted on:
+/// `ektpd run` went on running (seen 3 times in the hardening r10 loops while a compile loaded the
+/// machine; one was still serving 10 minutes later). Here the handler (CEKTPSys,
+/// `ektp_early_signals_install`) only writes the signal's number to a pipe; a thread of its own
+/// reads the pipe, so a signal that came before the group ran is still there when it does.
 public enum StopSignals {
     /// Installs the handler (idempotent; `ektpd run` has it from load, by a constructor).
     public static func install() { ektp_early_signals_install() }
