@@ -15,14 +15,11 @@ int ektp_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, 
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-static volatile sig_atomic_t ektp_early_stop = 0;
 static int ektp_stop_pipe[2] = {-1, -1};
-/* Records the signal and writes its number to the stop pipe (write(2) is async-signal-safe; a full
- * pipe drops the byte, and the flag still says a stop was asked). errno is kept for the code the
- * signal interrupted. */
+/* Writes the signal's number to the stop pipe (write(2) is async-signal-safe; a full pipe, 64 KiB
+ * of unread signals, drops the byte). errno is kept for the code the signal interrupted. */
 static void ektp_on_stop_signal(int sig) {
     int saved = errno;
-    ektp_early_stop = 1;
     if (ektp_stop_pipe[1] >= 0) {
         unsigned char b = (unsigned char)sig;
         ssize_t n = write(ektp_stop_pipe[1], &b, 1);
@@ -49,7 +46,6 @@ void ektp_early_signals_install(void) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 }
-int ektp_early_signal_seen(void) { return ektp_early_stop; }
 int ektp_stop_signal_fd(void) { return ektp_stop_pipe[0]; }
 
 /* `ektpd run`: the early handler goes in before anything else runs (the dynamic loader has

@@ -26,6 +26,15 @@ struct BatchReader {
 
     init(_ p: UnsafeRawBufferPointer) { self.p = p }
 
+    // The keys each object reads, in the order its `switch` numbers them (made once, not per key).
+    static let batchKeys: [StaticString] = ["station", "sent_at", "reports", "public_key"]
+    static let reportKeys: [StaticString] = ["sequence", "kind", "time", "event", "status"]
+    static let eventKeys: [StaticString] = ["sequence", "time", "station", "type", "subject", "kind", "device_name", "from", "to", "reason", "code", "args"]
+    static let statusKeys: [StaticString] = ["station", "site", "stock", "devices"]
+    static let deviceKeys: [StaticString] = ["blanks_remaining"]
+    static let siteKeys: [StaticString] = ["province", "regency", "district"]
+    static let stockKeys: [StaticString] = ["blanks", "source", "updated_at"]
+
     static func read(_ bytes: UnsafeRawBufferPointer) -> IngestBatch? {
         var r = BatchReader(bytes)
         return try? r.batch()
@@ -35,17 +44,16 @@ struct BatchReader {
 
     mutating func batch() throws -> IngestBatch {
         var station: String?, sentAt: Timestamp?, publicKey: String?
+        // Each report's first reading and where its bytes are (the newest snapshot is read whole).
         var reports: [(light: IngestBatch.Light, range: Range<Int>)]?
-        var list: [(light: IngestBatch.Light, range: Range<Int>)] = []
-        var seen: UInt32 = 0
-        try open(UInt8(ascii: "{"))
-        var first = true
-        while let k = try nextKey(&first) {
-            switch try known(k, ["station", "sent_at", "reports", "public_key"], &seen) {
+        var object = try fields(Self.batchKeys)
+        while let field = try next(&object) {
+            switch field {
             case 0: station = try string()
             case 1: sentAt = try timestamp()
             case 2:
-                list.reserveCapacity(200)
+                var list: [(light: IngestBatch.Light, range: Range<Int>)] = []
+                list.reserveCapacity(ReportBatch.stationBatchSize)
                 try open(UInt8(ascii: "["))
                 var firstItem = true
                 while try nextItem(&firstItem) {
@@ -82,11 +90,9 @@ struct BatchReader {
 
     mutating func report() throws -> IngestBatch.Light {
         var sequence: Int64?, kind: ReportKind?, time: Timestamp?, event: Event?, status: IngestBatch.LightStatus?
-        var seen: UInt32 = 0
-        try open(UInt8(ascii: "{"))
-        var first = true
-        while let k = try nextKey(&first) {
-            switch try known(k, ["sequence", "kind", "time", "event", "status"], &seen) {
+        var object = try fields(Self.reportKeys)
+        while let field = try next(&object) {
+            switch field {
             case 0: sequence = try int64()
             case 1: kind = try word(ReportKind.self)
             case 2: time = try timestamp()
@@ -103,11 +109,9 @@ struct BatchReader {
         var sequence: Int64?, time: Timestamp?, station: String?, type: EventType?, subject: String?
         var kind: DeviceKind?, deviceName: String?, from: String?, to: String?, reason: String?, code: String?
         var args: [String: String]?
-        var seen: UInt32 = 0
-        try open(UInt8(ascii: "{"))
-        var first = true
-        while let k = try nextKey(&first) {
-            switch try known(k, ["sequence", "time", "station", "type", "subject", "kind", "device_name", "from", "to", "reason", "code", "args"], &seen) {
+        var object = try fields(Self.eventKeys)
+        while let field = try next(&object) {
+            switch field {
             case 0: sequence = try int64()
             case 1: time = try timestamp()
             case 2: station = try string()
@@ -131,11 +135,9 @@ struct BatchReader {
 
     mutating func lightStatus() throws -> IngestBatch.LightStatus {
         var station: String?, site: Site?, stock: StockStatus?, devices: [IngestBatch.LightStatus.Device]?
-        var seen: UInt32 = 0
-        try open(UInt8(ascii: "{"))
-        var first = true
-        while let k = try nextKey(&first) {
-            switch try known(k, ["station", "site", "stock", "devices"], &seen) {
+        var object = try fields(Self.statusKeys)
+        while let field = try next(&object) {
+            switch field {
             case 0: station = try string()
             case 1: site = try self.site()
             case 2: stock = try null() ? nil : self.stock()
@@ -145,11 +147,9 @@ struct BatchReader {
                 var firstItem = true
                 while try nextItem(&firstItem) {
                     var blanks: Int?
-                    var seenDevice: UInt32 = 0
-                    try open(UInt8(ascii: "{"))
-                    var firstKey = true
-                    while let dk = try nextKey(&firstKey) {
-                        if try known(dk, ["blanks_remaining"], &seenDevice) == 0 {
+                    var device = try fields(Self.deviceKeys)
+                    while let field = try next(&device) {
+                        if field == 0 {
                             blanks = try null() ? nil : int()
                         } else {
                             try skip(depth: 6)
@@ -167,11 +167,9 @@ struct BatchReader {
 
     mutating func site() throws -> Site {
         var province: String?, regency: String?, district: String?
-        var seen: UInt32 = 0
-        try open(UInt8(ascii: "{"))
-        var first = true
-        while let k = try nextKey(&first) {
-            switch try known(k, ["province", "regency", "district"], &seen) {
+        var object = try fields(Self.siteKeys)
+        while let field = try next(&object) {
+            switch field {
             case 0: province = try string()
             case 1: regency = try string()
             case 2: district = try string()
@@ -184,11 +182,9 @@ struct BatchReader {
 
     mutating func stock() throws -> StockStatus {
         var blanks: Int?, source: StockSource?, updatedAt: Timestamp?
-        var seen: UInt32 = 0
-        try open(UInt8(ascii: "{"))
-        var first = true
-        while let k = try nextKey(&first) {
-            switch try known(k, ["blanks", "source", "updated_at"], &seen) {
+        var object = try fields(Self.stockKeys)
+        while let field = try next(&object) {
+            switch field {
             case 0: blanks = try int()
             case 1: source = try word(StockSource.self)
             case 2: updatedAt = try timestamp()
@@ -265,6 +261,26 @@ struct BatchReader {
         }
         first = false
         return true
+    }
+
+    /// An object being read field by field: the keys it knows and which of them came.
+    struct Fields {
+        let names: [StaticString]
+        var seen: UInt32 = 0
+        var first = true
+    }
+
+    /// Opens an object whose known keys are `names` (at most 32).
+    mutating func fields(_ names: [StaticString]) throws -> Fields {
+        try open(UInt8(ascii: "{"))
+        return Fields(names: names)
+    }
+
+    /// The next field's index in the object's `names` (-1 for a key the reader steps over), its
+    /// colon consumed; nil at the closing brace.
+    mutating func next(_ object: inout Fields) throws -> Int? {
+        guard let k = try nextKey(&object.first) else { return nil }
+        return try known(k, object.names, &object.seen)
     }
 
     /// The index of key `k` in `names`, or -1 for a key the reader steps over; a known key given

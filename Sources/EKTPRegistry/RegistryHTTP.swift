@@ -254,9 +254,13 @@ public enum RegistryHTTP {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ buffer: ByteBuffer) throws -> T {
-        let bytes = buffer.readableBytesView
+        try badJSONAs400 { try JSONStyle.decoder().decode(T.self, from: Data(buffer.readableBytesView)) }
+    }
+
+    /// A body that does not decode as a 400 naming the field ("reports[2].kind: ...").
+    static func badJSONAs400<T>(_ read: () throws -> T) throws -> T {
         do {
-            return try JSONStyle.decoder().decode(T.self, from: Data(bytes))
+            return try read()
         } catch let e as DecodingError {
             throw RegistryError.bad(describe(e))
         } catch {
@@ -267,13 +271,7 @@ public enum RegistryHTTP {
     /// A report batch for ingest (`IngestBatch.read`: the fast reader, else JSONDecoder), with
     /// `decode`'s errors.
     static func readBatch(_ buffer: ByteBuffer) throws -> ReportBatch {
-        do {
-            return try buffer.withUnsafeReadableBytes { try IngestBatch.read($0) }.batch
-        } catch let e as DecodingError {
-            throw RegistryError.bad(describe(e))
-        } catch {
-            throw RegistryError.bad("body is not valid JSON: \(error)")
-        }
+        try badJSONAs400 { try buffer.withUnsafeReadableBytes { try IngestBatch.read($0) }.batch }
     }
 
     /// A decoding error as "reports[2].kind: ..." so the sender finds the field.

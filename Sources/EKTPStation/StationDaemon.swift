@@ -169,17 +169,7 @@ public enum StationDaemon {
         // SIGTERM and SIGINT stop the group gracefully, whenever they come: the handler went in at
         // load (CEKTPSys) and is never replaced, so one sent before the group ran is taken when it
         // does (hardening r10), and none is lost to a handler being swapped (StopSignals).
-        StopSignals.install()
-        let groupBox = Mutex<ServiceGroup?>(nil)
-        services.append(StopSignalWatch(logger: logger) {
-            guard let g = groupBox.withLock({ $0 }) else { return false }
-            await g.triggerGracefulShutdown()
-            return true
-        })
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
-            logger: logger))
-        groupBox.withLock { $0 = group }
+        let group = StopSignals.serviceGroup(services: services, logger: logger)
         do {
             try await group.run()
         } catch {

@@ -234,16 +234,7 @@ struct Serve: AsyncParsableCommand {
             // runService(gracefulShutdownSignals:) has libdispatch swap in a handler of its own,
             // and a SIGTERM around the swap was not acted on. Before this line the default (exit by the signal)
             // still stops a start that waits on the database.
-            StopSignals.install()
-            let groupBox = Mutex<ServiceGroup?>(nil)
-            let group = ServiceGroup(configuration: .init(
-                services: [.init(service: app), .init(service: StopSignalWatch(logger: logger) {
-                    guard let g = groupBox.withLock({ $0 }) else { return false }
-                    await g.triggerGracefulShutdown()
-                    return true
-                })],
-                logger: logger))
-            groupBox.withLock { $0 = group }
+            let group = StopSignals.serviceGroup(services: [app], logger: logger)
             try await group.run()
             await store.close()
             logger.notice("stopped")

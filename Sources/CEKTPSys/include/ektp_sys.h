@@ -5,13 +5,12 @@ int ektp_pipe_cloexec(int fds[2]);
 /* ioctl with a pointer argument (Swift cannot call the variadic one). */
 int ektp_ioctl_ptr(int fd, unsigned long request, void *arg);
 /* SIGTERM and SIGINT for the whole life of a daemon: one handler, installed once (at load for
- * `ektpd run`) and never replaced. It records the signal and writes its number (one byte) to a
+ * `ektpd run`) and never replaced. It writes the signal's number (one byte) to a
  * non-blocking close-on-exec pipe, whose read end ektp_stop_signal_fd returns (-1 before install or
  * when pipe2 failed). SA_RESTART. Why never replaced: libdispatch's signal sources (which
  * swift-service-lifecycle uses) install their own handler later, from another thread, and a SIGTERM
  * around that swap was not acted on (the daemon went on running; seen 3 times under load). */
 void ektp_early_signals_install(void);
-int ektp_early_signal_seen(void);
 int ektp_stop_signal_fd(void);
 /* Names the calling thread (15 bytes at most), as ps -L and /proc/self/task/N/comm show it. */
 int ektp_set_thread_name(const char *name);

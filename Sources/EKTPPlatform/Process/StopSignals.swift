@@ -4,6 +4,7 @@ import Glibc
 import CEKTPSys
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// SIGTERM and SIGINT, for the whole life of a daemon (`ektpd run`, `ektp-registry serve`): one
 /// handler installed once and never replaced; each signal stops the service group gracefully.
@@ -53,32 +54,37 @@ public enum StopSignals {
     }
 }
 
-/// The service that turns `StopSignals.received` into a graceful stop of its group: add it to the
-/// group's services (not `gracefulShutdownSignals`) and give it the group's
-/// `triggerGracefulShutdown`. It ends at the group's graceful shutdown like the others.
-public struct StopSignalWatch: Service {
-    let logger: Logger
-    /// Stops the group; false while there is no group to stop yet (the signal is then taken again
-    /// 50 ms later).
-    let stop: @Sendable () async -> Bool
-
-    public init(logger: Logger, stop: @escaping @Sendable () async -> Bool) {
-        self.logger = logger
-        self.stop = stop
+/// The service that turns `StopSignals.received` into a graceful stop of its group; made by
+/// `StopSignals.serviceGroup`. It ends at the group's graceful shutdown like the others.
+struct StopSignalWatch: Service {
+    /// Holds the group it stops: set before the group runs (the group holds this service).
+    final class GroupBox: Sendable {
+        let group = Mutex<ServiceGroup?>(nil)
     }
 
-    public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                for await sig in StopSignals.received {
-                    logger.notice("\(StopSignals.name(sig)): stopping")
-                    while await !stop() {
-                        try await Task.sleep(for: .milliseconds(50))
-                    }
-                }
+    let logger: Logger
+    let box: GroupBox
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await sig in StopSignals.received {
+                logger.notice("\(StopSignals.name(sig)): stopping")
+                await box.group.withLock({ $0 })?.triggerGracefulShutdown()
             }
-        } catch is CancellationError {
-            return
         }
+    }
+}
+
+extension StopSignals {
+    /// A service group of `services` that SIGTERM and SIGINT stop gracefully, through the one
+    /// handler (`install()`, called here) rather than the group's `gracefulShutdownSignals`.
+    public static func serviceGroup(services: [any Service], logger: Logger) -> ServiceGroup {
+        install()
+        let box = StopSignalWatch.GroupBox()
+        let group = ServiceGroup(configuration: .init(
+            services: (services + [StopSignalWatch(logger: logger, box: box)]).map { .init(service: $0) },
+            logger: logger))
+        box.group.withLock { $0 = group }
+        return group
     }
 }
