@@ -70,22 +70,15 @@ struct BatchReader {
         ws()
         guard i == p.count, let station, let sentAt, let reports else { throw Bail() }
         // The newest snapshot by ingest's rule (highest sequence, first occurrence), read whole.
-        var newest: Int?
-        for (n, r) in reports.enumerated() where r.light.kind == .snapshot {
-            if let m = newest, reports[m].light.sequence >= r.light.sequence { continue }
-            newest = n
-        }
+        let light = reports.map(\.light)
+        let newest = IngestBatch.newest(light)
         var whole: WireReport?
         if let n = newest {
             let range = reports[n].range
             whole = try JSONStyle.decoder().decode(WireReport.self, from: Data(UnsafeRawBufferPointer(rebasing: p[range])))
         }
-        let out = reports.enumerated().map { n, r in
-            if n == newest, let whole { return whole }
-            let l = r.light
-            return WireReport(sequence: l.sequence, kind: l.kind, time: l.time, event: l.event, status: l.status.map(IngestBatch.partialStatus))
-        }
-        return IngestBatch(batch: ReportBatch(station: station, sentAt: sentAt, reports: out, publicKey: publicKey))
+        return IngestBatch(batch: ReportBatch(station: station, sentAt: sentAt, reports: IngestBatch.reports(light, newest: newest, whole: whole),
+                                              publicKey: publicKey))
     }
 
     mutating func report() throws -> IngestBatch.Light {

@@ -72,23 +72,33 @@ public struct IngestBatch: Decodable, Sendable {
         var light: [Light] = []
         light.reserveCapacity(first.count ?? 0)
         while !first.isAtEnd { light.append(try first.decode(Light.self)) }
-        // The newest snapshot by ingest's rule: highest sequence, first occurrence.
-        var newest: Int?
-        for (i, r) in light.enumerated() where r.kind == .snapshot {
-            if let n = newest, light[n].sequence >= r.sequence { continue }
-            newest = i
-        }
+        let newest = Self.newest(light)
         var whole: WireReport?
         if let n = newest {
             var second = try c.nestedUnkeyedContainer(forKey: .reports)
             for _ in 0..<n { _ = try second.decode(Skip.self) }
             whole = try second.decode(WireReport.self)
         }
-        let reports = light.enumerated().map { i, r in
-            if i == newest, let whole { return whole }
-            return WireReport(sequence: r.sequence, kind: r.kind, time: r.time, event: r.event, status: r.status.map(Self.partialStatus))
+        batch = ReportBatch(station: station, sentAt: sentAt, reports: Self.reports(light, newest: newest, whole: whole), publicKey: publicKey)
+    }
+
+    /// The index of the newest snapshot by ingest's rule (`ReportBatch.normalized`): the highest
+    /// sequence, the first of them when a sequence comes twice.
+    static func newest(_ light: [Light]) -> Int? {
+        var newest: Int?
+        for (i, r) in light.enumerated() where r.kind == .snapshot {
+            if let n = newest, light[n].sequence >= r.sequence { continue }
+            newest = i
         }
-        batch = ReportBatch(station: station, sentAt: sentAt, reports: reports, publicKey: publicKey)
+        return newest
+    }
+
+    /// The batch's reports: the newest snapshot as read whole, the others from their first reading.
+    static func reports(_ light: [Light], newest: Int?, whole: WireReport?) -> [WireReport] {
+        light.enumerated().map { i, r in
+            if i == newest, let whole { return whole }
+            return WireReport(sequence: r.sequence, kind: r.kind, time: r.time, event: r.event, status: r.status.map(partialStatus))
+        }
     }
 
     static func partialStatus(_ s: LightStatus) -> StationStatus {
