@@ -196,7 +196,7 @@ paths:
         ektp_registry_stations{condition}, ektp_registry_regency_stations{province,regency,condition},
         ektp_registry_stations_silent, ektp_registry_stations_not_pulled, ektp_registry_card_blanks,
         ektp_registry_stock_days_left{station}, ektp_registry_ingest_requests_total{result},
-        ektp_registry_reports_stored_total, ektp_registry_reports_duplicate_total.
+        ektp_registry_ingest_refused_again_total, ektp_registry_reports_stored_total, ektp_registry_reports_duplicate_total.
       security: [{scrape: []}, {viewer: []}, {session: []}]
       parameters: [{$ref: '#/components/parameters/At'}]
       responses:

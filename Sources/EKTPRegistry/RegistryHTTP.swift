@@ -76,9 +76,10 @@ public enum RegistryHTTP {
 
     /// 429 with `Retry-After` (RFC 9110 10.2.3): the registry is taking all the writes it can; the
     /// Retry-After is the refused request's place in line (`Admission.retryAfterSeconds`).
-    static func busy(_ admission: Admission, _ metrics: RegistryMetrics, weight: Int = 1) -> Response {
-        metrics.refusedBusy()
-        let after = admission.retryAfterSeconds(weight: weight)
+    /// `key` books the place for the client (`Admission.key` of its credential).
+    static func busy(_ admission: Admission, _ metrics: RegistryMetrics, weight: Int = 1, key: Int? = nil, again: Bool = false) -> Response {
+        metrics.refusedBusy(again: again)
+        let after = admission.retryAfterSeconds(weight: weight, key: key)
         let body = #"{"error":"the registry is busy (\#(admission.maxInFlight) writes running, \#(admission.maxQueue) waiting): retry in \#(after) s"}"#
         return Response(status: .tooManyRequests, headers: [.retryAfter: "\(after)", .contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
@@ -104,8 +105,13 @@ public enum RegistryHTTP {
         Dashboard.register(on: router, registry: registry, clock: clock, logger: logger, settings: dashboard)
 
         router.post("/v1/reports") { request, context -> Response in
-            // Admitted before the body is read: a refused station's bytes stay in its socket.
-            guard await admission.enter() else { return busy(admission, metrics, weight: batchesPending(request)) }
+            // Admitted before the body is read: a refused station's bytes stay in its socket. A station
+            // told to come back is let in ahead of the others when it does (its booking is its token).
+            let key = Admission.key(request.headers[.authorization])
+            let verdict = await admission.admit(key: key)
+            guard verdict == .admitted else {
+                return busy(admission, metrics, weight: batchesPending(request), key: key, again: verdict == .refusedAgain)
+            }
             defer { admission.leave() }
             let response = await respond(logger) {
                 let station = try await registry.authenticate(authorization: request.headers[.authorization], now: clock.now())

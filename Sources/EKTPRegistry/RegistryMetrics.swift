@@ -15,6 +15,7 @@ public final class RegistryMetrics: Sendable {
         "ektp_registry_regency_stations": "Stations by province, regency and kit condition (silent and not_pulled counted apart).",
         "ektp_registry_stock_days_left": "Days until a printing station runs out of card blanks at its recent rate.",
         "ektp_registry_ingest_requests_total": "Report batches received, by result.",
+        "ektp_registry_ingest_refused_again_total": "Report batches refused (429) although the station came back at the time its Retry-After gave: admission overbooked its line.",
         "ektp_registry_reports_stored_total": "Reports stored (new ones).",
         "ektp_registry_reports_duplicate_total": "Reports received again and ignored (delivery is at least once).",
     ]
@@ -25,9 +26,10 @@ public final class RegistryMetrics: Sendable {
         metrics.counter(name, labels)
     }
 
-    /// A write refused with 429 (admission control).
-    public func refusedBusy() {
+    /// A write refused with 429 (admission control); `again` when it came back at its booked time.
+    public func refusedBusy(again: Bool = false) {
         counter("ektp_registry_ingest_requests_total", [("result", "busy")]).increment()
+        if again { counter("ektp_registry_ingest_refused_again_total").increment() }
     }
 
     /// One POST /v1/reports: accepted (with what it stored) or rejected.
@@ -45,6 +47,7 @@ public final class RegistryMetrics: Sendable {
         _ = counter("ektp_registry_ingest_requests_total", [("result", "ok")])
         _ = counter("ektp_registry_ingest_requests_total", [("result", "rejected")])
         _ = counter("ektp_registry_ingest_requests_total", [("result", "busy")])
+        _ = counter("ektp_registry_ingest_refused_again_total")
         return metrics.scrape { gauge in
             func conditions(_ t: FleetTally) -> [(String, Int)] {
                 [("ready", t.ready), ("degraded", t.degraded), ("broken", t.broken), ("unknown", t.unknown)]

@@ -76,4 +76,110 @@ import Testing
         }
         admission.leave()
     }
+
+    /// A client told to come back is let in ahead of the clients waiting without a booking, and
+    /// from its due time only (issue 17: no second refusals; before, stations accepted late took
+    /// the places promised to those coming back).
+    @Test func aBookedClientComingBackGoesAheadOfTheQueue() async throws {
+        let a = Admission(maxInFlight: 1, maxQueue: 1, maxWait: .seconds(60))
+        #expect(await a.enter(), "the one place")
+        let plain = Task { await a.enter() }
+        while a.load.queued < 1 { await Task.yield() }
+        let t = ContinuousClock.now
+        let booked = try #require(Admission.key("Bearer station-a"))
+        #expect(await a.enter(key: booked, now: t) == false, "queue full: refused")
+        let after = a.retryAfterSeconds(now: t, key: booked)
+        #expect(after == 1)
+        #expect(a.bookings.held == 1)
+        // Another client, never refused, is refused too: the queue is full.
+        #expect(await a.enter(key: Admission.key("Bearer station-b"), now: t) == false)
+        // Station A comes back at its time: it waits in the booked queue, ahead of the plain waiter.
+        let back = Task { await a.enter(key: booked, now: t.advanced(by: .seconds(after))) }
+        while a.load.queued < 2 { await Task.yield() }
+        #expect(a.bookings.held == 0, "one pending batch: the booking is used")
+        a.leave()
+        #expect(await back.value, "the booked client gets the freed place")
+        #expect(a.load.queued == 1, "the plain waiter still waits")
+        a.leave()
+        #expect(await plain.value)
+        a.leave()
+        #expect(a.bookings.admitted == 1 && a.bookings.refusedAgain == 0)
+    }
+
+    /// While a line of bookings stands, a newcomer is not queued ahead of it: it gets a place only
+    /// if one is free right then, else it is booked at the end of the line. A client coming back
+    /// too early is a newcomer; one whose booking has lapsed is a newcomer.
+    @Test func newcomersQueueBehindTheBookedLine() async throws {
+        let a = Admission(maxInFlight: 1, maxQueue: 8, maxWait: .seconds(60))
+        let t = ContinuousClock.now
+        // 2,000 stations refused at t, one batch each: a line of about 8 s (4 ms a place, unmeasured).
+        let keys = (0..<2000).map { Admission.key("Bearer s-\($0)")! }
+        let afters = keys.map { a.retryAfterSeconds(now: t, key: $0) }
+        #expect(afters.last! >= 7)
+        #expect(await a.enter(now: t), "a place free right now is taken, line or not")
+        #expect(await a.enter(key: Admission.key("Bearer newcomer"), now: t.advanced(by: .seconds(1))) == false,
+                "the queue has room, but the line is ahead of it")
+        let late = keys[1999]
+        #expect(await a.enter(key: late, now: t.advanced(by: .seconds(2))) == false, "6 s early: not its turn")
+        // The last one, at its time, waits (ahead of anyone without a booking).
+        let onTime = Task { await a.enter(key: late, now: t.advanced(by: .seconds(afters[1999]))) }
+        while a.load.queued < 1 { await Task.yield() }
+        a.leave()
+        #expect(await onTime.value)
+        a.leave()
+        // An hour later every booking has lapsed and the line is over: back to queueing.
+        let hour = t.advanced(by: .seconds(3600))
+        #expect(await a.enter(key: keys[0], now: hour))
+        let queued = Task { await a.enter(key: keys[1], now: hour) }
+        while a.load.queued < 1 { await Task.yield() }
+        a.leave()
+        #expect(await queued.value)
+        a.leave()
+        #expect(a.bookings.admitted == 1, "only the one on time was let in as booked")
+    }
+
+    /// A station with many batches left keeps its place for all of them: let in at its time, its
+    /// next batches are booked too, so it is not refused again half-way through its backlog.
+    @Test func aBookingCoversTheBatchesTheStationSaidItHad() async throws {
+        let a = Admission(maxInFlight: 1, maxQueue: 4, maxWait: .seconds(60))
+        let t = ContinuousClock.now
+        let key = try #require(Admission.key("Bearer big"))
+        let after = a.retryAfterSeconds(now: t, weight: 3, key: key)
+        for i in 0..<2000 { _ = a.retryAfterSeconds(now: t, key: Admission.key("Bearer other-\(i)")) }
+        #expect(await a.enter(now: t), "someone else holds the place")
+        let due = t.advanced(by: .seconds(after))
+        for i in 0..<3 {
+            let w = Task { await a.enter(key: key, now: due.advanced(by: .milliseconds(10 * i))) }
+            while a.load.queued < 1 { await Task.yield() }
+            a.leave()
+            #expect(await w.value, "batch \(i + 1) of 3 let in as booked")
+        }
+        #expect(a.bookings.admitted == 3)
+        // The fourth is past what it said: a newcomer again, behind the line.
+        #expect(await a.enter(key: key, now: due.advanced(by: .milliseconds(40))) == false)
+        a.leave()
+    }
+
+    /// Booked clients may wait past `maxQueue`, as many as drain within `maxWait`: a line promised
+    /// at 0.8 of the drain time bunches up, and refusing the bunch would be their second refusal.
+    @Test func bookedClientsWaitPastTheQueueBoundWhileTheyDrainInTime() async throws {
+        let a = Admission(maxInFlight: 1, maxQueue: 1, maxWait: .seconds(60))
+        let t = ContinuousClock.now
+        let keys = (0..<5).map { Admission.key("Bearer bunch-\($0)")! }
+        let afters = keys.map { a.retryAfterSeconds(now: t, key: $0) }
+        #expect(Set(afters) == [1], "five places of 4 ms: all told 1 s")
+        #expect(await a.enter(now: t))
+        var waiting: [Task<Bool, Never>] = []
+        for k in keys {
+            waiting.append(Task { await a.enter(key: k, now: t.advanced(by: .seconds(1))) })
+            while a.load.queued < waiting.count { await Task.yield() }
+        }
+        #expect(a.load.queued == 5, "five booked waiters with a queue bound of 1")
+        for w in waiting {
+            a.leave()
+            #expect(await w.value)
+        }
+        a.leave()
+        #expect(a.bookings.admitted == 5 && a.bookings.refusedAgain == 0)
+    }
 }

@@ -382,7 +382,7 @@ final class RunningPrometheus {
         let dir = repoRoot + "/examples/prometheus"
         let check = run([promtool, "check", "rules", dir + "/ektp-alerts.yml"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-        #expect(check.stdout.contains("SUCCESS: 9 rules found"))
+        #expect(check.stdout.contains("SUCCESS: 10 rules found"))
         // promtool resolves rule_files relative to the test file
         let test = run([promtool, "test", "rules", dir + "/ektp-alerts.test.yml"])
         #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
