@@ -6,7 +6,7 @@ without libcurl loaded, against the monit and usbguard daemons.
     apt-get install monit usbguard umockdev    # the peers
     swift build -c release --product ektpd --scratch-path .build-release
     swift build --product ektp-registry        # the HTTPS peer (debug is enough: it is not measured)
-    python3 Benchmarks/footprint.py [RUNS]
+    python3 Benchmarks/footprint.py [RUNS] [IDLE_SECONDS]
 
 ektpd loads libcurl with dlopen at its first request (Sources/CEKTPCurl/include/ektp_curl.h), so the
 client commands never map it; the daemon maps it once it delivers. Prints a Markdown table.
@@ -24,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EKTPD = os.path.join(ROOT, ".build-release/release/ektpd")
 REGISTRY = os.path.join(ROOT, ".build/debug/ektp-registry")
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+IDLE = int(sys.argv[2]) if len(sys.argv) > 2 else 40  # seconds idle before memory is read
 UMOCKDEV = os.path.join(ROOT, "Tests/EktpdIntegrationTests/umockdev")
 
 
@@ -36,14 +37,40 @@ def wait_for(cond, what, seconds=30):
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def smaps(pid):
-    out = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
+def smaps(pid, own=None):
+    """(PSS, RSS, private) in MB. `own`: a file that only this process maps on a station (ektpd's
+    binary): its resident pages count whole, not shared with the other ektpd daemons and `ektpd
+    status` clients this script runs at the same time (measured that way, the binary's pages were
+    halved between two daemons: 10.5 MB reported, about 20 MB a station's only ektpd held)."""
+    out = {"Pss": 0, "Rss": 0, "Private_Clean": 0, "Private_Dirty": 0}
+    mine = False
+    with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 3 and parts[1].isdigit():
-                out[parts[0].rstrip(":")] = int(parts[1])
-    return out["Pss"] / 1024, out["Rss"] / 1024, (out.get("Private_Clean", 0) + out.get("Private_Dirty", 0)) / 1024
+            if "-" in parts[0] and not parts[0].endswith(":"):
+                mine = own is not None and len(parts) > 5 and os.path.realpath(parts[5]) == own
+            elif parts[0] == "Rss:":
+                out["Rss"] += int(parts[1])
+                if mine:
+                    out["Pss"] += int(parts[1])
+            elif parts[0] == "Pss:" and not mine:
+                out["Pss"] += int(parts[1])
+            elif parts[0] in ("Private_Clean:", "Private_Dirty:"):
+                out[parts[0].rstrip(":")] += int(parts[1])
+    return out["Pss"] / 1024, out["Rss"] / 1024, (out["Private_Clean"] + out["Private_Dirty"]) / 1024
+
+
+def biggest(pid, n=6):
+    """The mappings holding most of a process's resident memory: [(RSS MB, name)]."""
+    rss, name = {}, "?"
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if "-" in parts[0] and not parts[0].endswith(":"):
+                name = os.path.basename(parts[5]) if len(parts) > 5 else "[anonymous]"
+            elif parts[0] == "Rss:":
+                rss[name] = rss.get(name, 0) + int(parts[1])
+    return sorted(((v / 1024, k) for k, v in rss.items()), reverse=True)[:n]
 
 
 def maps_has(pid, name):
@@ -122,25 +149,28 @@ def main():
         for _ in range(RUNS):  # interleaved: each round runs every command once
             for k, a in commands.items():
                 times[k].append(wall(a)[0])
-        time.sleep(10)  # idle
+        time.sleep(IDLE)  # idle
         mem = {
-            "ektpd run, no registry (libcurl never loaded)": smaps(daemons["plain"][0].pid),
-            "ektpd run, delivering over HTTPS (libcurl and OpenSSL loaded)": smaps(daemons["tls"][0].pid),
+            "ektpd run, no registry (libcurl never loaded)": smaps(daemons["plain"][0].pid, own=os.path.realpath(EKTPD)),
+            "ektpd run, delivering over HTTPS (libcurl and OpenSSL loaded), after the status runs": smaps(daemons["tls"][0].pid, own=os.path.realpath(EKTPD)),
             "monit daemon, one check": smaps(monit.pid),
             "usbguard-daemon, the emulated kit": smaps(ug_pid),
         }
+        detail = {k: biggest(daemons[k][0].pid) for k in daemons}
         client_maps_curl = "libcurl" in subprocess.run(["ldd", EKTPD], capture_output=True, text=True).stdout
 
         cpu = open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")
         print(f"- Machine: {os.cpu_count()} cores ({cpu}); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-              f"`python3 Benchmarks/footprint.py {RUNS}`\n")
+              f"`python3 Benchmarks/footprint.py {RUNS} {IDLE}`\n")
         print(f"| wall, median of {RUNS} interleaved (p90) | ms |\n|---|---|")
         for k, xs in times.items():
             xs.sort()
             print(f"| `{k}` | {statistics.median(xs):.2f} ({xs[int(len(xs) * 0.9)]:.2f}) |")
-        print("\n| idle memory | PSS MB | RSS MB | private MB |\n|---|---|---|---|")
+        print(f"\n| idle memory, {IDLE} s after the status runs | PSS MB (ektpd's binary counted whole) | RSS MB | private MB |\n|---|---|---|---|")
         for k, (pss, rss, priv) in mem.items():
             print(f"| {k} | {pss:.1f} | {rss:.1f} | {priv:.1f} |")
+        for k, top in detail.items():
+            print(f"\nektpd ({k}), resident by mapping: " + ", ".join(f"{name} {mb:.1f}" for mb, name in top))
         print(f"\n`ektpd`'s own libraries (ldd) include libcurl: {'yes' if client_maps_curl else 'no'}")
     finally:
         for p in procs:

@@ -94,3 +94,51 @@ int ektp_intl_setup(const char *domain, const char *dir) {
 const char *ektp_dgettext(const char *domain, const char *msgid) {
     return dgettext(domain, msgid);
 }
+
+#include <malloc.h>
+#include <stdio.h>
+#include <sys/mman.h>
+
+/* See ektp_sys.h. Reads /proc/self/smaps whole first, then advises: the list does not change
+ * under the reader. At most 1,024 mappings are advised (a daemon has about 150). */
+long ektp_trim_file_mappings(void) {
+    FILE *f = fopen("/proc/self/smaps", "re");
+    if (!f) return -1;
+    enum { MAX = 1024 };
+    static unsigned long starts[MAX], ends[MAX];
+    int n = 0;
+    char line[4352];
+    unsigned long start = 0, end = 0;
+    int eligible = 0;
+    long anonymous = -1, locked = -1;
+#define DECIDE() do { \
+        if (eligible && anonymous == 0 && locked == 0 && n < MAX) { starts[n] = start; ends[n] = end; n++; } \
+    } while (0)
+    while (fgets(line, sizeof line, f)) {
+        unsigned long s, e, inode;
+        char perms[5];
+        int path_at = 0;
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %lu %n", &s, &e, perms, &inode, &path_at) == 4) {
+            DECIDE();
+            start = s; end = e;
+            /* Read-only, private, backed by a file: its pages are the file's, unless written
+             * before a mprotect (RELRO), which shows as Anonymous > 0 below. */
+            eligible = perms[1] != 'w' && perms[3] == 'p' && inode != 0 && path_at > 0 && line[path_at] == '/';
+            anonymous = -1; locked = -1;
+        } else if (strncmp(line, "Anonymous:", 10) == 0) {
+            anonymous = strtol(line + 10, NULL, 10);
+        } else if (strncmp(line, "Locked:", 7) == 0) {
+            locked = strtol(line + 7, NULL, 10);
+        }
+    }
+    DECIDE();
+#undef DECIDE
+    fclose(f);
+    long advised = 0;
+    /* The heap's free pages too (every arena's, not only the top: glibc 2.8 and later). */
+    malloc_trim(0);
+    for (int i = 0; i < n; i++) {
+        if (madvise((void *)starts[i], ends[i] - starts[i], MADV_DONTNEED) == 0) advised += (long)(ends[i] - starts[i]);
+    }
+    return advised;
+}

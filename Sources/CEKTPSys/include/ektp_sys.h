@@ -23,3 +23,13 @@ int ektp_set_thread_name(const char *name);
 int ektp_intl_setup(const char *domain, const char *dir);
 /* dgettext: the translation of MSGID in DOMAIN, or MSGID itself. */
 const char *ektp_dgettext(const char *domain, const char *msgid);
+/* Unmaps from this process the pages of its clean, read-only, private file mappings (the program's
+ * and libraries' code and constants: every mapping in /proc/self/smaps that is not writable, is
+ * backed by a file, has no Anonymous (copy-on-write) pages and no Locked ones) with
+ * madvise(MADV_DONTNEED). Their content is unchanged: the pages stay in the page cache and the
+ * next use maps them again (a minor fault). Writable mappings, RELRO written at load, anonymous
+ * memory and shared mappings are never touched. Then malloc_trim(0) gives the heaps' free pages
+ * back. Returns the bytes advised, -1 when
+ * /proc/self/smaps cannot be read. Not thread-hostile: another thread running code in an advised
+ * page faults it back in. */
+long ektp_trim_file_mappings(void);
