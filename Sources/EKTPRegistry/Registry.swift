@@ -344,6 +344,8 @@ public final class Registry: Sendable {
     /// The fleet by province, regency and district, judged at `at`.
     /// Only the stations inside `scope` count (a regency's staff see their regency's tree).
     public func fleet(at: Timestamp, scope: ViewScope = .national) async throws -> FleetSummary {
+        // The stock views are read while the tallies are (both stores read on several connections).
+        async let stockViews = stock(at: at, scope: scope)
         let rows = try await tallies(at: at, by: ["province", "regency", "district"], scope: scope)
         // Sorted here, by bytes: SQLite and PostgreSQL collate differently.
         struct Row { var p: String; var g: String; var d: String; var t: FleetTally }
@@ -372,7 +374,7 @@ public final class Registry: Sendable {
             provinces.append(province)
         }
         return FleetSummary(at: at, silentAfterSeconds: silentAfter.wholeMilliseconds / 1000, tally: total,
-                            provinces: provinces, stock: try await stock(at: at, scope: scope))
+                            provinces: provinces, stock: try await stockViews)
     }
 
     /// The fleet now, as `GET /v1/fleet` writes it (FleetJSON.swift, with a final newline), built at
@@ -410,16 +412,18 @@ public final class Registry: Sendable {
         let within = scope.condition()
         let cutoff = at.millis - silentAfter.wholeMilliseconds
         let keys = columns.joined(separator: ", ")
+        // Aggregate FILTER (SQL:2003; SQLite 3.30, PostgreSQL 9.4) rather than SUM(CASE ...): the
+        // sqlite3 shell at 15,000 stations, 45 -> 26-34 ms; with the stations_tally index, 18 ms.
         let rows = try await store.query(SQLStatement("""
             SELECT \(keys)\(columns.isEmpty ? "" : ", ")COUNT(*),
-                CAST(SUM(CASE WHEN condition = 'ready' THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN condition = 'degraded' THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN condition = 'broken' THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN condition = 'unknown' THEN 1 ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN last_heard < ? THEN 1 ELSE 0 END) AS BIGINT),
+                COUNT(*) FILTER (WHERE condition = 'ready'),
+                COUNT(*) FILTER (WHERE condition = 'degraded'),
+                COUNT(*) FILTER (WHERE condition = 'broken'),
+                COUNT(*) FILTER (WHERE condition = 'unknown'),
+                COUNT(*) FILTER (WHERE last_heard < ?),
                 CAST(SUM(not_pulled) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN blanks BETWEEN 0 AND 10000000 THEN blanks ELSE 0 END), 0) AS BIGINT),
-                CAST(SUM(CASE WHEN clock_skew_ms > ? OR clock_skew_ms < ? THEN 1 ELSE 0 END) AS BIGINT)
+                CAST(COALESCE(SUM(blanks) FILTER (WHERE blanks BETWEEN 0 AND 10000000), 0) AS BIGINT),
+                COUNT(*) FILTER (WHERE clock_skew_ms > ? OR clock_skew_ms < ?)
             FROM stations WHERE \(within.sql)\(columns.isEmpty ? "" : " GROUP BY \(keys)")
             """, [.int(cutoff), .int(Self.clockSkewLimit.wholeMilliseconds), .int(-Self.clockSkewLimit.wholeMilliseconds)] + within.args))
         let n = columns.count

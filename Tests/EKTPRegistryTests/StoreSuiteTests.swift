@@ -91,7 +91,8 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
             VALUES (?, ?, ?, ?, 3, ?, ?, 3, ?, 'broken')
             """, [.text("old-01"), .text(dedai.province), .text(dedai.regency), .text(dedai.district),
                   .int(T0.millis), .int(T0.millis), .text(body)])])
-        #expect(try await r.migrate(now: T0) == ["6 snapshots in a table of their own: the stations table stays narrow for the fleet's GROUP BY"])
+        #expect(try await r.migrate(now: T0) == ["6 snapshots in a table of their own: the stations table stays narrow for the fleet's GROUP BY",
+                                                 "7 the fleet's tallies read from one index (issue 17, item 5)"])
         let old = try await r.station("old-01", at: T0)
         #expect(old.status?.kit.problems.first?.reason == "fingerprint scanner unplugged")
         #expect(old.view.condition == .broken)

@@ -153,6 +153,14 @@ public enum Schema {
                 "INSERT INTO station_snapshots (station, seq, body) SELECT id, snap_seq, snapshot FROM stations WHERE snapshot IS NOT NULL",
                 "ALTER TABLE stations DROP COLUMN snapshot",
             ]),
+            (7, "the fleet's tallies read from one index (issue 17, item 5)", [
+                // The fleet summary's GROUP BY reads every station: from this index alone, in its
+                // order, rather than the index and then each station's row. SQLite at 15,000 stations:
+                // 26-34 -> 18 ms (the sqlite3 shell). It keeps stations_site's prefix, so it serves
+                // the site lookups too.
+                "CREATE INDEX stations_tally ON stations (province, regency, district, condition, last_heard, not_pulled, blanks, clock_skew_ms)",
+                "DROP INDEX stations_site",
+            ]),
         ]
     }
 
