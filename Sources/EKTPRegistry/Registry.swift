@@ -217,10 +217,34 @@ public final class Registry: Sendable {
                 """, [.text(station), .text(key), .int(receivedAt.millis)]))
         }
         let firstInsert = statements.count
-        // The reports themselves, many rows to a statement.
+        // The reports themselves: many rows to a statement on SQLite, one statement on PostgreSQL.
         let encoder = JSONStyle.encoder()
         var insertStatements = 0
-        for chunk in stride(from: 0, to: reports.count, by: 250) {
+        if store.dialect == .postgres {
+            // PostgreSQL: the whole batch as one statement of seven parameters, five of them arrays
+            // that unnest into rows (`type` and `body` are '' for a report without an event: NULL).
+            // Planning a VALUES list of 250 rows x 7 parameters, and binding 1,750 of them, cost more
+            // than storing the rows (Benchmarks/registry.py, ingest / COPY).
+            var seqs: [Int64] = [], kinds: [String] = [], times: [Int64] = [], types: [String] = [], bodies: [String] = []
+            seqs.reserveCapacity(reports.count); kinds.reserveCapacity(reports.count); times.reserveCapacity(reports.count)
+            types.reserveCapacity(reports.count); bodies.reserveCapacity(reports.count)
+            for r in reports {
+                seqs.append(r.sequence); kinds.append(r.kind.rawValue); times.append(r.time.millis)
+                types.append(r.event?.type.rawValue ?? "")
+                bodies.append(r.event.map { String(decoding: $0.jsonBytes(), as: UTF8.self) } ?? "")
+            }
+            statements.append(SQLStatement("""
+                WITH stored AS (
+                    INSERT INTO reports (station, seq, kind, time, received_at, type, body)
+                    SELECT ?, u.seq, u.kind, u.time, ?, NULLIF(u.type, ''), NULLIF(u.body, '')
+                    FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::text[]) AS u(seq, kind, time, type, body)
+                    ON CONFLICT (station, seq) DO NOTHING RETURNING 1)
+                SELECT COUNT(*) FROM stored
+                """, [.text(station), .int(receivedAt.millis), .intArray(seqs), .textArray(kinds), .intArray(times),
+                      .textArray(types), .textArray(bodies)]))
+            insertStatements = 1
+        }
+        for chunk in stride(from: 0, to: store.dialect == .postgres ? 0 : reports.count, by: 250) {
             let part = reports[chunk..<min(chunk + 250, reports.count)]
             var sql = "INSERT INTO reports (station, seq, kind, time, received_at, type, body) VALUES "
             var args: [SQLValue] = []
@@ -236,10 +260,10 @@ public final class Registry: Sendable {
                 }
                 args += [.text(station), .int(r.sequence), .text(r.kind.rawValue), .int(r.time.millis), .int(receivedAt.millis), type, body]
             }
-            sql += " ON CONFLICT (station, seq) DO NOTHING"
-            // How many were new, as one row: PostgreSQL counts them itself (a row back for each stored
-            // report cost a fifth of its ingest); SQLite has no DML in WITH, and its rows come back in-process.
-            sql = store.dialect == .postgres ? "WITH stored AS (\(sql) RETURNING 1) SELECT COUNT(*) FROM stored" : sql + " RETURNING seq"
+            // How many were new: a row back for each (SQLite has no DML in WITH; its rows come back
+            // in-process). PostgreSQL counts them itself, above: a row back for each stored report
+            // cost a fifth of its ingest.
+            sql += " ON CONFLICT (station, seq) DO NOTHING RETURNING seq"
             statements.append(SQLStatement(sql, args))
             insertStatements += 1
         }

@@ -158,6 +158,31 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         await r.store.close()
     }
 
+    /// Each report's row as the station sent it, on both stores (PostgreSQL stores a batch through
+    /// one `unnest` of arrays, SQLite through VALUES lists): an event's type and body, a snapshot's
+    /// NULL ones, and a batch half new, half held counted as such.
+    @Test(arguments: Backend.allCases) func reportsAreStoredRowByRowAsSent(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        _ = try await r.ingest(ReportBatch(station: "s1", sentAt: T0, reports: [event("s1", 1), event("s1", 2)]), from: "s1", receivedAt: T0)
+        let mixed = ReportBatch(station: "s1", sentAt: T0, reports: [event("s1", 2), snapshot("s1", 3, site: sintang), event("s1", 4)])
+        #expect(try await r.ingest(mixed, from: "s1", receivedAt: T0) == IngestReply(station: "s1", storedThrough: 4, stored: 2, duplicates: 1))
+        let rows = try await r.store.query(SQLStatement("SELECT seq, kind, type, body, time FROM reports WHERE station = ? ORDER BY seq", [.text("s1")]))
+        #expect(rows.map { $0[0].int } == [1, 2, 3, 4])
+        #expect(rows.map { $0[1].text } == ["event", "event", "snapshot", "event"])
+        #expect(rows[2][2] == .null && rows[2][3] == .null, "a snapshot has no event type or body: \(rows[2])")
+        let four = try #require(mixed.reports.last?.event)
+        #expect(rows[3][2].text == four.type.rawValue)
+        #expect(rows[3][3].text == String(decoding: four.jsonBytes(), as: UTF8.self))
+        #expect(rows[3][4].int == mixed.reports.last?.time.millis)
+        if b == .sqlite {
+            await #expect(throws: StoreError.self) {
+                _ = try await r.store.query(SQLStatement("SELECT ?", [.intArray([1])]))
+            }
+        }
+        await r.store.close()
+    }
+
     @Test(arguments: Backend.allCases) func outOfOrderBatchesAndGapsAreStoredBySequence(_ b: Backend) async throws {
         guard let o = try await openRegistry(b) else { return }
         let r = o.registry

@@ -83,7 +83,7 @@ public final class PostgresStore: RegistryStore {
 
     private static func writeCopyText(_ v: SQLValue, to buffer: inout ByteBuffer) {
         switch v {
-        case .null: buffer.writeString("\\N")
+        case .null, .intArray, .textArray: buffer.writeString("\\N")  // COPY rows hold scalars only
         case .int(let i): buffer.writeString(String(i))
         case .double(let d): buffer.writeString(String(d))
         case .text(let t):
@@ -112,6 +112,8 @@ public final class PostgresStore: RegistryStore {
             case .double(let d): binds.append(d)
             case .text(let t): binds.append(t)
             case .null: binds.appendNull()
+            case .intArray(let a): binds.append(a)
+            case .textArray(let a): binds.append(a)
             }
         }
         let rows = try await conn.query(PostgresQuery(unsafeSQL: s.postgresSQL, binds: binds), logger: logger)

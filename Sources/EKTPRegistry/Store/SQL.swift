@@ -1,19 +1,25 @@
 import EKTPModel
 
 /// A value bound to, or read from, a statement. The registry's SQL uses only these four types, so
-/// one text of each statement runs on SQLite and on PostgreSQL.
+/// one text of each statement runs on SQLite and on PostgreSQL; the two arrays are bound to
+/// PostgreSQL only (`unnest($n::bigint[], ...)` in statements written for `.postgres`), and SQLite
+/// refuses a statement that has one.
 public enum SQLValue: Sendable, Equatable {
     case int(Int64)
     case double(Double)
     case text(String)
     case null
+    /// PostgreSQL only: a `bigint[]` parameter.
+    case intArray([Int64])
+    /// PostgreSQL only: a `text[]` parameter (no NULL elements: write '' and NULLIF in the SQL).
+    case textArray([String])
 
     var int: Int64? {
         switch self {
         case .int(let v): v
         case .double(let d): Int64(d)
         case .text(let t): Int64(t)
-        case .null: nil
+        case .null, .intArray, .textArray: nil
         }
     }
 
@@ -22,7 +28,7 @@ public enum SQLValue: Sendable, Equatable {
         case .int(let v): Double(v)
         case .double(let d): d
         case .text(let t): Double(t)
-        case .null: nil
+        case .null, .intArray, .textArray: nil
         }
     }
 

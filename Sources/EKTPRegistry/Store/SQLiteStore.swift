@@ -109,12 +109,13 @@ public final class SQLiteStore: RegistryStore {
     }
 
     private static func run(_ s: SQLStatement, _ db: Database) throws -> [[SQLValue]] {
-        let arguments = StatementArguments(s.arguments.map { v -> DatabaseValue in
+        let arguments = StatementArguments(try s.arguments.map { v -> DatabaseValue in
             switch v {
             case .int(let i): i.databaseValue
             case .double(let d): d.databaseValue
             case .text(let t): t.databaseValue
             case .null: .null
+            case .intArray, .textArray: throw StoreError("SQLite has no array parameters: this statement is PostgreSQL's (\(s.sql.prefix(60))...)")
             }
         })
         // Small statements are prepared once; batch inserts (their text varies with the batch) are not.
