@@ -105,7 +105,7 @@ long ektp_trim_file_mappings(void) {
     FILE *f = fopen("/proc/self/smaps", "re");
     if (!f) return -1;
     enum { MAX = 1024 };
-    static unsigned long starts[MAX], ends[MAX];
+    unsigned long starts[MAX], ends[MAX];  /* 16 KiB of stack: reentrant */
     int n = 0;
     char line[4352];
     unsigned long start = 0, end = 0;

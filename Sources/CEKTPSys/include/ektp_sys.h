@@ -30,6 +30,6 @@ const char *ektp_dgettext(const char *domain, const char *msgid);
  * next use maps them again (a minor fault). Writable mappings, RELRO written at load, anonymous
  * memory and shared mappings are never touched. Then malloc_trim(0) gives the heaps' free pages
  * back. Returns the bytes advised, -1 when
- * /proc/self/smaps cannot be read. Not thread-hostile: another thread running code in an advised
- * page faults it back in. */
+ * /proc/self/smaps cannot be read. Reentrant; another thread running code in an advised page
+ * faults it back in. */
 long ektp_trim_file_mappings(void);
