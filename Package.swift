@@ -88,6 +88,11 @@ let package = Package(
                               // Swift's runtime linked in, libc still shared: half the start-up time and
                               // 3 MB less memory, and umockdev's LD_PRELOAD still sees every libc call.
                               .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux])),
+                              // SwiftPM exports every symbol of an executable (--export-dynamic, for
+                              // @testable executables; no test imports ektpd): 50,000 dynamic symbols
+                              // that the Swift runtime's dladdr() walks at each start. Without them
+                              // `ektpd status` starts faster (BENCHMARKS.md, issue 17).
+                              .unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux])),
                               // FoundationEssentials' static archive needs this one named explicitly.
                               .linkedLibrary("_FoundationCollections", .when(platforms: [.linux])),
                               .linkedLibrary("_FoundationCShims", .when(platforms: [.linux])),
