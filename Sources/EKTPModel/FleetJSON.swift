@@ -144,7 +144,7 @@ extension Event {
         w.open()
         if let args {
             w.key("args"); w.open()
-            for k in args.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            for k in args.keys.sorted(by: { $0.utf8Precedes($1) }) {
                 w.dynamicKey(k); w.string(args[k]!)
             }
             w.close()

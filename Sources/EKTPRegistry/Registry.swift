@@ -374,7 +374,7 @@ public final class Registry: Sendable {
         // Sorted here, by bytes: SQLite and PostgreSQL collate differently.
         struct Row { var p: String; var g: String; var d: String; var t: FleetTally }
         var list = rows.map { Row(p: $0.keys[0], g: $0.keys[1], d: $0.keys[2], t: $0.tally) }
-        func less(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+        func less(_ a: String, _ b: String) -> Bool { a.utf8Precedes(b) }
         list.sort { a, b in a.p != b.p ? less(a.p, b.p) : a.g != b.g ? less(a.g, b.g) : less(a.d, b.d) }
         // The tree, built level by level without copying what is already built.
         var total = FleetTally()
@@ -488,7 +488,7 @@ public final class Registry: Sendable {
                                  daysLeft: rate.flatMap { $0 > 0 ? Double(blanks) / $0 : nil },
                                  printers: Int(r[7].int ?? 0), printersWorking: Int(r[8].int ?? 0)))
         }
-        return out.sorted { $0.station.utf8.lexicographicallyPrecedes($1.station.utf8) }
+        return out.sorted { $0.station.utf8Precedes($1.station) }
     }
 
     /// Blanks used per day from (time, blanks) readings, oldest first: the decreases over the time
@@ -555,7 +555,7 @@ public final class Registry: Sendable {
         let sites = rows.map { siteView($0, at: at) }.sorted { a, b in
             let x = [a.site.province, a.site.regency, a.site.district, a.station]
             let y = [b.site.province, b.site.regency, b.site.district, b.station]
-            return x.lexicographicallyPrecedes(y) { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            return x.lexicographicallyPrecedes(y) { $0.utf8Precedes($1) }
         }
         return SitesReply(at: at, status: status, sites: sites)
     }

@@ -275,7 +275,7 @@ struct Pages: Sendable {
     static func worse(_ a: (String, FleetTally), _ b: (String, FleetTally)) -> Bool {
         let x = [a.1.broken, a.1.silent, a.1.notPulled, a.1.degraded], y = [b.1.broken, b.1.silent, b.1.notPulled, b.1.degraded]
         if x != y { return x.lexicographicallyPrecedes(y) == false }
-        return a.0.utf8.lexicographicallyPrecedes(b.0.utf8)
+        return a.0.utf8Precedes(b.0)
     }
 
     /// A line's state in words and colour: the worst thing about it.
@@ -402,7 +402,7 @@ struct Pages: Sendable {
         guard ["since", "site", "kind"].contains(sort) else { throw RegistryError.bad("sort=\(sort.printable.prefix(40)): expected since, site or kind") }
         var problems = try await registry.deviceProblems(scope: scope, kind: kind, brokenOnly: true)
         func siteKey(_ p: DeviceProblemView) -> [String] { [p.site.province, p.site.regency, p.site.district, p.station] }
-        func less(_ a: [String], _ b: [String]) -> Bool { a.lexicographicallyPrecedes(b) { $0.utf8.lexicographicallyPrecedes($1.utf8) } }
+        func less(_ a: [String], _ b: [String]) -> Bool { a.lexicographicallyPrecedes(b) { $0.utf8Precedes($1) } }
         problems.sort { a, b in
             switch sort {
             case "site": less(siteKey(a), siteKey(b))
@@ -443,7 +443,7 @@ struct Pages: Sendable {
         let kind = try kindFilter(request)
         let problems = try await registry.deviceProblems(scope: scope, kind: kind, brokenOnly: false)
             .filter { $0.health == .failed || $0.health == .missing }
-            .sorted { $0.since != $1.since ? $0.since < $1.since : $0.station.utf8.lexicographicallyPrecedes($1.station.utf8) }
+            .sorted { $0.since != $1.since ? $0.since < $1.since : $0.station.utf8Precedes($1.station) }
         struct Group { var kind: DeviceKind; var model: String; var failed = 0; var missing = 0; var oldest: Timestamp }
         var groups: [String: Group] = [:]
         for p in problems {
