@@ -104,9 +104,12 @@ public enum StationDaemon {
         let nextTrim = Mutex<Int64>(now().millis + 5_000)
         callbacks.onHousekeeping = {
             let t = now().millis
-            if nextTrim.withLock({ next in t >= next ? { next = t + 30_000; return true }() : false }) {
-                ResidentPages.trimStartup()
+            let trimDue = nextTrim.withLock { next -> Bool in
+                guard t >= next else { return false }
+                next = t + 30_000
+                return true
             }
+            if trimDue { ResidentPages.trimStartup() }
             let st = journal.outboxStatus
             let changed = outboxWritable.withLock { w -> Bool in defer { w = st.writable }; return w != st.writable }
             if changed, !st.writable {
