@@ -110,7 +110,16 @@ public enum RegistryHTTP {
             let key = Admission.key(request.headers[.authorization])
             let verdict = await admission.admit(key: key)
             guard verdict == .admitted else {
-                return busy(admission, metrics, weight: batchesPending(request), key: key, again: verdict == .refusedAgain)
+                // Only a station that proves who it is gets a place in the line: a booking, sized by
+                // its own Ektp-Pending. Unchecked, a few hundred requests with made-up tokens and a
+                // huge Ektp-Pending booked the line 10 minutes ahead and locked real stations out
+                // (found by trying it: Retry-After 206-600 s). One token lookup a refusal.
+                let refused = await respond(logger) {
+                    _ = try await registry.authenticate(authorization: request.headers[.authorization], now: clock.now())
+                    return busy(admission, metrics, weight: batchesPending(request), key: key, again: verdict == .refusedAgain)
+                }
+                if refused.status != .tooManyRequests { metrics.ingested(nil) }
+                return refused
             }
             defer { admission.leave() }
             let response = await respond(logger) {

@@ -59,20 +59,29 @@ import Testing
         let admission = Admission(maxInFlight: 1, maxQueue: 0)
         #expect(await admission.enter(), "the one place, taken for the test")
         let router = RegistryHTTP.router(registry: o.registry, clock: .init(now: { T0 }), logger: Logger(label: "test"), admission: admission)
+        let tokens = [try await o.registry.issueToken(station: "big", now: T0), try await o.registry.issueToken(station: "small", now: T0),
+                      try await o.registry.issueToken(station: "odd", now: T0)]
         try await Application(router: router).test(.router) { client in
-            func refused(pending: String?) async throws -> Int {
-                var h: HTTPFields = [.contentType: "application/json"]
+            func refused(pending: String?, token: String, expect: HTTPResponse.Status = .tooManyRequests) async throws -> Int {
+                var h: HTTPFields = [.contentType: "application/json", .authorization: "Bearer \(token)"]
                 if let pending { h[HTTPField.Name(ReportBatch.pendingHeader)!] = pending }
                 let r = try await client.execute(uri: "/v1/reports", method: .post, headers: h, body: ByteBuffer(string: "{}"))
-                #expect(r.status == .tooManyRequests)
+                #expect(r.status == expect)
                 return Int(r.headers[.retryAfter] ?? "") ?? -1
             }
+            // Made-up tokens with a huge Ektp-Pending are refused as unknown (401), and book nothing:
+            // before, they held the line for 10 minutes and real stations were told to wait it out.
+            for i in 0..<50 {
+                #expect(try await refused(pending: "200000000", token: "ektp_made_up_\(i)", expect: .unauthorized) == -1)
+            }
+            #expect(admission.bookings.held == 0)
             // 200,000 reports are 1,000 batches of 200: 1,000 x 4 ms (nothing measured yet) of line.
-            #expect(try await refused(pending: "200000") == 1)
-            let next = try await refused(pending: nil)
+            #expect(try await refused(pending: "200000", token: tokens[0]) == 1)
+            let next = try await refused(pending: nil, token: tokens[1])
             #expect(next >= 5, "placed after the 1,000 batches: \(next)")
             // Unreadable counts as one batch.
-            #expect(try await refused(pending: "lots") == next)
+            #expect(try await refused(pending: "lots", token: tokens[2]) == next)
+            #expect(admission.bookings.held == 3)
         }
         admission.leave()
     }
