@@ -62,9 +62,9 @@ public final class Admission: Sendable {
     /// cap a refused client is told its time but not held to it).
     public static let maxBookings = 200_000
 
-    /// A key for `enter(key:)` and `retryAfterSeconds(key:)`: the credential's hash. Book only
-    /// for a credential that was checked (the registry authenticates a refused request before it
-    /// books: a made-up token with a huge weight would otherwise hold the line for everyone).
+    /// A key for `enter(key:)` and `retryAfterSeconds(key:)`: the credential's hash. Book more than
+    /// one write only for a credential that was checked (the registry authenticates a refused
+    /// request that asks for more: a made-up token with a huge weight would hold the line for everyone).
     public static func key(_ credential: String?) -> Int? {
         guard let credential, !credential.isEmpty else { return nil }
         var h = Hasher()
