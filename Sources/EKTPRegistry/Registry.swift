@@ -245,7 +245,7 @@ public final class Registry: Sendable {
             insertStatements = 1
         }
         // SQLite (PostgreSQL's statement is above): VALUES lists of 250 rows.
-        for chunk in stride(from: 0, to: store.dialect == .postgres ? 0 : reports.count, by: 250) {
+        for chunk in stride(from: 0, to: reports.count, by: 250) where store.dialect == .sqlite {
             let part = reports[chunk..<min(chunk + 250, reports.count)]
             var sql = "INSERT INTO reports (station, seq, kind, time, received_at, type, body) VALUES "
             var args: [SQLValue] = []

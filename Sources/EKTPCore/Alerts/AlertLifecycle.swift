@@ -67,7 +67,7 @@ public struct AlertLifecycle: Sendable {
         var kind: Int
         var subject: AlertSubject
         static func < (a: AlertRank, b: AlertRank) -> Bool {
-            (a.group, a.kind) != (b.group, b.kind) ? (a.group, a.kind) < (b.group, b.kind) : a.subject.description.utf8.lexicographicallyPrecedes(b.subject.description.utf8)
+            (a.group, a.kind) != (b.group, b.kind) ? (a.group, a.kind) < (b.group, b.kind) : a.subject.description.utf8Precedes(b.subject.description)
         }
         init(_ c: AlertCondition) {
             group = c.subject.group

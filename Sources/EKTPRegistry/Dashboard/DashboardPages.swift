@@ -455,7 +455,7 @@ struct Pages: Sendable {
         }
         let ordered = groups.values.sorted { a, b in
             a.failed + a.missing != b.failed + b.missing ? a.failed + a.missing > b.failed + b.missing
-                : a.kind != b.kind ? a.kind < b.kind : a.model.utf8.lexicographicallyPrecedes(b.model.utf8)
+                : a.kind != b.kind ? a.kind < b.kind : a.model.utf8Precedes(b.model)
         }
         let noneConnected = t.word("noneConnected")
         let groupRows: [Context] = ordered.map {
