@@ -76,6 +76,9 @@ public enum Sentences {
         // ... and the config's and scenario's own readers (StationConfig, WatchConfig, Scenario...).
         N_("{value} is not an http:// or https://HOST[:PORT]/PATH URL"),
         N_("cannot read {path} (does it exist, and may ektpd read it?)"),
+        // whole sentences: matched before the template above would fill {path} with English words
+        N_("cannot read the config file (does it exist, and may ektpd read it?)"),
+        N_("cannot read the scenario file (does it exist, and may ektpd read it?)"),
         N_("{path} is not PEM (no -----BEGIN line): give the certificate or key in PEM form"),
         N_("{path} holds no {what} (no {label} line): give the {what} here in PEM form"),
         N_("{id} is not a valid station id: use letters, digits, '-', '_' and '.', at most 64"),

@@ -46,8 +46,10 @@ struct Scan: AsyncParsableCommand {
         if statuses.isEmpty { print(tr("no USB devices on the bus")); return }
         for s in statuses {
             let d = s.device
-            var line = "\(d.portPath)  \(d.vendorId):\(d.productId)  \(d.kind.rawValue) (\(d.kindSource))  \(d.name)"
-            if probe { line += "  -> \(s.health.rawValue)\(s.reason.map { ": \(L10n.sentence($0))" } ?? "")" }
+            // Descriptor strings come from the device: escaped like `status` and `devices` do, so an
+            // ESC sequence in a product string cannot reach the operator's terminal.
+            var line = "\(d.portPath.printable)  \(d.vendorId.printable):\(d.productId.printable)  \(d.kind.rawValue) (\(d.kindSource.printable))  \(d.name.printable)"
+            if probe { line += "  -> \(s.health.rawValue)\(s.reason.map { ": \(L10n.sentence($0).printable)" } ?? "")" }
             print(line)
         }
     }

@@ -81,6 +81,16 @@ import Testing
         #expect(id.stderr.contains("ektpd.yaml:4:3: station.colour: kolom tidak dikenal"), "\(id.stderr)")
         #expect(id.stderr.contains("ektpd.yaml:7:13: probes.interval: seharusnya durasi seperti 10s, 5m atau 1h, tertulis 'often'"))
         #expect(id.stderr.contains("2 masalah"))
+        // A file that cannot be read: the whole sentence in Indonesian, not the English words
+        // "the config file" inside an Indonesian template (found in stop 25).
+        let missing = try ektpd(["check-config", dir + "/absent.yaml"], environment: ["LANG": "id_ID.UTF-8", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales])
+        #expect(missing.status == 4)
+        #expect(missing.stderr.contains("absent.yaml:0:0: tidak dapat membaca berkas konfigurasi (apakah berkasnya ada, dan boleh dibaca ektpd?)"), "\(missing.stderr)")
+        try "station:\n  id: it-01\n  site: {province: Kalimantan Barat, regency: Sintang, district: Dedai}\nbackend: {type: simulated, scenario: gone.yaml}\n"
+            .write(toFile: dir + "/noscenario.yaml", atomically: true, encoding: .utf8)
+        let noScenario = try ektpd(["check-config", dir + "/noscenario.yaml"], environment: ["LANG": "id_ID.UTF-8", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales])
+        #expect(noScenario.stderr.contains("gone.yaml:0:0: tidak dapat membaca berkas skenario (apakah berkasnya ada, dan boleh dibaca ektpd?)"), "\(noScenario.stderr)")
+        #expect(!missing.stderr.contains("the config file") && !noScenario.stderr.contains("the scenario file"))
     }
 
     /// The alert summaries hooks and webhooks carry are in the station's language, the English kept

@@ -245,6 +245,62 @@ extension RealBackendTests {
     }
 }
 
+/// `ektpd scan` on an emulated bus: a device's descriptor strings are shown escaped, so a product
+/// string holding terminal escape sequences cannot clear the operator's screen or retitle the
+/// window (found by a helper in stop 25; `status`, `devices` and `events` already escaped them).
+@Suite(.enabled(if: testbedHelper.path != nil, Comment(rawValue: testbedHelper.why)))
+struct ScanCommandTests {
+    @Test func scanShowsEscapeSequencesInAProductStringEscapedAndJSONKeepsThem() throws {
+        let helper = try #require(testbedHelper.path)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektpd-scan-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The signature pad's recording with a product string that clears the screen (ESC [2J),
+        // sets the window title (ESC ]0;...BEL) and holds a tab; umockdev reads \NNN as octal.
+        let pad = try String(contentsOfFile: "\(fixtures)/signature-pad.umockdev", encoding: .utf8)
+        let hostile = pad.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasPrefix("A: product=") ? "A: product=Pad\\033[2J\\033]0;owned\\007\\011evil\\n" : String($0)
+        }.joined(separator: "\n")
+        try hostile.write(toFile: dir + "/pad.umockdev", atomically: true, encoding: .utf8)
+        for fifo in ["go", "done"] { #expect(mkfifo(dir + "/" + fifo, 0o600) == 0) }
+        // The scans start only once the device is on the bus: the child blocks on a FIFO.
+        let script = "read x < \(dir)/go; \(ektpdBinary) scan --device-group root > \(dir)/out 2>&1; "
+            + "\(ektpdBinary) scan --json --device-group root > \(dir)/out.json 2>&1; echo $? > \(dir)/done"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/umockdev-wrapper")
+        p.arguments = [helper, "--", "/bin/sh", "-c", script]
+        let stdin = Pipe(), stdout = Pipe()
+        p.standardInput = stdin
+        p.standardOutput = stdout
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        func send(_ line: String) -> String {
+            stdin.fileHandleForWriting.write(Data((line + "\n").utf8))
+            var answer = Data()
+            while !answer.contains(10) {
+                let chunk = stdout.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                answer.append(chunk)
+            }
+            return String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(send("add \(dir)/pad.umockdev \(usbRoot)/1-4") == "ok")
+        try Data("go\n".utf8).write(to: URL(fileURLWithPath: dir + "/go"))
+        let status = String(decoding: FileHandle(forReadingAtPath: dir + "/done")!.readDataToEndOfFile(), as: UTF8.self)
+        #expect(status.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        _ = send("quit")
+        p.waitUntilExit()
+
+        let human = try String(contentsOfFile: dir + "/out", encoding: .utf8)
+        #expect(!human.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x09 }, "raw control characters reached the terminal: \(human.debugDescription)")
+        #expect(human.contains("1-4.1  06a8:0043  signature_pad (catalogue)  Pad\\e[2J\\e]0;owned\\u{07}\\tevil"), "\(human.debugDescription)")
+        // JSON carries the string as the device gave it (JSON escapes it itself).
+        let json = try JSONStyle.decode([DeviceStatus].self, from: Array(try String(contentsOfFile: dir + "/out.json", encoding: .utf8).utf8))
+        #expect(json.map(\.device.name) == ["Pad\u{1B}[2J\u{1B}]0;owned\u{07}\tevil"])
+    }
+}
+
 /// Without umockdev: the real backend on this machine's bus. CI machines have no USB devices.
 @Suite struct RealBackendOnThisMachineTests {
     @Test(.enabled(if: !FileManager.default.fileExists(atPath: "/sys/bus/usb/devices/1-1"), "this machine has USB devices"))
