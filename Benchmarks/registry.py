@@ -20,7 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARK = "## Registry and outbox"
 
 
-def start_postgres():
+def start_postgres(settings=None):
+    """A throwaway PostgreSQL on 127.0.0.1:55499; `settings` (or $EKTP_PG_SETTINGS, "name=value ...")
+    are passed to the server as -c options."""
     versions = sorted(os.listdir("/usr/lib/postgresql")) if os.path.isdir("/usr/lib/postgresql") else []
     if not versions:
         return None, None
@@ -30,7 +32,9 @@ def start_postgres():
     if os.getuid() == 0:
         shutil.chown(d, "postgres")
     subprocess.run(su(f"{bin}/initdb -D {d}/data -A trust -U postgres --no-sync >/dev/null"), check=True)
-    subprocess.run(su(f"{bin}/pg_ctl -D {d}/data -l {d}/log -w start -o '-p 55499 -k {d} -c listen_addresses=127.0.0.1' >/dev/null"), check=True)
+    settings = settings if settings is not None else os.environ.get("EKTP_PG_SETTINGS", "").split()
+    extra = "".join(f" -c {kv}" for kv in settings)
+    subprocess.run(su(f"{bin}/pg_ctl -D {d}/data -l {d}/log -w start -o '-p 55499 -k {d} -c listen_addresses=127.0.0.1{extra}' >/dev/null"), check=True)
     for db in ("ingest", "fleet"):
         subprocess.run(["psql", "-h", "127.0.0.1", "-p", "55499", "-U", "postgres", "-q", "-c", f"CREATE DATABASE {db}"], check=True)
     stop = lambda: (subprocess.run(su(f"{bin}/pg_ctl -D {d}/data -m fast stop >/dev/null")), shutil.rmtree(d, ignore_errors=True))
@@ -75,12 +79,16 @@ def main():
             lines += [f"| COPY FROM STDIN of the same rows, PostgreSQL: rows/s | {pi['copy_per_s']:,.0f} | | |",
                       f"| ingest / COPY, PostgreSQL | {pi['copy_ratio']:.2f} | >= 0.5 | {yes(pi['copy_ratio'] >= 0.5)} |"]
     lines += [f"| fleet summary, 15,000 stations in 7,300 districts, SQLite: median | {sf['fleet_ms_median']:.1f} ms | <= 50 ms | {yes(sf['fleet_ms_median'] <= 50)} |",
-              f"| ... of which the GROUP BY by district, and the stock views, SQLite: medians | {sf.get('fleet_tallies_ms_median', 0):.1f} ms, {sf.get('fleet_stock_ms_median', 0):.1f} ms | | |",
+              f"| ... of which the counts by district (from the fleet index), and the stock views, SQLite: medians | {sf.get('fleet_tallies_ms_median', 0):.1f} ms, {sf.get('fleet_stock_ms_median', 0):.1f} ms | | |",
+              f"| ... the same counts as a GROUP BY in the database (what the index replaced), SQLite: median | {sf.get('fleet_stored_tallies_ms_median', 0):.1f} ms | | |",
+              f"| fleet summary at the first read of a minute (the index loaded from the database), SQLite: median | {sf.get('fleet_first_of_minute_ms_median', 0):.1f} ms | <= 50 ms | {yes(sf.get('fleet_first_of_minute_ms_median', 99) <= 50)} |",
               f"| the same summary's JSON (written directly, FleetJSON.swift): median | {sf['fleet_json_ms_median']:.1f} ms | | |"]
     if "postgres_fleet" in r:
         pf = r["postgres_fleet"]
         lines += [f"| fleet summary, PostgreSQL: median | {pf['fleet_ms_median']:.1f} ms | <= 50 ms | {yes(pf['fleet_ms_median'] <= 50)} |",
-                  f"| ... of which the GROUP BY by district, and the stock views, PostgreSQL: medians | {pf.get('fleet_tallies_ms_median', 0):.1f} ms, {pf.get('fleet_stock_ms_median', 0):.1f} ms | | |"]
+                  f"| ... of which the counts by district (from the fleet index), and the stock views, PostgreSQL: medians | {pf.get('fleet_tallies_ms_median', 0):.1f} ms, {pf.get('fleet_stock_ms_median', 0):.1f} ms | | |",
+                  f"| ... the same counts as a GROUP BY in the database (what the index replaced), PostgreSQL: median | {pf.get('fleet_stored_tallies_ms_median', 0):.1f} ms | | |",
+                  f"| fleet summary at the first read of a minute (the index loaded from the database), PostgreSQL: median | {pf.get('fleet_first_of_minute_ms_median', 0):.1f} ms | <= 50 ms | {yes(pf.get('fleet_first_of_minute_ms_median', 99) <= 50)} |"]
     lines += [f"| `GET /metrics` work (tallies by regency, stock, text of {sf['metrics_kib']:.0f} KiB), SQLite: median | {sf['metrics_ms_median']:.1f} ms | <= 50 ms | {yes(sf['metrics_ms_median'] <= 50)} |"]
     if "postgres_fleet" in r:
         lines += [f"| `GET /metrics` work, PostgreSQL: median | {r['postgres_fleet']['metrics_ms_median']:.1f} ms | <= 50 ms | {yes(r['postgres_fleet']['metrics_ms_median'] <= 50)} |"]
@@ -91,7 +99,7 @@ def main():
         lines += [f"| dashboard Overview page, 15,000 stations, {label}, over HTTP: median | {d['dashboard_overview_ms_median']:.1f} ms, {d['dashboard_overview_kib']:.0f} KiB | <= 200 ms, <= 300 KB | {yes(d['dashboard_overview_ms_median'] <= 200 and d['dashboard_overview_kib'] * 1024 <= 300_000)} |",
                   f"| dashboard Cannot-enrol page (first 250 of 2,500 sites), {label}, over HTTP: median | {d['dashboard_cannot_enrol_ms_median']:.1f} ms, {d['dashboard_cannot_enrol_kib']:.0f} KiB | <= 200 ms | {yes(d['dashboard_cannot_enrol_ms_median'] <= 200)} |"]
         if "fleet_http_now_ms_median" in d:
-            lines += [f"| `GET /v1/fleet` over HTTP, {label}, built for the request (`?at=`, or the first read after an ingest): median | {d['fleet_http_built_ms_median']:.1f} ms | <= 50 ms | {yes(d['fleet_http_built_ms_median'] <= 50)} |",
+            lines += [f"| `GET /v1/fleet` over HTTP, {label}, built for the request (`?at=`, or the first read after an ingest; counted from the fleet index): median | {d['fleet_http_built_ms_median']:.1f} ms | <= 50 ms | {yes(d['fleet_http_built_ms_median'] <= 50)} |",
                       f"| `GET /v1/fleet` over HTTP, {label}, the fleet now (built once per minute and ingest): median | {d['fleet_http_now_ms_median']:.1f} ms | <= 50 ms | {yes(d['fleet_http_now_ms_median'] <= 50)} |"]
     if "decoding" in r:
         dc = r["decoding"]

@@ -44,6 +44,8 @@ public final class Registry: Sendable {
     /// write count it was built at (see `currentFleetJSON`).
     let fleetCache = Mutex<[ViewScope: FleetCacheEntry]>([:])
     struct FleetCacheEntry { var minute: Int64; var writes: UInt64; var json: [UInt8] }
+    /// What the fleet's tallies count, for every station, in memory (`FleetIndex`).
+    let fleetIndex = FleetIndex()
 
     public init(store: any RegistryStore, silentAfter: Duration = .seconds(3600)) {
         self.store = store
@@ -290,11 +292,14 @@ public final class Registry: Sendable {
         }
         let last = reports[reports.count - 1].sequence
         statements.append(SQLStatement("""
-            UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END WHERE id = ? RETURNING high_seq
+            UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END WHERE id = ?
+            RETURNING high_seq, \(FleetIndex.columns)
             """, [.int(last), .int(last), .text(station)]))
         let results: [[[SQLValue]]]
         do {
             results = try await store.transaction(statements)
+            // The station's row as this transaction left it: the fleet's tallies count it now.
+            fleetIndex.update(station, results[results.count - 1].first.flatMap { FleetIndex.Station(row: $0, from: 1) })
             writes.add(1, ordering: .releasing)
             writeFailure.withLock { $0 = nil }
         } catch {
@@ -368,10 +373,12 @@ public final class Registry: Sendable {
 
     /// The fleet by province, regency and district, judged at `at`.
     /// Only the stations inside `scope` count (a regency's staff see their regency's tree).
-    public func fleet(at: Timestamp, scope: ViewScope = .national) async throws -> FleetSummary {
-        // The stock views are read while the tallies are (both stores read on several connections).
+    /// `now` (default `at`) is the time of the read: the tallies are counted from `FleetIndex`,
+    /// which holds every write this registry made and the others' up to `now`'s minute.
+    public func fleet(at: Timestamp, scope: ViewScope = .national, now: Timestamp? = nil) async throws -> FleetSummary {
+        // The stock views are read while the tallies are counted.
         async let stockViews = stock(at: at, scope: scope)
-        let rows = try await tallies(at: at, by: ["province", "regency", "district"], scope: scope)
+        let rows = try await tallies(at: at, by: ["province", "regency", "district"], scope: scope, now: now)
         // Sorted here, by bytes: SQLite and PostgreSQL collate differently.
         struct Row { var p: String; var g: String; var d: String; var t: FleetTally }
         var list = rows.map { Row(p: $0.keys[0], g: $0.keys[1], d: $0.keys[2], t: $0.tally) }
@@ -429,10 +436,24 @@ public final class Registry: Sendable {
         return json
     }
 
+    /// The fleet's tallies grouped by `columns` (site columns, outermost first), judged at `at`, in
+    /// byte order of their keys: counted from `FleetIndex` as `storedTallies` counts them in the
+    /// database (the tests hold the two equal). `now` (default `at`): the time of the read; the
+    /// index is loaded again at the first read of each of its minutes.
+    /// Errors: the database's, when the index must be loaded and cannot be.
+    public func tallies(at: Timestamp, by columns: [String], scope: ViewScope = .national,
+                        now: Timestamp? = nil) async throws -> [(keys: [String], tally: FleetTally)] {
+        precondition(columns.allSatisfy { ["province", "regency", "district"].contains($0) })
+        return try await fleetIndex.tallies(now: now ?? at, load: {
+            let rows = try await store.query(SQLStatement("SELECT id, \(FleetIndex.columns) FROM stations"))
+            return rows.compactMap { r in r[0].text.flatMap { id in FleetIndex.Station(row: r, from: 1).map { (id, $0) } } }
+        }, cutoff: at.millis - silentAfter.wholeMilliseconds, skewLimit: Self.clockSkewLimit.wholeMilliseconds,
+           blanksRange: Self.blanksRange, columns: columns, scope: scope)
+    }
+
     /// The fleet's tallies grouped by `columns` (site columns, outermost first), judged at `at`: one
-    /// GROUP BY in the database. `/metrics` asks by province and regency (500-odd rows, where the
-    /// whole fleet summary has a row per district).
-    public func tallies(at: Timestamp, by columns: [String], scope: ViewScope = .national) async throws -> [(keys: [String], tally: FleetTally)] {
+    /// GROUP BY in the database, read for this call (what `tallies` counts from memory).
+    public func storedTallies(at: Timestamp, by columns: [String], scope: ViewScope = .national) async throws -> [(keys: [String], tally: FleetTally)] {
         precondition(columns.allSatisfy { ["province", "regency", "district"].contains($0) })
         let within = scope.condition()
         let cutoff = at.millis - silentAfter.wholeMilliseconds

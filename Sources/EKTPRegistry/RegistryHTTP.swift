@@ -188,7 +188,7 @@ public enum RegistryHTTP {
             await respond(logger) {
                 _ = try await reader(request, metrics: true)
                 let t = try at(request, clock)
-                let regencies = try await registry.tallies(at: t, by: ["province", "regency"])
+                let regencies = try await registry.tallies(at: t, by: ["province", "regency"], now: clock.now())
                 var total = FleetTally()
                 for r in regencies { total.add(r.tally) }
                 let text = metrics.render(total: total, regencies: regencies, stock: try await registry.stock(at: t))
@@ -205,7 +205,7 @@ public enum RegistryHTTP {
                 if request.uri.queryParameters.get("at") == nil {
                     bytes = try await registry.currentFleetJSON(now: clock.now(), scope: v.scope)
                 } else {
-                    var b = try await registry.fleet(at: try at(request, clock), scope: v.scope).jsonBytes()
+                    var b = try await registry.fleet(at: try at(request, clock), scope: v.scope, now: clock.now()).jsonBytes()
                     b.append(0x0a)
                     bytes = b
                 }

@@ -79,11 +79,94 @@ import Testing
             _ = try await r.store.transaction([SQLStatement("UPDATE stations SET condition = 'broken' WHERE id = 's0'")])
             clock.withLock { $0 = minute.adding(.seconds(59)) }
             #expect(try await fleet(national).tally.broken == 1)
-            // ...and at once to a read with `at`, which is never cached.
-            #expect(try await fleet(national, "?at=\(minute.adding(.seconds(59)).rfc3339)").tally.broken == 2)
+            // ...to a read with `at` too: its tallies are counted from the same index (FleetIndex),
+            // which holds this registry's writes at once and the others' from the next minute.
+            #expect(try await fleet(national, "?at=\(minute.adding(.seconds(59)).rfc3339)").tally.broken == 1)
             clock.withLock { $0 = minute.adding(.seconds(60)) }
             let next = try await fleet(national)
             #expect(next.tally.broken == 2 && next.at == minute.adding(.seconds(60)))
+            #expect(try await fleet(national, "?at=\(minute.adding(.seconds(59)).rfc3339)").tally.broken == 2)
         }
+    }
+}
+
+/// The fleet's tallies are counted in memory (`FleetIndex`, issue 17, item 5); the database's
+/// GROUP BY (`storedTallies`) is what they must equal, on both stores.
+@Suite struct FleetIndexTests {
+    /// A small deterministic generator (SplitMix64), so a failure names the same data again.
+    struct Mix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func sorted(_ rows: [(keys: [String], tally: FleetTally)]) -> [String] {
+        rows.map { "\($0.keys) \($0.tally)" }.sorted { $0.utf8Precedes($1) }
+    }
+
+    @Test(arguments: Backend.allCases) func theCountsInMemoryAreTheDatabasesWhateverTheWritesAndTheScope(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b, silentAfter: .seconds(3600)) else { return }
+        defer { try? FileManager.default.removeItem(at: o.dir) }
+        let r = o.registry
+        // Another `ektp-registry serve` on the same database: its writes reach `r` only by loading.
+        let other = Registry(store: r.store, silentAfter: .seconds(3600))
+        let sites = [sintang, dedai, Site(province: "Kalimantan Barat", regency: "Kapuas Hulu", district: "Putussibau Utara"),
+                     Site(province: "Papua", regency: "Nduga", district: "Kenyam"), Site(province: "Papua", regency: "Nduga", district: "Mbua"),
+                     // the same regency and district names in another province: merged when grouped by name alone
+                     Site(province: "Papua", regency: "Sintang", district: "Dedai"), Site(province: "Éa", regency: "Nduga", district: "Mbua")]
+        let kits: [KitState] = [.ready, .degraded, .broken]
+        let syncs: [SyncState?] = [nil, .fresh, .stale, .never]
+        var rng = Mix(state: 17)
+        let minute = Timestamp(millis: (T0.millis / 60_000 + 1) * 60_000)
+        var seq: [String: Int64] = [:]
+        // Stations write in three rounds: a snapshot each (any site, state, sync, stock, clock), at
+        // times spread over three hours, some through the other registry, some an older snapshot
+        // after a newer one (the database keeps the newer; so must the index).
+        func round(_ n: Int, through registry: (Int) -> Registry, at base: Timestamp) async throws {
+            for i in 0..<n {
+                let id = "st-\(Int.random(in: 0..<40, using: &rng))"
+                let next = (seq[id] ?? 0) + Int64.random(in: 1...3, using: &rng)
+                seq[id] = next
+                let sent = next > 2 && Bool.random(using: &rng) ? next - 2 : next  // sometimes stale
+                let received = base.adding(.seconds(Int64.random(in: -10_800...0, using: &rng)))
+                let skew = [0, 30, -400, 900][Int.random(in: 0..<4, using: &rng)]
+                let report = snapshot(id, sent, at: received, site: sites.randomElement(using: &rng)!, kit: kits.randomElement(using: &rng)!,
+                                      sync: syncs.randomElement(using: &rng)!, stock: Bool.random(using: &rng) ? Int.random(in: 0...5000, using: &rng) : nil)
+                _ = try await registry(i).ingest(ReportBatch(station: id, sentAt: received.adding(.seconds(Int64(skew))), reports: [report]),
+                                                 from: id, receivedAt: received)
+            }
+        }
+        let groupings = [["province", "regency", "district"], ["province", "regency"], ["regency", "district"], ["district"], []]
+        let scopes: [ViewScope] = [.national, .province("Kalimantan Barat"), .regency(province: "Papua", regency: "Nduga"), .province("Aceh")]
+        func check(now: Timestamp, _ label: String) async throws {
+            for columns in groupings {
+                for scope in scopes {
+                    for at in [now, now.adding(.seconds(-3_000)), now.adding(.seconds(-7_200)), now.adding(.seconds(3_600))] {
+                        let memory = Self.sorted(try await r.tallies(at: at, by: columns, scope: scope, now: now))
+                        let stored = Self.sorted(try await r.storedTallies(at: at, by: columns, scope: scope))
+                        #expect(memory == stored, "\(label): \(columns) \(scope) at \(at)")
+                    }
+                }
+            }
+        }
+        try await round(40, through: { _ in r }, at: minute)
+        try await check(now: minute, "first load")
+        // This registry's own writes count at once, within the minute it loaded in.
+        try await round(40, through: { _ in r }, at: minute)
+        try await check(now: minute.adding(.seconds(20)), "own writes")
+        // The other registry's writes: not yet in this minute (the count is the last load's plus
+        // this registry's own)...
+        let before = try await r.tallies(at: minute, by: [], now: minute.adding(.seconds(30)))
+        try await round(30, through: { _ in other }, at: minute)
+        #expect(try await r.tallies(at: minute, by: [], now: minute.adding(.seconds(40))).map(\.tally) == before.map(\.tally))
+        // ...and at the next minute, the database's count again, mixed writes and all.
+        try await round(30, through: { i in i % 2 == 0 ? other : r }, at: minute.adding(.seconds(60)))
+        try await check(now: minute.adding(.seconds(60)), "next minute")
+        #expect(try await r.tallies(at: minute, by: []).first?.tally.stations ?? 0 > 20)
     }
 }
