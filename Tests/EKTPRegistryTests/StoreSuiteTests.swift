@@ -332,6 +332,26 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         #expect(abs((s.perDay ?? 0) - 300) < 0.01)
         #expect(abs((s.daysLeft ?? 0) - 6500.0 / 300) < 0.01)
         #expect(try await r.fleet(at: at).tally.blanks == 6500)
+        // A week's window: the readings of days 0-1 fall out of it at day 8 (only 3-5 are left, a
+        // restock between 2 and 3 no longer in it either): 300 a day still.
+        let later = try await r.stock(at: T0.adding(.seconds(8 * 86400)))
+        #expect(abs((later.first?.perDay ?? 0) - 300) < 0.01)
+        // Under an hour of readings: no rate.
+        for (i, minutes) in [0, 30].enumerated() {
+            let t = at.adding(.seconds(Int64(minutes) * 60 - 86400))
+            _ = try await r.ingest(ReportBatch(station: "m", sentAt: t, reports: [snapshot("m", Int64(i + 1), at: t, site: office, stock: 900 - i * 10)]),
+                                   from: "m", receivedAt: t)
+        }
+        // Rows stored before the bounds (issue 13: Int64.max, -1) are read without trapping.
+        _ = try await r.ingest(ReportBatch(station: "q", sentAt: at, reports: [snapshot("q", 1, at: at, site: office, stock: 10)]), from: "q", receivedAt: at)
+        _ = try await r.store.transaction([
+            SQLStatement("INSERT INTO stock_days (station, day, time, blanks) VALUES ('q', ?, ?, ?)", [.int(at.millis / 86_400_000 - 2), .int(at.millis - 2 * 86_400_000), .int(Int64.max)]),
+            SQLStatement("INSERT INTO stock_days (station, day, time, blanks) VALUES ('q', ?, ?, ?)", [.int(at.millis / 86_400_000 - 1), .int(at.millis - 86_400_000), .int(-1)]),
+        ])
+        let all = try await r.stock(at: at)
+        #expect(all.map(\.station) == ["m", "p", "q"])
+        #expect(all[0].perDay == nil && all[0].daysLeft == nil)
+        #expect((all[2].perDay ?? 0) > 1e18)
         await r.store.close()
     }
 }
