@@ -451,6 +451,12 @@ public final class Registry: Sendable {
            blanksRange: Self.blanksRange, columns: columns, scope: scope)
     }
 
+    /// Loads the fleet index for `now`'s minute unless it is loaded already (`FleetIndexRefresh`
+    /// calls it as each minute begins). Errors: the database's.
+    public func refreshFleetIndex(now: Timestamp) async throws {
+        _ = try await tallies(at: now, by: [], now: now)
+    }
+
     /// The fleet's tallies grouped by `columns` (site columns, outermost first), judged at `at`: one
     /// GROUP BY in the database, read for this call (what `tallies` counts from memory).
     public func storedTallies(at: Timestamp, by columns: [String], scope: ViewScope = .national) async throws -> [(keys: [String], tally: FleetTally)] {

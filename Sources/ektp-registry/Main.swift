@@ -186,8 +186,9 @@ struct Serve: AsyncParsableCommand {
             let registry = Registry(store: store, silentAfter: .seconds(silentAfter))
             let applied = try await registry.migrate(now: wallClockNow()) { logger.notice("\($0)") }
             if !applied.isEmpty { logger.notice("database migrated: \(applied.count) migration(s)") }
+            let clock: RegistryHTTP.Clock = clockFile.map { .file($0, fallback: wallClockNow) } ?? .init(now: wallClockNow)
             let router = RegistryHTTP.router(registry: registry,
-                                             clock: clockFile.map { .file($0, fallback: wallClockNow) } ?? .init(now: wallClockNow),
+                                             clock: clock,
                                              logger: logger,
                                              admission: Admission(maxInFlight: maxWrites, maxQueue: writeQueue, maxWait: .seconds(writeWait)),
                                              dashboard: DashboardSettings(secureCookies: serverTLS != nil, utcOffsetMinutes: offset))
@@ -234,7 +235,7 @@ struct Serve: AsyncParsableCommand {
             // runService(gracefulShutdownSignals:) has libdispatch swap in a handler of its own,
             // and a SIGTERM around the swap was not acted on. Before this line the default (exit by the signal)
             // still stops a start that waits on the database.
-            let group = StopSignals.serviceGroup(services: [app], logger: logger)
+            let group = StopSignals.serviceGroup(services: [app, FleetIndexRefresh(registry: registry, clock: clock, logger: logger)], logger: logger)
             try await group.run()
             await store.close()
             logger.notice("stopped")

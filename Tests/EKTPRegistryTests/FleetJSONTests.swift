@@ -169,4 +169,33 @@ import Testing
         try await check(now: minute.adding(.seconds(60)), "next minute")
         #expect(try await r.tallies(at: minute, by: []).first?.tally.stations ?? 0 > 20)
     }
+
+    /// `ektp-registry serve` loads the index as each minute begins (FleetIndexRefresh), so a read
+    /// counts what the database held then, and does not load it itself.
+    @Test(arguments: Backend.allCases) func theIndexIsLoadedAsTheMinuteBeginsNotByTheRead(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        defer { try? FileManager.default.removeItem(at: o.dir) }
+        let r = o.registry
+        let other = Registry(store: r.store)
+        let minute = Timestamp(millis: (T0.millis / 60_000 + 1) * 60_000)
+        _ = try await other.ingest(ReportBatch(station: "a", sentAt: minute, reports: [snapshot("a", 1, at: minute, site: sintang)]), from: "a", receivedAt: minute)
+        // The refresher reads the clock before its load and again after it: the second read says
+        // the load is done.
+        let (loaded, done) = AsyncStream.makeStream(of: Void.self)
+        let reads = Mutex(0)
+        let clock = RegistryHTTP.Clock(now: {
+            if reads.withLock({ $0 += 1; return $0 }) == 2 { done.yield() }
+            return minute.adding(.seconds(1))
+        })
+        let refresher = Task { try await FleetIndexRefresh(registry: r, clock: clock, logger: Logger(label: "test")).run() }
+        for await _ in loaded { break }
+        // Written by the other registry after the load: not counted in this minute.
+        _ = try await other.ingest(ReportBatch(station: "b", sentAt: minute, reports: [snapshot("b", 1, at: minute, site: dedai, kit: .broken)]), from: "b", receivedAt: minute)
+        let counted = try await r.tallies(at: minute, by: ["district"], now: minute.adding(.seconds(30)))
+        #expect(counted.map(\.keys) == [["Sintang"]] && counted.first?.tally.ready == 1)
+        refresher.cancel()
+        _ = await refresher.result
+        // The next minute's read loads it (no refresher now): both stations.
+        #expect(try await r.tallies(at: minute, by: [], now: minute.adding(.seconds(60))).first?.tally.stations == 2)
+    }
 }
