@@ -21,6 +21,9 @@ static struct {
     struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
     void (*slist_free_all)(struct curl_slist *);
     char *(*version)(void);
+    CURLSH *(*share_init)(void);
+    CURLSHcode (*share_setopt)(CURLSH *, CURLSHoption, ...);
+    CURLSHcode (*share_cleanup)(CURLSH *);
 } lc;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[256];
@@ -45,6 +48,9 @@ static void load(void) {
     SYM(slist_append, "curl_slist_append");
     SYM(slist_free_all, "curl_slist_free_all");
     SYM(version, "curl_version");
+    SYM(share_init, "curl_share_init");
+    SYM(share_setopt, "curl_share_setopt");
+    SYM(share_cleanup, "curl_share_cleanup");
 #undef SYM
     /* Once, before any thread makes a handle (curl_global_init is not thread-safe before 7.84). */
     if (lc.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -63,13 +69,37 @@ int ektp_curl_load(char *why, size_t why_len) {
 
 const char *ektp_curl_version(void) { return loaded ? lc.version() : NULL; }
 
+/* A session: the easy handle (its connection cache, TLS context and CA store) while the client
+ * is busy, and a share handle that outlives it with the TLS session IDs and the DNS cache, so a
+ * connection opened after an idle release resumes TLS (an abbreviated handshake, no certificate
+ * chain on the wire) instead of a full one. */
+struct session { CURL *easy; CURLSH *share; };
+
 void *ektp_curl_session_new(void) {
     if (ektp_curl_load(NULL, 0) != 0) return NULL;
-    return lc.easy_init();
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->share = lc.share_init();
+    if (s->share) {
+        lc.share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        lc.share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
+    return s;
+}
+
+void ektp_curl_session_idle(void *session) {
+    struct session *s = session;
+    if (!s || !loaded || !s->easy) return;
+    lc.easy_cleanup(s->easy);
+    s->easy = NULL;
 }
 
 void ektp_curl_session_free(void *session) {
-    if (session && loaded) lc.easy_cleanup((CURL *)session);
+    struct session *s = session;
+    if (!s || !loaded) return;
+    if (s->easy) lc.easy_cleanup(s->easy);
+    if (s->share) lc.share_cleanup(s->share);
+    free(s);
 }
 
 struct sink { ektp_http_response *r; size_t max; };
@@ -93,10 +123,18 @@ int ektp_curl_perform(void *session, const ektp_http_request *req, ektp_http_res
         snprintf(resp->error, sizeof resp->error, "%s", load_error[0] ? load_error : "libcurl is not loaded");
         return resp->curl_code;
     }
-    CURL *c = session;
-    /* Reset keeps the handle's live connections, TLS session IDs and DNS cache: connections are
-     * reused from one batch to the next (carrier data is paid by the megabyte). */
+    struct session *ses = session;
+    if (!ses->easy) ses->easy = lc.easy_init();
+    CURL *c = ses->easy;
+    if (!c) {
+        resp->curl_code = CURLE_FAILED_INIT;
+        snprintf(resp->error, sizeof resp->error, "libcurl could not make a handle (out of memory?)");
+        return resp->curl_code;
+    }
+    /* Reset keeps the handle's live connections: connections are reused from one batch to the
+     * next (carrier data is paid by the megabyte). It clears the options: the share again. */
     lc.easy_reset(c);
+    if (ses->share) lc.easy_setopt(c, CURLOPT_SHARE, ses->share);
     struct curl_slist *hs = NULL;
     for (int i = 0; i < req->header_count; i++) hs = lc.slist_append(hs, req->headers[i]);
     /* No "Expect: 100-continue" round trip before a body. */

@@ -63,6 +63,17 @@ public final class HTTPClient: Sendable {
         }
     }
 
+    /// Closes this client's connection and frees what libcurl holds for it (the handle, its TLS
+    /// context and CA store: about 0.6 MB once delivery over HTTPS ran; Benchmarks/footprint.py),
+    /// keeping the TLS session IDs so the next request resumes TLS. For a client that will sit
+    /// idle longer than its server keeps a connection: the registry closes one after 60 s
+    /// (`ektp-registry serve --idle-timeout`), a station's heartbeat is every 5 minutes.
+    public func releaseConnection() {
+        session.withLock { s in
+            if let h = s.handle { ektp_curl_session_idle(h) }
+        }
+    }
+
     /// Whether libcurl can be loaded; nil when it can, else why (for check-config and `run`).
     public static func unavailable() -> String? {
         var why = [CChar](repeating: 0, count: 256)

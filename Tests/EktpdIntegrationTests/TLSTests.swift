@@ -347,6 +347,27 @@ let deliveryTimings = "snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, 
         #expect(half.status == 2 && half.stderr.contains("give both --tls-cert and --tls-key"))
     }
 
+    /// A client about to sit idle closes its connection and frees libcurl's handle
+    /// (`releaseConnection`, the uplink does it when its next round is more than 45 s away); the
+    /// next request connects again over HTTPS, and later ones reuse that connection.
+    @Test func aReleasedConnectionIsOpenedAgainOnTheNextRequest() throws {
+        let reg = try tlsRegistry()
+        let client = HTTPClient(settings: reg.clientSettings)
+        let url = HTTPURL(reg.url)!
+        func get() throws -> HTTPExchange { try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get() }
+        let first = try get(), second = try get()
+        #expect(first.status == 200 && first.newConnection && second.status == 200 && !second.newConnection)
+        client.releaseConnection()
+        client.releaseConnection()  // twice, and with nothing open: harmless
+        let third = try get(), fourth = try get()
+        #expect(third.status == 200 && third.newConnection, "\(third)")
+        #expect(fourth.status == 200 && !fourth.newConnection)
+        // A client that never made a request releases nothing and still works.
+        let fresh = HTTPClient(settings: reg.clientSettings)
+        fresh.releaseConnection()
+        #expect(try fresh.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().status == 200)
+    }
+
     /// gzip'd batches are taken; a small body that inflates past the limit (a zip bomb), a body that
     /// is not gzip, and an encoding the registry does not know are refused and store nothing.
     @Test func gzipBodiesAreAcceptedAndBombsRefused() throws {

@@ -46,6 +46,10 @@ int ektp_curl_load(char *why, size_t why_len);
 /* One connection cache: an easy handle, reused request after request. NULL when libcurl is absent. */
 void *ektp_curl_session_new(void);
 void ektp_curl_session_free(void *session);
+/* Closes the session's connections and frees its handle (TLS context, CA store, buffers), keeping
+ * its TLS session IDs and DNS cache for the next request: for a client about to sit idle longer
+ * than the server keeps a connection open. */
+void ektp_curl_session_idle(void *session);
 /* One request on a session (one thread at a time per session). Returns the curl code. */
 int ektp_curl_perform(void *session, const ektp_http_request *req, ektp_http_response *resp);
 void ektp_http_response_free(ektp_http_response *resp);

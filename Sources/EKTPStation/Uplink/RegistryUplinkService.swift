@@ -42,6 +42,10 @@ public final class RegistryUplinkService: Service, Sendable {
         try await ActivityService(activity, clock: clock).run()
     }
 
+    /// The longest wait until the next round for which the connection to the registry is kept:
+    /// under `ektp-registry serve`'s default `--idle-timeout` of 60 s.
+    static let keepConnection: Duration = .seconds(45)
+
     func step(now t0: Timestamp) async -> Timestamp {
         let uplink = self.uplink, clock = self.clock
         uplink.snapshotIfDue(now: t0)
@@ -69,6 +73,9 @@ public final class RegistryUplinkService: Service, Sendable {
         if uplink.engine.changedSinceSnapshot {
             until = min(until, clock.now().adding(uplink.config.snapshotSpacing))
         }
+        // Idle past what the registry keeps a connection for (60 s): the connection would be
+        // closed by the other end anyway; close it here, and free what libcurl holds for it.
+        if until > clock.now().adding(Self.keepConnection) { uplink.client.releaseConnection() }
         return max(until, clock.now().adding(.milliseconds(10)))
     }
 }
