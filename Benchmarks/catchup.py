@@ -250,11 +250,16 @@ def run(url, label, snapshot, reports_each):
         tally = Tally()
         total = STATIONS * reports_each
 
+        marks = {}  # fraction of the reports stored -> when (the steady rate: between 10 and 90 %)
+
         async def everyone():
             tasks = [asyncio.create_task(station(port, tokens[i], all_bodies[i], tally)) for i in range(STATIONS)]
             last = time.perf_counter()
             while not all(t.done() for t in tasks):
                 await asyncio.sleep(0.5)
+                for f in (0.1, 0.9):
+                    if f not in marks and tally.stored >= f * total:
+                        marks[f] = time.perf_counter()
                 if time.perf_counter() - last >= 10:
                     last = time.perf_counter()
                     print(f"[{label}] {tally.stored:,} of {total:,} stored", file=sys.stderr, flush=True)
@@ -269,7 +274,8 @@ def run(url, label, snapshot, reports_each):
         reg.terminate()
         reg.wait()
         held, distinct = count(url)
-        return dict(label=label, total=total, wall=wall, rate=tally.stored / wall, cpu_us=cpu / max(tally.stored, 1) * 1e6,
+        steady = 0.8 * total / (marks[0.9] - marks[0.1]) if 0.1 in marks and 0.9 in marks and marks[0.9] > marks[0.1] else None
+        return dict(label=label, total=total, wall=wall, rate=tally.stored / wall, steady=steady, cpu_us=cpu / max(tally.stored, 1) * 1e6,
                     client_share=client / max(cpu, 1e-9), peak=peak, idle=idle, refused=tally.refused, again=tally.again, booked_again=booked_again, timeouts=tally.timeouts, reconnects=tally.reconnects,
                     errors=tally.errors, slowest=tally.slowest, held=held, distinct=distinct, stored=tally.stored,
                     raw_mb=raw / 1e6, sent_mb=sent / 1e6)
@@ -302,13 +308,14 @@ def main():
                 stop()
     print(f"`python3 Benchmarks/catchup.py {STATIONS} {HOURS:g} {WHICH}`: {STATIONS:,} stations at once, {reports_each:,} reports each "
           f"(batches of {BATCH}, every fifth a snapshot of the demo kit), release `ektp-registry serve` with its default admission\n")
-    print("| store | reports | wall | reports/s | 21.6 M at that rate | registry CPU per report | peak RSS | 429s (of which again; booked at the registry) | timeouts | slowest answer | held once |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| store | reports | wall | reports/s | 21.6 M at that rate | steady reports/s (10-90 % stored) | 21.6 M at the steady rate | registry CPU per report | peak RSS | 429s (of which again; booked at the registry) | timeouts | slowest answer | held once |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ok = "yes" if r["held"] == r["distinct"] == r["total"] else f"no ({r['held']:,} rows, {r['distinct']:,} distinct)"
         errors = f", errors {r['errors']}" if r["errors"] else ""
         errors += f", {r['reconnects']:,} idle connections closed and opened again" if r.get("reconnects") else ""
-        print(f"| {r['label']} | {r['total']:,} | {r['wall']:.1f} s | {r['rate']:,.0f} | {NATIONAL / r['rate'] / 60:.1f} min | "
+        steady = f"{r['steady']:,.0f} | {NATIONAL / r['steady'] / 60:.1f} min" if r.get("steady") else "? | ?"
+        print(f"| {r['label']} | {r['total']:,} | {r['wall']:.1f} s | {r['rate']:,.0f} | {NATIONAL / r['rate'] / 60:.1f} min | {steady} | "
               f"{r['cpu_us']:.0f} us | {r['peak']:.0f} MB (idle {r['idle']:.0f}) | {r['refused']:,} ({r['again']:,}; {r['booked_again']:,}) | {r['timeouts']}{errors} | "
               f"{r['slowest']:.1f} s | {ok} |")
     if results:

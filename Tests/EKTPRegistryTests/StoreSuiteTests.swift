@@ -71,6 +71,20 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         #expect(try await o.registry.schemaVersion() == Schema.latest)
         #expect(try await o.registry.migrate(now: T0).isEmpty)
         try await o.registry.requireCurrentSchema()
+        // Migration 8: the stations' site index is back in place of the wide one; on PostgreSQL
+        // (built with lz4, as Debian's is) new report bodies and snapshots are lz4-compressed.
+        if b == .postgres {
+            let indexes = try await o.registry.store.query(SQLStatement("SELECT indexname FROM pg_indexes WHERE tablename = 'stations' ORDER BY indexname"))
+            #expect(indexes.compactMap { $0[0].text }.filter { $0.hasPrefix("stations_") } == ["stations_condition", "stations_pkey", "stations_site"])
+            let methods = try await o.registry.store.query(SQLStatement("""
+                SELECT c.relname, a.attcompression::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                WHERE a.attname = 'body' AND c.relname IN ('reports', 'station_snapshots') ORDER BY c.relname
+                """))
+            #expect(methods.map { [$0[0].text ?? "", $0[1].text ?? ""] } == [["reports", "l"], ["station_snapshots", "l"]])
+        } else {
+            let indexes = try await o.registry.store.query(SQLStatement("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'stations' AND sql IS NOT NULL ORDER BY name"))
+            #expect(indexes.compactMap { $0[0].text } == ["stations_condition", "stations_site"])
+        }
         await o.registry.store.close()
     }
 
@@ -92,7 +106,8 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
             """, [.text("old-01"), .text(dedai.province), .text(dedai.regency), .text(dedai.district),
                   .int(T0.millis), .int(T0.millis), .text(body)])])
         #expect(try await r.migrate(now: T0) == ["6 snapshots in a table of their own: the stations table stays narrow for the fleet's GROUP BY",
-                                                 "7 the fleet's tallies read from one index (issue 17, item 5)"])
+                                                 "7 the fleet's tallies read from one index (issue 17, item 5)",
+                                                 "8 the fleet counted in memory: stations indexed by site alone; report bodies in lz4 (PostgreSQL)"])
         let old = try await r.station("old-01", at: T0)
         #expect(old.status?.kit.problems.first?.reason == "fingerprint scanner unplugged")
         #expect(old.view.condition == .broken)
