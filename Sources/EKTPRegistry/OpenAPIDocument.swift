@@ -109,8 +109,10 @@ paths:
       summary: The fleet by province, regency and district, with card blank stock
       description: >-
         Only the stations inside the reader's scope (national, a province or a regency); a station's token reads nothing.
-        Without `at`, the fleet now: the registry builds it at most once a minute per scope, and again after each ingest
-        it takes; another registry on the same database (scale-out) shows its writes within the minute.
+        The counts come from the registry's in-memory fleet index, loaded from the database as each minute begins and
+        updated by each ingest it takes: another registry on the same database (scale-out) shows its writes within the
+        minute, with or without `at`. Without `at`, the fleet now: built at most once a minute per scope, and again
+        after each ingest this registry takes.
       security: [{viewer: []}, {session: []}]
       parameters:
         - {$ref: '#/components/parameters/At'}
