@@ -20,18 +20,28 @@ import Synchronization
 ///
 /// Memory: about 120 bytes a station and 100 a district (2.5 MB at 15,000 in 7,300).
 final class FleetIndex: Sendable {
-    /// One station's counted columns, as stored.
-    struct Station: Sendable, Equatable {
-        var province: String
-        var regency: String
-        var district: String
-        var condition: String
+    /// A station's counted columns besides its site and condition, as stored.
+    struct Columns: Sendable, Equatable {
         var lastHeard: Int64
         var notPulled: Int64
         var blanks: Int64?
         var clockSkewMs: Int64?
         var highSeq: Int64
         var snapSeq: Int64
+
+        /// Whether `self` may replace `old`: none of the columns that only grow is smaller.
+        func isNoOlder(than old: Columns) -> Bool {
+            highSeq >= old.highSeq && snapSeq >= old.snapSeq && lastHeard >= old.lastHeard
+        }
+    }
+
+    /// One station's row as read back from the database.
+    struct Station: Sendable, Equatable {
+        var province: String
+        var regency: String
+        var district: String
+        var condition: String
+        var columns: Columns
     }
 
     /// The columns a load and an ingest read back, in this order (`Station.init(row:from:)`).
@@ -43,16 +53,9 @@ final class FleetIndex: Sendable {
         var site: Int32
         /// 0 ready, 1 degraded, 2 broken, 3 unknown, 4 any other value (counted in `stations` only).
         var condition: UInt8
-        var lastHeard: Int64
-        var notPulled: Int64
-        var blanks: Int64?
-        var clockSkewMs: Int64?
-        var highSeq: Int64
-        var snapSeq: Int64
+        var columns: Columns
 
-        func isNoOlder(than old: Entry) -> Bool {
-            highSeq >= old.highSeq && snapSeq >= old.snapSeq && lastHeard >= old.lastHeard
-        }
+        func isNoOlder(than old: Entry) -> Bool { columns.isNoOlder(than: old.columns) }
     }
 
     private struct SiteKey: Hashable {
@@ -108,8 +111,7 @@ final class FleetIndex: Sendable {
             case "unknown": 3
             default: 4
             }
-            return Entry(site: site, condition: condition, lastHeard: s.lastHeard, notPulled: s.notPulled, blanks: s.blanks,
-                         clockSkewMs: s.clockSkewMs, highSeq: s.highSeq, snapSeq: s.snapSeq)
+            return Entry(site: site, condition: condition, columns: s.columns)
         }
     }
     private let state = Mutex(State())
@@ -155,9 +157,10 @@ final class FleetIndex: Sendable {
         }
         var bySite = [FleetTally](repeating: FleetTally(), count: sites.count)
         for e in entries.values where inScope[Int(e.site)] {
-            bySite[Int(e.site)].count(condition: e.condition, silent: e.lastHeard < cutoff, notPulled: e.notPulled,
-                                      blanks: e.blanks.flatMap { blanksRange.contains(Int($0)) ? Int($0) : nil } ?? 0,
-                                      clockSkewed: e.clockSkewMs.map { $0 > skewLimit || $0 < -skewLimit } ?? false)
+            let c = e.columns
+            bySite[Int(e.site)].count(condition: e.condition, silent: c.lastHeard < cutoff, notPulled: c.notPulled,
+                                      blanks: c.blanks.flatMap { blanksRange.contains(Int($0)) ? Int($0) : nil } ?? 0,
+                                      clockSkewed: c.clockSkewMs.map { $0 > skewLimit || $0 < -skewLimit } ?? false)
         }
         func precedes(_ a: [String], _ b: [String]) -> Bool {
             for (x, y) in zip(a, b) where x != y { return x.utf8Precedes(y) }
@@ -207,8 +210,9 @@ extension FleetIndex.Station {
         guard row.count >= offset + 10,
               let lastHeard = row[offset + 4].int, let highSeq = row[offset + 8].int, let snapSeq = row[offset + 9].int else { return nil }
         self.init(province: row[offset].text ?? "", regency: row[offset + 1].text ?? "", district: row[offset + 2].text ?? "",
-                  condition: row[offset + 3].text ?? "", lastHeard: lastHeard, notPulled: row[offset + 5].int ?? 0,
-                  blanks: row[offset + 6].int, clockSkewMs: row[offset + 7].int, highSeq: highSeq, snapSeq: snapSeq)
+                  condition: row[offset + 3].text ?? "",
+                  columns: FleetIndex.Columns(lastHeard: lastHeard, notPulled: row[offset + 5].int ?? 0, blanks: row[offset + 6].int,
+                                   clockSkewMs: row[offset + 7].int, highSeq: highSeq, snapSeq: snapSeq))
     }
 }
 

@@ -1,3 +1,4 @@
+import EKTPCore
 import EKTPModel
 import Foundation
 import Hummingbird
@@ -93,18 +94,6 @@ import Testing
 /// The fleet's tallies are counted in memory (`FleetIndex`, issue 17, item 5); the database's
 /// GROUP BY (`storedTallies`) is what they must equal, on both stores.
 @Suite struct FleetIndexTests {
-    /// A small deterministic generator (SplitMix64), so a failure names the same data again.
-    struct Mix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func sorted(_ rows: [(keys: [String], tally: FleetTally)]) -> [String] {
         rows.map { "\($0.keys) \($0.tally)" }.sorted { $0.utf8Precedes($1) }
     }
@@ -121,7 +110,7 @@ import Testing
                      Site(province: "Papua", regency: "Sintang", district: "Dedai"), Site(province: "Éa", regency: "Nduga", district: "Mbua")]
         let kits: [KitState] = [.ready, .degraded, .broken]
         let syncs: [SyncState?] = [nil, .fresh, .stale, .never]
-        var rng = Mix(state: 17)
+        var rng = SplitMix64(seed: 17)  // the same data again when it fails
         let minute = Timestamp(millis: (T0.millis / 60_000 + 1) * 60_000)
         var seq: [String: Int64] = [:]
         // Stations write in three rounds: a snapshot each (any site, state, sync, stock, clock), at

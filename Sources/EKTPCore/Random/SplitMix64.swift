@@ -13,6 +13,10 @@ public struct SplitMix64: Sendable {
     public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
+/// So the standard library's `random(in:using:)` can draw from it (tests that must name the same
+/// data again when they fail).
+extension SplitMix64: RandomNumberGenerator {}
+
 /// FNV-1a, to derive per-device seeds from names.
 public func fnv1a(_ s: String) -> UInt64 {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
