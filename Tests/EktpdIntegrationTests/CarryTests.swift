@@ -45,6 +45,47 @@ func scratchDirectory(_ tag: String) throws -> String {
 
 /// Issue 16: offline carry.
 @Suite(.serialized) struct CarryTests {
+    /// A station whose every pending report the registry already holds (a courier brought them,
+    /// or a batch was stored and its answer lost) forgets them when the registry answers, and its
+    /// status says delivery works at once: no failures, no error, stored through its last report
+    /// (found by a helper: the old error and failure count stayed until the next heartbeat).
+    @Test func aRegistryThatHoldsEverythingPendingClearsTheFailureAtOnce() throws {
+        let scratch = try scratchDirectory("carry-held")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let reg = try RunningRegistry()
+        // A port nothing listens on yet: the station's registry address, down for now.
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        close(probe)
+        let (file, _) = try tokenFile(reg)
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+            registry: {url: "http://127.0.0.1:\(port)", token_file: \(file), \(deliveryTimings)}
+            """)
+        try daemon.waitReady()
+        _ = try ektpd(["inject", "--socket", daemon.socket, "fingerprint", "unplug"])
+        let failing = try daemon.waitForStatus { $0.kit.state == .broken && ($0.delivery?.failures ?? 0) >= 2 && $0.delivery?.lastError != nil }
+        // Everything the station numbered reaches the registry by courier.
+        let bundle = try export(daemon, to: scratch)
+        _ = run([registryBinary, "station", "add", "it-01", "--database", reg.database, "--public-key", try publicKeyFile(daemon, in: scratch)])
+        let imported = importBundles(reg, [bundle])
+        #expect(imported.status == 0, "\(imported.stdout)\(imported.stderr)")
+        // The registry comes up at the station's address (the same database).
+        reg.process.terminate()
+        reg.process.waitUntilExit()
+        let up = try RunningRegistry(extra: ["--listen", "127.0.0.1:\(port)"], database: reg.database)
+        #expect(up.port == port)
+        let clear = try daemon.waitForStatus { $0.delivery?.pending == 0 }
+        #expect(clear.delivery?.failures == 0 && clear.delivery?.lastError == nil, "\(String(describing: clear.delivery))")
+        #expect(clear.delivery?.storedThrough == clear.lastSequence && clear.lastSequence >= failing.lastSequence, "\(String(describing: clear.delivery))")
+        #expect(daemon.terminate() == 0)
+    }
+
     /// Export while the daemon runs; import at the registry; the station then goes online: no
     /// report is stored twice, none is sent again, and the station's outbox empties.
     @Test func exportImportThenOnlineStoresEachReportOnceAndSendsNoneAgain() throws {

@@ -125,8 +125,16 @@ public final class RegistryUplink: Sendable {
         result.attempted = true
         if state.withLock({ $0.askStored }) {
             switch forgetCarried() {
-            case .success(let n):
-                state.withLock { $0.askStored = false }
+            case .success(let (n, heldThrough)):
+                // The registry answered: delivery works, whether or not anything is left to send
+                // (a registry restarted after storing a batch whose answer was lost holds it all).
+                state.withLock { s in
+                    s.askStored = false
+                    s.backoff.succeeded()
+                    s.nextAttempt = nil
+                    s.lastError = nil
+                    if let h = heldThrough { s.storedThrough = max(s.storedThrough, h) }
+                }
                 result.forgotten += n
             case .failure(let e):
                 result.error = e.description
@@ -194,19 +202,20 @@ public final class RegistryUplink: Sendable {
     public var failures: Int { state.withLock { $0.backoff.failures } }
 
     /// Asks the registry which of the pending sequences it already holds (they went by courier,
-    /// issue 16) and forgets those: they are never sent again. Returns how many it forgot. A
-    /// registry without the endpoint (404) holds nothing by courier.
-    func forgetCarried() -> Result<Int, NetError> {
+    /// issue 16, or a batch was stored and its answer lost) and forgets those: they are never sent
+    /// again. Returns how many it forgot, and the highest of them the registry holds (nil: none).
+    /// A registry without the endpoint (404) holds nothing by courier.
+    func forgetCarried() -> Result<(forgotten: Int, heldThrough: Int64?), NetError> {
         let pending: [Outbox.Report]
         do { pending = try outbox.pending(limit: 1) } catch { return .failure(NetError(error.description)) }
-        guard let first = pending.first?.sequence else { return .success(0) }
+        guard let first = pending.first?.sequence else { return .success((0, nil)) }
         let last = max(first, outbox.lastSequence)
         if let down = link?() { return .failure(down) }
         let r = client.request("GET", config.url, path: "/v1/reports/stored?from=\(first)&to=\(last)",
                                headers: [("Authorization", "Bearer \(config.token)")], timeout: config.timeout)
         switch r {
         case .failure(let e): return .failure(e)
-        case .success(let x) where x.status == 404: return .success(0)
+        case .success(let x) where x.status == 404: return .success((0, nil))
         case .success(let x):
             guard x.status == 200, let stored = try? JSONStyle.decode(StoredRanges.self, from: x.body) else {
                 return .failure(NetError("registry \(config.url) answered \(x.status) to GET /v1/reports/stored"))
@@ -216,10 +225,10 @@ public final class RegistryUplink: Sendable {
                 let lo = max(r[0], first), hi = min(r[1], last)
                 return lo <= hi ? lo...hi : nil
             }
-            guard !ranges.isEmpty else { return .success(0) }
+            guard !ranges.isEmpty else { return .success((0, nil)) }
             let before = outbox.pendingCount
             do { try outbox.acknowledge(ranges: ranges) } catch { return .failure(NetError(error.description)) }
-            return .success(before - outbox.pendingCount)
+            return .success((before - outbox.pendingCount, ranges.map(\.upperBound).max()))
         }
     }
 

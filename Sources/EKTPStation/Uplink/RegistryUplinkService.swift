@@ -62,7 +62,7 @@ public final class RegistryUplinkService: Service, Sendable {
             if wasFailing { logger.notice("registry delivery works again") }
             failing.withLock { $0 = false }
             if round.forgotten > 0 {
-                logger.info("the registry already holds \(round.forgotten) pending report(s) (a courier brought them): forgotten, not sent")
+                logger.info("the registry already holds \(round.forgotten) pending report(s) (a courier brought them, or a batch was stored and its answer lost): forgotten, not sent")
             }
             if round.delivered > 0 {
                 logger.info("delivered \(round.delivered) report(s) to the registry in \(round.batches) batch(es)")
