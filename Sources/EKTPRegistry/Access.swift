@@ -37,12 +37,31 @@ public enum ViewScope: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
+    /// Equal by the names' bytes, as the database compares them (`String.utf8Equals`): a viewer of
+    /// "Café" in NFC is not a viewer of "Café" in NFD, nor served its cached fleet.
+    public static func == (a: ViewScope, b: ViewScope) -> Bool {
+        switch (a, b) {
+        case (.national, .national): true
+        case (.province(let p), .province(let q)): p.utf8Equals(q)
+        case (.regency(let p, let r), .regency(let q, let s)): p.utf8Equals(q) && r.utf8Equals(s)
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .national: hasher.combine(0)
+        case .province(let p): hasher.combine(1); hasher.combine(ByteString(p))
+        case .regency(let p, let r): hasher.combine(2); hasher.combine(ByteString(p)); hasher.combine(ByteString(r))
+        }
+    }
+
     /// Whether a station at `site` is inside.
     public func contains(_ site: Site) -> Bool {
         switch self {
         case .national: true
-        case .province(let p): site.province == p
-        case .regency(let p, let r): site.province == p && site.regency == r
+        case .province(let p): site.province.utf8Equals(p)
+        case .regency(let p, let r): site.province.utf8Equals(p) && site.regency.utf8Equals(r)
         }
     }
 
@@ -50,7 +69,7 @@ public enum ViewScope: Sendable, Hashable, CustomStringConvertible {
     public func isWithin(_ other: ViewScope) -> Bool {
         switch (other, self) {
         case (.national, _): true
-        case (.province(let p), .province(let q)), (.province(let p), .regency(let q, _)): p == q
+        case (.province(let p), .province(let q)), (.province(let p), .regency(let q, _)): p.utf8Equals(q)
         case (.regency, .regency): self == other
         default: false
         }

@@ -58,10 +58,22 @@ final class FleetIndex: Sendable {
         func isNoOlder(than old: Entry) -> Bool { columns.isNoOlder(than: old.columns) }
     }
 
+    /// A site, equal to another only with the same bytes (as the database sees it: "Café" in
+    /// NFC and in NFD are two provinces there, and must be here; `String.utf8Equals`).
     private struct SiteKey: Hashable {
         var province: String
         var regency: String
         var district: String
+
+        static func == (a: SiteKey, b: SiteKey) -> Bool {
+            a.province.utf8Equals(b.province) && a.regency.utf8Equals(b.regency) && a.district.utf8Equals(b.district)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(ByteString(province))
+            hasher.combine(ByteString(regency))
+            hasher.combine(ByteString(district))
+        }
 
         func value(_ column: String) -> String {
             switch column {
@@ -89,8 +101,8 @@ final class FleetIndex: Sendable {
             let sites = self.sites
             order = (0..<Int32(sites.count)).sorted { a, b in
                 let x = sites[Int(a)], y = sites[Int(b)]
-                if x.province != y.province { return x.province.utf8Precedes(y.province) }
-                if x.regency != y.regency { return x.regency.utf8Precedes(y.regency) }
+                if !x.province.utf8Equals(y.province) { return x.province.utf8Precedes(y.province) }
+                if !x.regency.utf8Equals(y.regency) { return x.regency.utf8Precedes(y.regency) }
                 return x.district.utf8Precedes(y.district)
             }
             return order
@@ -151,8 +163,8 @@ final class FleetIndex: Sendable {
         let inScope = sites.map { site -> Bool in
             switch scope {
             case .national: true
-            case .province(let p): site.province == p
-            case .regency(let p, let r): site.province == p && site.regency == r
+            case .province(let p): site.province.utf8Equals(p)
+            case .regency(let p, let r): site.province.utf8Equals(p) && site.regency.utf8Equals(r)
             }
         }
         var bySite = [FleetTally](repeating: FleetTally(), count: sites.count)
@@ -163,7 +175,7 @@ final class FleetIndex: Sendable {
                                       clockSkewed: c.clockSkewMs.map { $0 > skewLimit || $0 < -skewLimit } ?? false)
         }
         func precedes(_ a: [String], _ b: [String]) -> Bool {
-            for (x, y) in zip(a, b) where x != y { return x.utf8Precedes(y) }
+            for (x, y) in zip(a, b) where !x.utf8Equals(y) { return x.utf8Precedes(y) }
             return false
         }
         // Walked in the sites' byte order, a grouping by leading columns (province, regency,
@@ -175,7 +187,7 @@ final class FleetIndex: Sendable {
             let t = bySite[Int(i)]
             guard t.stations > 0 else { continue }
             let site = sites[Int(i)]
-            if let last = out.last, columns.indices.allSatisfy({ last.keys[$0] == site.value(columns[$0]) }) {
+            if let last = out.last, columns.indices.allSatisfy({ last.keys[$0].utf8Equals(site.value(columns[$0])) }) {
                 out[out.count - 1].tally.add(t)
                 continue
             }
@@ -185,9 +197,9 @@ final class FleetIndex: Sendable {
         }
         guard !inOrder else { return out }
         // Any other grouping (districts by name across provinces): merged and sorted.
-        var groups: [[String]: FleetTally] = [:]
-        for g in out { groups[g.keys, default: FleetTally()].add(g.tally) }
-        return groups.map { (keys: $0.key, tally: $0.value) }.sorted { precedes($0.keys, $1.keys) }
+        var groups: [[ByteString]: FleetTally] = [:]
+        for g in out { groups[g.keys.map(ByteString.init), default: FleetTally()].add(g.tally) }
+        return groups.map { (keys: $0.key.map(\.value), tally: $0.value) }.sorted { precedes($0.keys, $1.keys) }
     }
 
     /// A committed ingest's row for `id` (nil `row`: nothing came back; the next load reads it).

@@ -383,7 +383,8 @@ public final class Registry: Sendable {
         struct Row { var p: String; var g: String; var d: String; var t: FleetTally }
         var list = rows.map { Row(p: $0.keys[0], g: $0.keys[1], d: $0.keys[2], t: $0.tally) }
         func less(_ a: String, _ b: String) -> Bool { a.utf8Precedes(b) }
-        list.sort { a, b in a.p != b.p ? less(a.p, b.p) : a.g != b.g ? less(a.g, b.g) : less(a.d, b.d) }
+        // Equal by bytes, as the database groups (`utf8Equals`): NFC and NFD spellings stay apart.
+        list.sort { a, b in !a.p.utf8Equals(b.p) ? less(a.p, b.p) : !a.g.utf8Equals(b.g) ? less(a.g, b.g) : less(a.d, b.d) }
         // The tree, built level by level without copying what is already built.
         var total = FleetTally()
         var provinces: [ProvinceSummary] = []
@@ -391,10 +392,10 @@ public final class Registry: Sendable {
         while i < list.count {
             let p = list[i].p
             var province = ProvinceSummary(name: p, tally: FleetTally(), regencies: [])
-            while i < list.count && list[i].p == p {
+            while i < list.count && list[i].p.utf8Equals(p) {
                 let g = list[i].g
                 var regency = RegencySummary(name: g, tally: FleetTally(), districts: [])
-                while i < list.count && list[i].p == p && list[i].g == g {
+                while i < list.count && list[i].p.utf8Equals(p) && list[i].g.utf8Equals(g) {
                     regency.tally.add(list[i].t)
                     regency.districts.append(DistrictSummary(name: list[i].d, tally: list[i].t))
                     i += 1

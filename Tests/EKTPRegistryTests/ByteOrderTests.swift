@@ -1,4 +1,5 @@
 import EKTPModel
+import EKTPRegistry
 import Testing
 
 /// `String.utf8Precedes`: the byte order the registry sorts its fleet tree in (SQLite's BINARY
@@ -20,5 +21,19 @@ import Testing
         }
         // Bytes, not Unicode order: é (C3 A9) after z (7A), and the decomposed e + U+0301 before it.
         #expect("z".utf8Precedes("é") && "e\u{301}".utf8Precedes("é") && !"é".utf8Precedes("é"))
+    }
+
+    /// Names are equal by their bytes, as the databases compare them: "Café" in NFC and in NFD are
+    /// two names (Swift's == says one), in a dictionary and in a viewer's scope.
+    @Test func namesAreEqualByTheirBytesNotByCanonicalEquivalence() {
+        let nfc = "Caf\u{E9}", nfd = "Cafe\u{301}"
+        #expect(nfc == nfd)  // what Swift says, and why this exists
+        #expect(!nfc.utf8Equals(nfd) && nfc.utf8Equals("Caf\u{E9}") && "".utf8Equals(""))
+        #expect(Set([ByteString(nfc), ByteString(nfd), ByteString(String(nfc))]).count == 2)
+        #expect(ViewScope.province(nfc) != ViewScope.province(nfd))
+        #expect(Set([ViewScope.province(nfc), .province(nfd), .regency(province: nfc, regency: "R"), .regency(province: nfd, regency: "R"), .national]).count == 5)
+        #expect(!ViewScope.province(nfc).contains(Site(province: nfd, regency: "R", district: "D")))
+        #expect(ViewScope.province(nfc).contains(Site(province: nfc, regency: "R", district: "D")))
+        #expect(!ViewScope.regency(province: nfd, regency: "R").isWithin(.province(nfc)))
     }
 }

@@ -102,6 +102,9 @@ import Testing
         #expect("Pad\nInc\t$(id)".printable == "Pad\\nInc\\t$(id)")
         #expect("bell\u{07}".printable == "bell\\u{07}")
         #expect("Sidik Jari ✓".printable == "Sidik Jari ✓")
+        // A right-to-left override and a line separator reorder and break the operator's line.
+        #expect("A\u{202E}RLO\u{2028}LS\u{2069}".printable == "A\\u{202e}RLO\\u{2028}LS\\u{2069}")
+        #expect("\u{200F}עברית and 中文".printable == "\\u{200f}עברית and 中文")
         let rows = StatusText.table([["signature pad", "Evil\nPad\tX", "1-4"]], header: ["DEVICE", "NAME", "PORT"])
         #expect(rows.split(separator: "\n").count == 2, "\(rows)")
         #expect(rows.contains("Evil\\nPad\\tX"))
