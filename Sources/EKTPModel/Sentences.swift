@@ -73,6 +73,38 @@ public enum Sentences {
         N_("required field is missing"),
         N_("required field is empty"),
         N_("unknown field{hint}"),
+        // the YAML reader's own (EKTPYAML, which does not translate)
+        N_("unexpected indentation"),
+        N_("unexpected content at the top level (is an earlier line indented wrongly?)"),
+        N_("tab in indentation: indent with spaces"),
+        N_("only one YAML document per file is supported"),
+        N_("unexpected indentation (multi-line values are not supported)"),
+        N_("unexpected indentation after a list item"),
+        N_("unexpected indentation in a list"),
+        N_("a list item where a 'key: value' line was expected"),
+        N_("expected 'key: value', found '{text}'"),
+        N_("empty key"),
+        N_("duplicate key '{key}'"),
+        N_("unexpected indentation: '{key}' already has a value on line {line}"),
+        N_("unexpected '{text}' after a flow collection (flow collections must fit on one line)"),
+        N_("text after the closing quote"),
+        N_("bad \\u escape in a quoted string"),
+        N_("unterminated double-quoted string"),
+        N_("unterminated single-quoted string"),
+        N_("unterminated quoted string"),
+        N_("anchors (&) are not supported: write the value out"),
+        N_("aliases (*) are not supported: write the value out"),
+        N_("tags (!) are not supported"),
+        N_("block scalars (| and >) are not supported: use a quoted string"),
+        N_("a plain value cannot start with '{text}': quote it"),
+        N_("complex keys (?) are not supported"),
+        N_("missing value in a flow collection"),
+        N_("missing value"),
+        N_("flow collections nested too deeply"),
+        N_("unterminated '[' (flow collections must fit on one line)"),
+        N_("expected ',' or ']' in a flow list"),
+        N_("expected ':' after key '{key}'"),
+        N_("unexpected '{text}'"),
         // ... and the config's and scenario's own readers (StationConfig, WatchConfig, Scenario...).
         N_("{value} is not an http:// or https://HOST[:PORT]/PATH URL"),
         N_("cannot read {path} (does it exist, and may ektpd read it?)"),
@@ -153,6 +185,9 @@ public enum Sentences {
 
     /// `template` in the reader's language (`translate` maps English to theirs), filled with
     /// `values` rendered by the rules above.
+    /// The hint the config readers add to an unknown name (EKTPYAML's `closest`).
+    static let hintTemplate = N_(" (did you mean '{name}'?)")
+
     public static func render(_ template: String, _ values: [String: String], translate: (String) -> String) -> String {
         var shown: [String: String] = [:]
         for (k, v) in values {
@@ -161,6 +196,8 @@ public enum Sentences {
             case "kinds": shown[k] = translate(DeviceKind(rawValue: v)?.pluralName ?? v)
             case "kindlist": shown[k] = v.split(separator: ",").map { translate(String($0).trimmingCharacters(" ")) }.joined(separator: ", ")
             case "why", "health", "state": shown[k] = translate(v)
+            // " (did you mean 'site'?)", after an unknown name: the hint in the reader's language too
+            case "hint": shown[k] = v.isEmpty ? v : Sentences.translate(v, templates: [hintTemplate], translate: translate)
             default: shown[k] = v
             }
         }

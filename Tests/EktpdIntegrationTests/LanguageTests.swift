@@ -91,6 +91,13 @@ import Testing
         let noScenario = try ektpd(["check-config", dir + "/noscenario.yaml"], environment: ["LANG": "id_ID.UTF-8", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales])
         #expect(noScenario.stderr.contains("gone.yaml:0:0: tidak dapat membaca berkas skenario (apakah berkasnya ada, dan boleh dibaca ektpd?)"), "\(noScenario.stderr)")
         #expect(!missing.stderr.contains("the config file") && !noScenario.stderr.contains("the scenario file"))
+        // The YAML reader's own messages and the "did you mean" hint, in Indonesian too.
+        try "station:\n  id: it-01\n  sitee: x\n".write(toFile: dir + "/typo.yaml", atomically: true, encoding: .utf8)
+        try "a: 1\n b: 2\nc\n".write(toFile: dir + "/shape.yaml", atomically: true, encoding: .utf8)
+        let typo = try ektpd(["check-config", dir + "/typo.yaml"], environment: ["LANG": "id_ID.UTF-8", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales])
+        #expect(typo.stderr.contains("typo.yaml:3:3: station.sitee: kolom tidak dikenal (maksudnya 'site'?)"), "\(typo.stderr)")
+        let shape = try ektpd(["check-config", dir + "/shape.yaml"], environment: ["LANG": "id_ID.UTF-8", "LANGUAGE": "", "LC_ALL": "", "EKTP_LOCALEDIR": locales])
+        #expect(shape.stderr.contains("shape.yaml:2:2: indentasi tidak terduga: 'a' sudah bernilai di baris 1"), "\(shape.stderr)")
     }
 
     /// The alert summaries hooks and webhooks carry are in the station's language, the English kept
