@@ -54,15 +54,7 @@ func scratchDirectory(_ tag: String) throws -> String {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let reg = try RunningRegistry()
         // A port nothing listens on yet: the station's registry address, down for now.
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &len) } }
-        let port = UInt16(bigEndian: addr.sin_port)
-        close(probe)
+        let port = freeLoopbackPort()
         let (file, _) = try tokenFile(reg)
         let daemon = try RunningDaemon(scenario: standardKit, config: """
             registry: {url: "http://127.0.0.1:\(port)", token_file: \(file), \(deliveryTimings)}
