@@ -61,25 +61,24 @@ final class FleetIndex: Sendable {
     /// A site, equal to another only with the same bytes (as the database sees it: "Café" in
     /// NFC and in NFD are two provinces there, and must be here; `String.utf8Equals`).
     private struct SiteKey: Hashable {
-        var province: String
-        var regency: String
-        var district: String
+        var site: Site
 
         static func == (a: SiteKey, b: SiteKey) -> Bool {
-            a.province.utf8Equals(b.province) && a.regency.utf8Equals(b.regency) && a.district.utf8Equals(b.district)
+            a.site.province.utf8Equals(b.site.province) && a.site.regency.utf8Equals(b.site.regency)
+                && a.site.district.utf8Equals(b.site.district)
         }
 
         func hash(into hasher: inout Hasher) {
-            hasher.combine(ByteString(province))
-            hasher.combine(ByteString(regency))
-            hasher.combine(ByteString(district))
+            hasher.combine(ByteString(site.province))
+            hasher.combine(ByteString(site.regency))
+            hasher.combine(ByteString(site.district))
         }
 
         func value(_ column: String) -> String {
             switch column {
-            case "province": province
-            case "regency": regency
-            default: district
+            case "province": site.province
+            case "regency": site.regency
+            default: site.district
             }
         }
     }
@@ -100,7 +99,7 @@ final class FleetIndex: Sendable {
             guard order.count != sites.count else { return order }
             let sites = self.sites
             order = (0..<Int32(sites.count)).sorted { a, b in
-                let x = sites[Int(a)], y = sites[Int(b)]
+                let x = sites[Int(a)].site, y = sites[Int(b)].site
                 if !x.province.utf8Equals(y.province) { return x.province.utf8Precedes(y.province) }
                 if !x.regency.utf8Equals(y.regency) { return x.regency.utf8Precedes(y.regency) }
                 return x.district.utf8Precedes(y.district)
@@ -109,7 +108,7 @@ final class FleetIndex: Sendable {
         }
 
         mutating func entry(_ s: Station) -> Entry {
-            let key = SiteKey(province: s.province, regency: s.regency, district: s.district)
+            let key = SiteKey(site: Site(province: s.province, regency: s.regency, district: s.district))
             let site: Int32
             if let known = siteIDs[key] { site = known } else {
                 site = Int32(sites.count)
@@ -160,13 +159,7 @@ final class FleetIndex: Sendable {
         }
         let (entries, sites, order) = held!
         // Counted by site first (an array, no hashing), then the sites grouped by `columns`.
-        let inScope = sites.map { site -> Bool in
-            switch scope {
-            case .national: true
-            case .province(let p): site.province.utf8Equals(p)
-            case .regency(let p, let r): site.province.utf8Equals(p) && site.regency.utf8Equals(r)
-            }
-        }
+        let inScope = sites.map { scope.contains($0.site) }
         var bySite = [FleetTally](repeating: FleetTally(), count: sites.count)
         for e in entries.values where inScope[Int(e.site)] {
             let c = e.columns

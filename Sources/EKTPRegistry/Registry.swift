@@ -379,12 +379,11 @@ public final class Registry: Sendable {
         // The stock views are read while the tallies are counted.
         async let stockViews = stock(at: at, scope: scope)
         let rows = try await tallies(at: at, by: ["province", "regency", "district"], scope: scope, now: now)
-        // Sorted here, by bytes: SQLite and PostgreSQL collate differently.
+        // `tallies` gives the districts in byte order already (the same in SQLite and PostgreSQL,
+        // whatever their collation). Names are equal by bytes, as the database groups them
+        // (`utf8Equals`): NFC and NFD spellings stay apart.
         struct Row { var p: String; var g: String; var d: String; var t: FleetTally }
-        var list = rows.map { Row(p: $0.keys[0], g: $0.keys[1], d: $0.keys[2], t: $0.tally) }
-        func less(_ a: String, _ b: String) -> Bool { a.utf8Precedes(b) }
-        // Equal by bytes, as the database groups (`utf8Equals`): NFC and NFD spellings stay apart.
-        list.sort { a, b in !a.p.utf8Equals(b.p) ? less(a.p, b.p) : !a.g.utf8Equals(b.g) ? less(a.g, b.g) : less(a.d, b.d) }
+        let list = rows.map { Row(p: $0.keys[0], g: $0.keys[1], d: $0.keys[2], t: $0.tally) }
         // The tree, built level by level without copying what is already built.
         var total = FleetTally()
         var provinces: [ProvinceSummary] = []
