@@ -183,11 +183,11 @@ public enum Sentences {
         return s == t ? values : nil
     }
 
-    /// `template` in the reader's language (`translate` maps English to theirs), filled with
-    /// `values` rendered by the rules above.
     /// The hint the config readers add to an unknown name (EKTPYAML's `closest`).
     static let hintTemplate = N_(" (did you mean '{name}'?)")
 
+    /// `template` in the reader's language (`translate` maps English to theirs), filled with
+    /// `values` rendered by the rules above.
     public static func render(_ template: String, _ values: [String: String], translate: (String) -> String) -> String {
         var shown: [String: String] = [:]
         for (k, v) in values {
