@@ -38,6 +38,7 @@ def start_postgres(settings=None):
     for db in ("ingest", "fleet"):
         subprocess.run(["psql", "-h", "127.0.0.1", "-p", "55499", "-U", "postgres", "-q", "-c", f"CREATE DATABASE {db}"], check=True)
     stop = lambda: (subprocess.run(su(f"{bin}/pg_ctl -D {d}/data -m fast stop >/dev/null")), shutil.rmtree(d, ignore_errors=True))
+    stop.postmaster = int(open(f"{d}/data/postmaster.pid").readline())  # for the server's CPU (catchup.py)
     return "postgres://postgres@127.0.0.1:55499/", stop
 
 

@@ -275,26 +275,19 @@ public final class Registry: Sendable {
             statements += Self.applySnapshot(s, sequence: newest.sequence, station: station, encoder: encoder)
         }
         // Every snapshot with blanks is a stock reading (the last of each day is kept).
-        for r in reports where r.kind == .snapshot {
-            guard let stock = r.status?.stock else { continue }
-            let day = stock.updatedAt.millis / 86_400_000
-            statements.append(SQLStatement("""
-                INSERT INTO stock_days (station, day, time, blanks) VALUES (?, ?, ?, ?)
-                ON CONFLICT (station, day) DO UPDATE SET time = excluded.time, blanks = excluded.blanks
-                WHERE excluded.time > stock_days.time
-                """, [.text(station), .int(day), .int(stock.updatedAt.millis), .int(Int64(stock.blanks))]))
-        }
-        // The station's clock against ours, from the time it says it sent the batch (online only).
-        if via == .online {
-            let skew = batch.sentAt.millis.subtractingReportingOverflow(receivedAt.millis)
-            statements.append(SQLStatement("UPDATE stations SET clock_skew_ms = ? WHERE id = ?",
-                                           [skew.overflow ? .null : .int(skew.partialValue), .text(station)]))
-        }
+        if let stock = Self.stockStatement(reports, station: station) { statements.append(stock) }
+        // The station's reply and its row for the fleet index, with the station's clock against
+        // ours (online only: from the time it says it sent the batch) set in the same statement.
         let last = reports[reports.count - 1].sequence
+        var skew: [SQLValue] = []
+        if via == .online {
+            let s = batch.sentAt.millis.subtractingReportingOverflow(receivedAt.millis)
+            skew = [s.overflow ? .null : .int(s.partialValue)]
+        }
         statements.append(SQLStatement("""
-            UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END WHERE id = ?
-            RETURNING high_seq, \(FleetIndex.columns)
-            """, [.int(last), .int(last), .text(station)]))
+            UPDATE stations SET high_seq = CASE WHEN high_seq < ? THEN ? ELSE high_seq END\(skew.isEmpty ? "" : ", clock_skew_ms = ?")
+            WHERE id = ? RETURNING high_seq, \(FleetIndex.columns)
+            """, [.int(last), .int(last)] + skew + [.text(station)]))
         let results: [[[SQLValue]]]
         do {
             results = try await store.transaction(statements)
@@ -311,6 +304,35 @@ public final class Registry: Sendable {
         }
         let through = results[results.count - 1].first?.first?.int ?? last
         return IngestReply(station: station, storedThrough: through, stored: stored, duplicates: batch.reports.count - stored)
+    }
+
+    /// The batch's stock readings as one upsert into `stock_days`, or nil when no snapshot has one.
+    ///
+    /// A reading is a snapshot's `stock` (blanks, at `updated_at`); a station keeps one a UTC day,
+    /// the latest. The batch's readings are first reduced to one a day (the latest; of equal times
+    /// the first, as one upsert after another kept), so the statement touches each day once, and
+    /// a reading never replaces a stored one of the same day that is as new or newer. One upsert a
+    /// snapshot was 40 of a catch-up batch's 48 statements, each a round trip to PostgreSQL
+    /// (issue 17, item 3).
+    static func stockStatement(_ reports: [WireReport], station: String) -> SQLStatement? {
+        var readings: [(day: Int64, time: Int64, blanks: Int64)] = []
+        for r in reports where r.kind == .snapshot {
+            guard let stock = r.status?.stock else { continue }
+            let time = stock.updatedAt.millis
+            let day = time / 86_400_000
+            if let i = readings.firstIndex(where: { $0.day == day }) {
+                if time > readings[i].time { readings[i] = (day, time, Int64(stock.blanks)) }
+            } else {
+                readings.append((day, time, Int64(stock.blanks)))
+            }
+        }
+        guard !readings.isEmpty else { return nil }
+        let values = Array(repeating: "(?, ?, ?, ?)", count: readings.count).joined(separator: ", ")
+        return SQLStatement("""
+            INSERT INTO stock_days (station, day, time, blanks) VALUES \(values)
+            ON CONFLICT (station, day) DO UPDATE SET time = excluded.time, blanks = excluded.blanks
+            WHERE excluded.time > stock_days.time
+            """, readings.flatMap { [.text(station), .int($0.day), .int($0.time), .int($0.blanks)] })
     }
 
     /// The statements that make `s` the station's current state, unless a newer snapshot already

@@ -369,6 +369,38 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         #expect((all[2].perDay ?? 0) > 1e18)
         await r.store.close()
     }
+
+    /// A batch's stock readings go in as one statement (issue 17, item 3), and keep what one upsert
+    /// a snapshot kept: the latest reading of each day, the first of equal times, never over a
+    /// stored reading of the same day that is as new. Station "one" gets the readings in one batch,
+    /// "each" one batch a reading; their rows must be the same.
+    @Test(arguments: Backend.allCases) func aBatchsStockReadingsKeepTheLatestOfEachDay(_ b: Backend) async throws {
+        guard let o = try await openRegistry(b) else { return }
+        let r = o.registry
+        let day0 = Timestamp(millis: (T0.millis / 86_400_000) * 86_400_000)
+        let hour = { (h: Int64) in day0.adding(.seconds(h * 3600)) }
+        // (hour, blanks) in sequence order: day 0 out of time order and with a tie at 9 h; day 1
+        // at 30 h and 26 h; day 2 at 50 h, older than the reading stored before (51 h).
+        let readings: [(Int64, Int)] = [(5, 900), (9, 880), (7, 890), (9, 870), (30, 600), (26, 650), (50, 400)]
+        for station in ["one", "each"] {
+            _ = try await r.store.transaction([SQLStatement("INSERT INTO stock_days (station, day, time, blanks) VALUES (?, ?, ?, ?)",
+                                                            [.text(station), .int(day0.millis / 86_400_000 + 2), .int(hour(51).millis), .int(111)])])
+        }
+        let reports = readings.enumerated().map { i, x in snapshot("one", Int64(i + 1), at: hour(x.0), site: sintang, stock: x.1) }
+        _ = try await r.ingest(ReportBatch(station: "one", sentAt: hour(52), reports: reports), from: "one", receivedAt: hour(52))
+        for (i, x) in readings.enumerated() {
+            let one = snapshot("each", Int64(i + 1), at: hour(x.0), site: sintang, stock: x.1)
+            _ = try await r.ingest(ReportBatch(station: "each", sentAt: hour(52), reports: [one]), from: "each", receivedAt: hour(52))
+        }
+        func rows(_ station: String) async throws -> [[Int64]] {
+            try await r.store.query(SQLStatement("SELECT day - ?, time, blanks FROM stock_days WHERE station = ? ORDER BY day",
+                                                 [.int(day0.millis / 86_400_000), .text(station)])).map { $0.compactMap(\.int) }
+        }
+        let expected: [[Int64]] = [[0, hour(9).millis, 880], [1, hour(30).millis, 600], [2, hour(51).millis, 111]]
+        #expect(try await rows("one") == expected)
+        #expect(try await rows("each") == expected)
+        await r.store.close()
+    }
 }
 
 /// Hardening r11 and issue 14: libpq's sslmode in the database URL is honoured, never ignored. The
