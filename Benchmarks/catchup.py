@@ -163,7 +163,7 @@ async def station(port, token, bodies, tally):
                 tally.again += refusals > 0
                 refusals += 1
                 after = float(fields.get("retry-after", "1"))
-                await asyncio.sleep(after + random.random() * after / 10)  # as the station does (DeliveryBackoff)
+                await asyncio.sleep(after + random.random() * min(after / 2, 5))  # as the station does (DeliveryBackoff)
                 continue
             tally.errors[status] = tally.errors.get(status, 0) + 1
             break

@@ -20,19 +20,23 @@ import Testing
         #expect(first >= 1_000 && first <= 2_000, "after a success the wait starts from base again: \(first)")
     }
 
-    @Test func aBusyRegistrysRetryAfterWinsPlusUpToATenthAgainOnce() {
-        var b = DeliveryBackoff(base: .seconds(2), max: .seconds(600), seed: 1)
-        var waits: [Int64] = []
-        for seed in 0..<200 as Range<UInt64> {
-            var c = DeliveryBackoff(base: .seconds(2), max: .seconds(600), seed: seed)
-            c.busy(retryAfter: .seconds(30))
-            waits.append(c.failed().wholeMilliseconds)
+    @Test func aBusyRegistrysRetryAfterWinsPlusUpToHalfAgainAtMostFiveSecondsOnce() {
+        func waits(_ seconds: Int64) -> [Int64] {
+            (0..<200 as Range<UInt64>).map { seed in
+                var c = DeliveryBackoff(base: .seconds(2), max: .seconds(600), seed: seed)
+                c.busy(retryAfter: .seconds(seconds))
+                return c.failed().wholeMilliseconds
+            }
         }
-        #expect(waits.allSatisfy { $0 >= 30_000 && $0 <= 33_000 }, "\(waits.min()!)-\(waits.max()!)")
-        #expect(Set(waits).count > 100, "stations told the same figure are spread over the tenth")
+        let short = waits(4), long = waits(30)
+        #expect(short.allSatisfy { $0 >= 4_000 && $0 <= 6_000 }, "up to half again: \(short.min()!)-\(short.max()!)")
+        #expect(short.max()! > 5_500, "spread over the half")
+        #expect(long.allSatisfy { $0 >= 30_000 && $0 <= 35_000 }, "at most 5 s more: \(long.min()!)-\(long.max()!)")
+        #expect(long.max()! > 34_000 && Set(long).count > 100, "stations told the same figure are spread over the 5 s")
+        var b = DeliveryBackoff(base: .seconds(2), max: .seconds(600), seed: 1)
         b.busy(retryAfter: .seconds(30))
         let w = b.failed().wholeMilliseconds
-        #expect(w >= 30_000 && w <= 33_000, "\(w)")
+        #expect(w >= 30_000 && w <= 35_000, "\(w)")
         // The Retry-After counts once; the next failure is the ordinary backoff (second failure: up to 4 s).
         let next = b.failed().wholeMilliseconds
         #expect(next >= 2_000 && next <= 4_000, "\(next)")

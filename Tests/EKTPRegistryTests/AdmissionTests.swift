@@ -29,21 +29,25 @@ import Testing
     }
 
     @Test func theDrainRateIsMeasuredFromWritesFinishingWhileOthersWait() async throws {
-        let a = Admission(maxInFlight: 1, maxQueue: 8, maxWait: .seconds(30))
+        let a = Admission(maxInFlight: 1, maxQueue: 200, maxWait: .seconds(30))
         #expect(await a.enter())
-        // Four more wait; each place frees at least 40 ms after the last.
-        let waiting = (0..<4).map { _ in Task { await a.enter() } }
-        while a.load.queued < 4 { await Task.yield() }
-        for _ in 0..<4 {
-            try await Task.sleep(for: .milliseconds(40))
-            a.leave()
-        }
-        for w in waiting { #expect(await w.value) }
-        // 100 refusals at >= 32 ms each (0.8 of 40) reach past 3 s (unmeasured, they would have stayed under 1 s).
+        // 120 more wait; each place frees 40 ms after the last.
+        let waiting = (0..<120).map { _ in Task { await a.enter() } }
+        while a.load.queued < 120 { await Task.yield() }
         let t = ContinuousClock.now
-        let afters = (0..<100).map { _ in a.retryAfterSeconds(now: t) }
+        // A few slow samples move the estimate from its prior (5 ms) little: 10 at 40 ms leave it under 20 ms.
+        for i in 0..<11 { a.leave(now: t.advanced(by: .milliseconds(40 * i))) }
+        let early = try #require(a.drainSeconds)
+        #expect(early > 0.010 && early < 0.020, "\(early)")
+        // Kept up, they are believed: 109 more bring it within 2 ms of 40.
+        for i in 11..<120 { a.leave(now: t.advanced(by: .milliseconds(40 * i))) }
+        for w in waiting { #expect(await w.value) }
+        #expect(try #require(a.drainSeconds) > 0.038)
+        // 100 refusals at >= 30 ms each (0.8 of 38) reach past 3 s (unmeasured, they would have stayed under 1 s).
+        let later = t.advanced(by: .seconds(60))
+        let afters = (0..<100).map { _ in a.retryAfterSeconds(now: later) }
         #expect(afters.last! >= 4, "\(afters)")
-        a.leave()
+        a.leave(now: later)
     }
 
     /// A write finishing after an idle spell is not a slow drain (catchup.py: measured from the
