@@ -190,10 +190,12 @@ public final class Admission: Sendable {
     /// edge of scattered samples, not their mean, and the line it promises runs ahead of the drain.
     public func leave(now: ContinuousClock.Instant = .now) {
         let next = state.withLock { s -> CheckedContinuation<Bool, Never>? in
-            defer { s.lastLeave = now }
+            // Two writes finishing together may take the lock in the other order than their
+            // clocks: the later time is kept, and a negative interval is no sample.
+            defer { s.lastLeave = max(s.lastLeave ?? now, now) }
             if !s.waiters.isEmpty {
-                if s.lastLeaveHanded, let last = s.lastLeave {
-                    let sample = max(0, Double((now - last) / .microseconds(1)) / 1_000_000)
+                if s.lastLeaveHanded, let last = s.lastLeave, now >= last {
+                    let sample = Double((now - last) / .microseconds(1)) / 1_000_000
                     let e = s.drainInterval ?? Self.priorDrain
                     s.drainInterval = e + 0.05 * (sample - e)
                 }

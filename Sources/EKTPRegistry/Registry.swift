@@ -275,7 +275,7 @@ public final class Registry: Sendable {
             statements += Self.applySnapshot(s, sequence: newest.sequence, station: station, encoder: encoder)
         }
         // Every snapshot with blanks is a stock reading (the last of each day is kept).
-        if let stock = Self.stockStatement(reports, station: station) { statements.append(stock) }
+        statements += Self.stockStatements(reports, station: station)
         // The station's reply and its row for the fleet index, with the station's clock against
         // ours (online only: from the time it says it sent the batch) set in the same statement.
         let last = reports[reports.count - 1].sequence
@@ -306,34 +306,43 @@ public final class Registry: Sendable {
         return IngestReply(station: station, storedThrough: through, stored: stored, duplicates: batch.reports.count - stored)
     }
 
-    /// The batch's stock readings as one upsert into `stock_days`, or nil when no snapshot has one.
+    /// The batch's stock readings as upserts into `stock_days`: one for a batch's readings (none
+    /// when no snapshot has one), one per `stockRowsPerStatement` days for a courier's bundle.
     ///
     /// A reading is a snapshot's `stock` (blanks, at `updated_at`); a station keeps one a UTC day,
     /// the latest. The batch's readings are first reduced to one a day (the latest; of equal times
-    /// the first, as one upsert after another kept), so the statement touches each day once, and
+    /// the first, as one upsert after another kept), so each statement touches each day once, and
     /// a reading never replaces a stored one of the same day that is as new or newer. One upsert a
     /// snapshot was 40 of a catch-up batch's 48 statements, each a round trip to PostgreSQL
-    /// (issue 17, item 3).
-    static func stockStatement(_ reports: [WireReport], station: String) -> SQLStatement? {
+    /// (issue 17, item 3). The days are a station's to say: a bundle of 200,000 reports may name
+    /// as many, past PostgreSQL's 65,535 parameters a statement and SQLite's 32,766.
+    static func stockStatements(_ reports: [WireReport], station: String) -> [SQLStatement] {
         var readings: [(day: Int64, time: Int64, blanks: Int64)] = []
+        var index: [Int64: Int] = [:]
         for r in reports where r.kind == .snapshot {
             guard let stock = r.status?.stock else { continue }
             let time = stock.updatedAt.millis
             let day = time / 86_400_000
-            if let i = readings.firstIndex(where: { $0.day == day }) {
+            if let i = index[day] {
                 if time > readings[i].time { readings[i] = (day, time, Int64(stock.blanks)) }
             } else {
+                index[day] = readings.count
                 readings.append((day, time, Int64(stock.blanks)))
             }
         }
-        guard !readings.isEmpty else { return nil }
-        let values = Array(repeating: "(?, ?, ?, ?)", count: readings.count).joined(separator: ", ")
-        return SQLStatement("""
-            INSERT INTO stock_days (station, day, time, blanks) VALUES \(values)
-            ON CONFLICT (station, day) DO UPDATE SET time = excluded.time, blanks = excluded.blanks
-            WHERE excluded.time > stock_days.time
-            """, readings.flatMap { [.text(station), .int($0.day), .int($0.time), .int($0.blanks)] })
+        return stride(from: 0, to: readings.count, by: stockRowsPerStatement).map { start in
+            let part = readings[start..<min(start + stockRowsPerStatement, readings.count)]
+            let values = Array(repeating: "(?, ?, ?, ?)", count: part.count).joined(separator: ", ")
+            return SQLStatement("""
+                INSERT INTO stock_days (station, day, time, blanks) VALUES \(values)
+                ON CONFLICT (station, day) DO UPDATE SET time = excluded.time, blanks = excluded.blanks
+                WHERE excluded.time > stock_days.time
+                """, part.flatMap { [.text(station), .int($0.day), .int($0.time), .int($0.blanks)] })
+        }
     }
+
+    /// Days of stock readings in one upsert: 4,000 parameters.
+    static let stockRowsPerStatement = 1_000
 
     /// The statements that make `s` the station's current state, unless a newer snapshot already
     /// is: the station's row, then its rows in `device_problems` (one per kit problem, replaced

@@ -66,8 +66,10 @@ import Testing
         for i in 0..<3 { a.leave(now: later.advanced(by: .milliseconds(10 * i))) }
         for w in waiting { #expect(await w.value) }
         a.leave(now: later.advanced(by: .milliseconds(30)))
-        // Measured at 10 ms a place (8 ms promised), 100 refusals reach 0.8 s; with the minute
-        // as a sample they were told 48 s and more.
+        // Two samples of 10 ms from the 5 ms prior: 5.25, then 5.4875 ms (4.39 ms promised), and
+        // 100 refusals reach 0.44 s. With the minute as a sample the estimate was 48.6 s, and the
+        // refusals after the first were told 39 s apart, up to the 600 s cap.
+        #expect(abs(try #require(a.drainSeconds) - 0.0054875) < 1e-6)
         let afters = (0..<100).map { _ in a.retryAfterSeconds(now: later.advanced(by: .milliseconds(30))) }
         #expect(afters.last! == 1, "\(afters)")
     }

@@ -382,9 +382,13 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
         // (hour, blanks) in sequence order: day 0 out of time order and with a tie at 9 h; day 1
         // at 30 h and 26 h; day 2 at 50 h, older than the reading stored before (51 h).
         let readings: [(Int64, Int)] = [(5, 900), (9, 880), (7, 890), (9, 870), (30, 600), (26, 650), (50, 400)]
+        // Stored before: day 0 at 4 h (older: replaced), day 1 at 30 h exactly (as new: kept),
+        // day 2 at 51 h (newer: kept).
         for station in ["one", "each"] {
-            _ = try await r.store.transaction([SQLStatement("INSERT INTO stock_days (station, day, time, blanks) VALUES (?, ?, ?, ?)",
-                                                            [.text(station), .int(day0.millis / 86_400_000 + 2), .int(hour(51).millis), .int(111)])])
+            for (day, h, blanks) in [(0, 4, 999), (1, 30, 222), (2, 51, 111)] as [(Int64, Int64, Int64)] {
+                _ = try await r.store.transaction([SQLStatement("INSERT INTO stock_days (station, day, time, blanks) VALUES (?, ?, ?, ?)",
+                                                                [.text(station), .int(day0.millis / 86_400_000 + day), .int(hour(h).millis), .int(blanks)])])
+            }
         }
         let reports = readings.enumerated().map { i, x in snapshot("one", Int64(i + 1), at: hour(x.0), site: sintang, stock: x.1) }
         _ = try await r.ingest(ReportBatch(station: "one", sentAt: hour(52), reports: reports), from: "one", receivedAt: hour(52))
@@ -396,9 +400,17 @@ let dedai = Site(province: "Kalimantan Barat", regency: "Sintang", district: "De
             try await r.store.query(SQLStatement("SELECT day - ?, time, blanks FROM stock_days WHERE station = ? ORDER BY day",
                                                  [.int(day0.millis / 86_400_000), .text(station)])).map { $0.compactMap(\.int) }
         }
-        let expected: [[Int64]] = [[0, hour(9).millis, 880], [1, hour(30).millis, 600], [2, hour(51).millis, 111]]
+        let expected: [[Int64]] = [[0, hour(9).millis, 880], [1, hour(30).millis, 222], [2, hour(51).millis, 111]]
         #expect(try await rows("one") == expected)
         #expect(try await rows("each") == expected)
+        // A courier's bundle may name a day per snapshot: 2,500 days go in as three statements
+        // of at most 1,000 rows (4,000 parameters), and all of them are stored.
+        let many = (0..<2500).map { i in snapshot("many", Int64(i + 1), at: day0.adding(.seconds(Int64(i) * 86400)), site: sintang, stock: i) }
+        let statements = Registry.stockStatements(many, station: "many")
+        #expect(statements.map(\.arguments.count) == [4000, 4000, 2000])
+        _ = try await r.ingest(ReportBatch(station: "many", sentAt: hour(52), reports: many), from: "many", receivedAt: hour(52),
+                               via: .courier, maxReports: 200_000)
+        #expect(try await r.store.query(SQLStatement("SELECT COUNT(*) FROM stock_days WHERE station = 'many'")).first?.first?.int == 2500)
         await r.store.close()
     }
 }
