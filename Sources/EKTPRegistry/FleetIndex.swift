@@ -61,24 +61,23 @@ final class FleetIndex: Sendable {
     /// A site, equal to another only with the same bytes (as the database sees it: "Café" in
     /// NFC and in NFD are two provinces there, and must be here; `String.utf8Equals`).
     private struct SiteKey: Hashable {
-        var site: Site
+        let province: ByteString
+        let regency: ByteString
+        let district: ByteString
 
-        static func == (a: SiteKey, b: SiteKey) -> Bool {
-            a.site.province.utf8Equals(b.site.province) && a.site.regency.utf8Equals(b.site.regency)
-                && a.site.district.utf8Equals(b.site.district)
+        init(_ site: Site) {
+            province = ByteString(site.province)
+            regency = ByteString(site.regency)
+            district = ByteString(site.district)
         }
 
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(ByteString(site.province))
-            hasher.combine(ByteString(site.regency))
-            hasher.combine(ByteString(site.district))
-        }
+        var site: Site { Site(province: province.value, regency: regency.value, district: district.value) }
 
         func value(_ column: String) -> String {
             switch column {
-            case "province": site.province
-            case "regency": site.regency
-            default: site.district
+            case "province": province.value
+            case "regency": regency.value
+            default: district.value
             }
         }
     }
@@ -99,16 +98,16 @@ final class FleetIndex: Sendable {
             guard order.count != sites.count else { return order }
             let sites = self.sites
             order = (0..<Int32(sites.count)).sorted { a, b in
-                let x = sites[Int(a)].site, y = sites[Int(b)].site
-                if !x.province.utf8Equals(y.province) { return x.province.utf8Precedes(y.province) }
-                if !x.regency.utf8Equals(y.regency) { return x.regency.utf8Precedes(y.regency) }
-                return x.district.utf8Precedes(y.district)
+                let x = sites[Int(a)], y = sites[Int(b)]
+                if x.province != y.province { return x.province.value.utf8Precedes(y.province.value) }
+                if x.regency != y.regency { return x.regency.value.utf8Precedes(y.regency.value) }
+                return x.district.value.utf8Precedes(y.district.value)
             }
             return order
         }
 
         mutating func entry(_ s: Station) -> Entry {
-            let key = SiteKey(site: Site(province: s.province, regency: s.regency, district: s.district))
+            let key = SiteKey(Site(province: s.province, regency: s.regency, district: s.district))
             let site: Int32
             if let known = siteIDs[key] { site = known } else {
                 site = Int32(sites.count)

@@ -62,6 +62,15 @@ public final class RegistryUplink: Sendable {
         /// The public key went with a batch the registry stored: later batches leave it out (it
         /// keeps the first it sees; once per start is enough, and the registry compares it once).
         var keyDelivered = false
+
+        /// The registry answered (a batch stored, or which pending reports it holds): delivery
+        /// works, the backoff starts again, and the station may forget through `storedThrough`.
+        mutating func registryAnswered(storedThrough held: Int64?) {
+            backoff.succeeded()
+            nextAttempt = nil
+            lastError = nil
+            if let held { storedThrough = max(storedThrough, held) }
+        }
     }
     private let state: Mutex<State>
 
@@ -130,10 +139,7 @@ public final class RegistryUplink: Sendable {
                 // (a registry restarted after storing a batch whose answer was lost holds it all).
                 state.withLock { s in
                     s.askStored = false
-                    s.backoff.succeeded()
-                    s.nextAttempt = nil
-                    s.lastError = nil
-                    if let h = heldThrough { s.storedThrough = max(s.storedThrough, h) }
+                    s.registryAnswered(storedThrough: heldThrough)
                 }
                 result.forgotten += n
             case .failure(let e):
@@ -159,11 +165,8 @@ public final class RegistryUplink: Sendable {
                 result.batches += 1
                 state.withLock { s in
                     s.keyDelivered = true
-                    s.backoff.succeeded()
-                    s.nextAttempt = nil
-                    s.lastError = nil
                     s.lastDelivery = now()
-                    s.storedThrough = max(s.storedThrough, reply.storedThrough)
+                    s.registryAnswered(storedThrough: reply.storedThrough)
                 }
                 if sent.count < reports.count {
                     result.error = "the registry holds only through \(reply.storedThrough), below this batch's \(reports.last!.sequence)"
