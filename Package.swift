@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "EKTPHardware",
                 dependencies: ["EKTPModel", "EKTPCore", "EKTPYAML", "CLibUSB", "CUdev", "CEKTPSys"]),
         // The daemon's HTTP client (libcurl, dlopen'd): the station's requests and the registry's uploads.
-        .target(name: "EKTPHTTPClient", dependencies: ["EKTPModel", "CEKTPCurl"]),
+        .target(name: "EKTPHTTPClient", dependencies: ["EKTPModel", "EKTPPlatform", "CEKTPCurl"]),
         // Ed25519 and SHA-256 from libcrypto, dlopen'd: the station's signing key (issue 16).
         .target(name: "CEKTPCrypto", linkerSettings: [.linkedLibrary("dl")]),
         // The station daemon's services.

@@ -11,6 +11,7 @@ without libcurl loaded, against the monit and usbguard daemons.
 ektpd loads libcurl with dlopen at its first request (Sources/CEKTPCurl/include/ektp_curl.h), so the
 client commands never map it; the daemon maps it once it delivers. Prints a Markdown table.
 """
+import json
 import os
 import shutil
 import signal
@@ -78,6 +79,41 @@ def maps_has(pid, name):
         return name in f.read()
 
 
+def delivered(socket):
+    """Whether the daemon says the registry stored its reports (`ektpd status --json`)."""
+    r = subprocess.run([EKTPD, "status", "--json", "--socket", socket], capture_output=True, text=True)
+    if r.returncode != 0:
+        return False
+    d = json.loads(r.stdout).get("delivery") or {}
+    return d.get("stored_through", 0) > 0 and d.get("pending", 1) == 0
+
+
+def helpers_of(pid):
+    """The `ektpd http-helper` processes `pid` started that are still running."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            cmd = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z" and cmd[1:2] == [b"http-helper"]:
+            out.append(int(entry))
+    return out
+
+
+def with_helpers(pid):
+    """The daemon's smaps() plus those of the helpers it has running (the daemon's delivery cost whole)."""
+    total = list(smaps(pid, own=os.path.realpath(EKTPD)))
+    for h in helpers_of(pid):
+        for i, v in enumerate(smaps(h)):
+            total[i] += v
+    return tuple(total)
+
+
 def wall(argv):
     t = time.perf_counter()
     r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -120,8 +156,8 @@ def main():
             procs.append(p)
             wait_for(lambda: wall([EKTPD, "status", "--socket", d + "/control.sock"])[1] == 0, f"ektpd {name}")
             daemons[name] = (p, d + "/control.sock")
-        # The TLS daemon has delivered (libcurl is mapped) before anything is measured.
-        wait_for(lambda: maps_has(daemons["tls"][0].pid, "libcurl"), "the first delivery over HTTPS")
+        # The TLS daemon has delivered (the registry stored its reports) before anything is measured.
+        wait_for(lambda: delivered(daemons["tls"][1]), "the first delivery over HTTPS")
         # monit with one check, status over its Unix socket.
         rc = work + "/monitrc"
         with open(rc, "w") as f:
@@ -152,12 +188,14 @@ def main():
         time.sleep(IDLE)  # idle
         mem = {
             "ektpd run, no registry (libcurl never loaded)": smaps(daemons["plain"][0].pid, own=os.path.realpath(EKTPD)),
-            "ektpd run, delivering over HTTPS (libcurl and OpenSSL loaded), after the status runs": smaps(daemons["tls"][0].pid, own=os.path.realpath(EKTPD)),
+            "ektpd run, delivering over HTTPS (from `ektpd http-helper`), after the status runs; "
+            f"with its helpers alive then ({len(helpers_of(daemons['tls'][0].pid))})": with_helpers(daemons["tls"][0].pid),
             "monit daemon, one check": smaps(monit.pid),
             "usbguard-daemon, the emulated kit": smaps(ug_pid),
         }
         detail = {k: biggest(daemons[k][0].pid) for k in daemons}
         client_maps_curl = "libcurl" in subprocess.run(["ldd", EKTPD], capture_output=True, text=True).stdout
+        daemon_maps_tls = maps_has(daemons["tls"][0].pid, "libssl") or maps_has(daemons["tls"][0].pid, "libcurl")
 
         cpu = open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")
         print(f"- Machine: {os.cpu_count()} cores ({cpu}); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
@@ -171,7 +209,8 @@ def main():
             print(f"| {k} | {pss:.1f} | {rss:.1f} | {priv:.1f} |")
         for k, top in detail.items():
             print(f"\nektpd ({k}), resident by mapping: " + ", ".join(f"{name} {mb:.1f}" for mb, name in top))
-        print(f"\n`ektpd`'s own libraries (ldd) include libcurl: {'yes' if client_maps_curl else 'no'}")
+        print(f"\n`ektpd`'s own libraries (ldd) include libcurl: {'yes' if client_maps_curl else 'no'}; "
+              f"the daemon delivering over HTTPS maps libcurl or libssl: {'yes' if daemon_maps_tls else 'no'}")
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CEKTPCurl
 import EKTPModel
+import EKTPPlatform
 import Synchronization
 
 /// One HTTP answer: the status and the body (at most the request's `maxResponse` bytes).
@@ -21,7 +22,7 @@ public struct HTTPExchange: Sendable {
 /// ektpd.yaml (`registry:`, `alerts:`). Issue 14: the system CA store unless `ca_file` names the
 /// centre's CA (then only it is trusted); `pinned_public_key` as curl spells it (`sha256//BASE64`);
 /// a client certificate for mutual TLS; TLS 1.2 at least and the name always checked.
-public struct HTTPClientSettings: Sendable, Equatable {
+public struct HTTPClientSettings: Sendable, Hashable {
     /// PEM file of the CAs to trust instead of the system's store.
     public var caFile: String?
     /// `sha256//BASE64` of the server's SubjectPublicKeyInfo; several joined by `;`.
@@ -49,38 +50,71 @@ public struct HTTPClientSettings: Sendable, Equatable {
 /// set registry.ca_file to the centre's CA`.
 public final class HTTPClient: Sendable {
     public let settings: HTTPClientSettings
-    private struct Session: @unchecked Sendable { var handle: UnsafeMutableRawPointer? }
-    private let session = Mutex(Session(handle: nil))
+    /// The helper process requests go through, or nil: this process (see `HTTPHelper`).
+    public let helper: HTTPHelper.Command?
+    private struct Session: @unchecked Sendable {
+        var handle: UnsafeMutableRawPointer?
+        var connection: HTTPHelper.Connection?
+    }
+    private let session = Mutex(Session(handle: nil, connection: nil))
 
-    public init(settings: HTTPClientSettings = HTTPClientSettings(section: "probe")) {
+    /// - Parameter helper: where requests are made; by default `HTTPHelper.defaultForNewClients`
+    ///   (nil, this process, unless `ektpd run` set it).
+    public init(settings: HTTPClientSettings = HTTPClientSettings(section: "probe"),
+                helper: HTTPHelper.Command? = HTTPHelper.defaultForNewClients) {
         self.settings = settings
+        self.helper = helper
     }
 
     deinit {
         session.withLock { s in
             if let h = s.handle { ektp_curl_session_free(h) }
             s.handle = nil
+            _ = s.connection?.end()
+            s.connection = nil
         }
     }
 
     /// Closes this client's connection and frees what libcurl holds for it (the handle, its TLS
     /// context and CA store: about 0.6 MB once delivery over HTTPS ran; Benchmarks/footprint.py),
-    /// keeping the TLS session IDs so the next request resumes TLS. For a client that will sit
-    /// idle longer than its server keeps a connection: the registry closes one after 60 s
-    /// (`ektp-registry serve --idle-timeout`), a station's heartbeat is every 5 minutes.
+    /// keeping the TLS session IDs so the next request resumes TLS. With a helper, the helper
+    /// process ends instead, and everything libcurl and OpenSSL held goes with it. For a client
+    /// that will sit idle longer than its server keeps a connection: the registry closes one after
+    /// 60 s (`ektp-registry serve --idle-timeout`), a station's heartbeat is every 5 minutes.
     public func releaseConnection() {
         session.withLock { s in
             if let h = s.handle { ektp_curl_session_idle(h) }
+            _ = s.connection?.end()
+            s.connection = nil
         }
     }
 
+    /// The helper process's ID while one runs for this client (for tests and diagnostics).
+    public var helperProcessID: pid_t? { session.withLock { $0.connection?.child.pid } }
+
     /// Whether libcurl can be loaded; nil when it can, else why (for check-config and `run`).
+    /// With `HTTPHelper.defaultForNewClients` set, a helper is asked (this process loads nothing).
     public static func unavailable() -> String? {
+        guard let command = HTTPHelper.defaultForNewClients else { return unavailableHere() }
+        let connection: HTTPHelper.Connection
+        do { connection = try HTTPHelper.Connection(command) } catch { return error.description }
+        defer { _ = connection.end() }
+        switch connection.exchange([HTTPHelper.Kind.check], timeout: .seconds(10)) {
+        case .success(let payload):
+            var r = FrameReader(payload)
+            do { return try r.optString() } catch { return "the HTTP helper answered a malformed frame: \(error)" }
+        case .failure(let e):
+            return "the HTTP helper (\(command.executable)) did not answer: \(e)"
+        }
+    }
+
+    /// `unavailable()` in this process.
+    static func unavailableHere() -> String? {
         var why = [CChar](repeating: 0, count: 256)
         return ektp_curl_load(&why, why.count) == 0 ? nil : String(cString: why)
     }
 
-    /// The loaded libcurl's version line, or nil before the first request.
+    /// The loaded libcurl's version line, or nil before the first request in this process.
     public static var libraryVersion: String? { ektp_curl_version().map { String(cString: $0) } }
 
     /// One request, blocking until it completes or `timeout` (the whole exchange) passes.
@@ -91,6 +125,13 @@ public final class HTTPClient: Sendable {
     /// - Returns: the answer whatever its status, or a `NetError` worded for a person.
     public func request(_ method: String, _ url: HTTPURL, path: String, headers: [(String, String)] = [], body: [UInt8] = [],
                         timeout: Duration, maxResponse: Int = 1 << 20) -> Result<HTTPExchange, NetError> {
+        if let helper {
+            return session.withLock { s in
+                viaHelper(helper, &s.connection, HTTPHelper.Request(settings: settings, method: method, url: url, path: path, headers: headers,
+                                                                    body: body, timeoutMillis: Int(timeout.wholeMilliseconds), maxResponse: maxResponse),
+                          timeout: timeout)
+            }
+        }
         let full = url.withPath(path)
         return session.withLock { s -> Result<HTTPExchange, NetError> in
             if s.handle == nil { s.handle = ektp_curl_session_new() }
@@ -146,6 +187,46 @@ public final class HTTPClient: Sendable {
                                                    url: url, timeout: timeout, maxResponse: maxResponse, settings: settings,
                                                    expiry: { Self.peerExpiry(url, settings: settings, timeout: timeout) })))
         }
+    }
+
+    /// One request through the helper, starting one when none runs or the last one ended. A
+    /// helper that ended before it read the request (its idle exit, status 0) is replaced and the
+    /// request sent again, once; one that fails after reading it is reported, never retried here
+    /// (the caller's retry decides, as for any failed exchange).
+    private func viaHelper(_ command: HTTPHelper.Command, _ connection: inout HTTPHelper.Connection?, _ request: HTTPHelper.Request,
+                           timeout: Duration) -> Result<HTTPExchange, NetError> {
+        let frame = request.encode()
+        // The request's own limit is enforced in the helper; this one covers its start-up too.
+        let limit = timeout + .seconds(15)
+        for attempt in 0..<2 {
+            if let c = connection, c.ended {
+                _ = c.end()
+                connection = nil
+            }
+            if connection == nil {
+                do { connection = try HTTPHelper.Connection(command) } catch { return .failure(error) }
+            }
+            let c = connection!
+            switch c.exchange(frame, timeout: limit) {
+            case .success(let payload):
+                do { return try HTTPHelper.Reply.decode(payload).result } catch {
+                    connection = nil
+                    _ = c.end()
+                    return .failure(NetError("\(request.url.hostPort): the HTTP helper answered a malformed frame (\(error))"))
+                }
+            case .failure(let e):
+                connection = nil
+                if case .timedOut = e {
+                    kill(c.child.pid, SIGKILL)
+                    _ = c.end()
+                    return .failure(NetError("\(request.url.withPath("")) sent no answer within \(spokenDuration(limit)) (the HTTP helper was stopped)"))
+                }
+                let status = c.end()
+                if case .closed = e, attempt == 0, ChildProcess.exitCode(status) == 0 { continue }
+                return .failure(NetError("\(request.url.hostPort): the HTTP helper \(ChildProcess.describe(status)) before answering (\(e))"))
+            }
+        }
+        return .failure(NetError("\(request.url.hostPort): the HTTP helper exited twice before reading the request"))
     }
 
     /// The peer's certificate end date, read by a handshake that sends nothing; nil if unknown.
@@ -294,6 +375,13 @@ public struct HTTPURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `HOST:PORT`, as errors name the peer.
+    init(scheme: String, host: String, port: UInt16, prefix: String) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.prefix = prefix
+    }
+
     public var hostPort: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
 
     public var description: String { "\(scheme)://\(hostPort)\(prefix)" }

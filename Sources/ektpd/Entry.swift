@@ -1,6 +1,7 @@
 import ArgumentParser
 import CEKTPSys
 import EKTPPlatform
+import EKTPHTTPClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,15 @@ struct Entry {
         // (exit 0), not death by the signal (hardening r10). The handler only records it; a
         // constructor in CEKTPSys installs it at load already, this covers a renamed binary.
         if CommandLine.arguments.dropFirst().first == "run" { ektp_early_signals_install() }
+        // The daemon's HTTP helper (HTTPHelper): requests from its stdin, no messages to translate.
+        // `--idle-seconds N` shortens its idle exit (tests).
+        let args = Array(CommandLine.arguments.dropFirst())
+        if args.first == "http-helper" {
+            if args.count == 1 { exit(HTTPHelper.serve()) }
+            if args.count == 3, args[1] == "--idle-seconds", let n = Int(args[2]), n > 0 { exit(HTTPHelper.serve(idle: .seconds(n))) }
+            FileHandleStandardError.write("ektpd http-helper: usage: ektpd http-helper [--idle-seconds N] (started by ektpd run, requests on stdin)\n")
+            exit(4)
+        }
         // Messages in the operator's language (gettext; --json and logs never change with it).
         L10n.setUp()
         if let code = FastPath.run(Array(CommandLine.arguments.dropFirst())) {

@@ -29,6 +29,9 @@ struct Run: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, environment: env) }
         let logger = Logger(label: "ektpd")
         for w in cfg.warnings { logger.warning("\(config): \(w)") }
+        // Every request (registry, webhooks, http: probes) from `ektpd http-helper`: the daemon
+        // never loads libcurl or OpenSSL's TLS (issue 17, item 6; HTTPHelper says why).
+        HTTPHelper.defaultForNewClients = .ektpd
         if !cfg.httpUsers.isEmpty, let why = HTTPClient.unavailable() {
             logger.error("\(why): \(cfg.httpUsers.joined(separator: ", ")) will fail until it is installed")
         }

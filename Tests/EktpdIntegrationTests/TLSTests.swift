@@ -474,3 +474,143 @@ let deliveryTimings = "snapshot_spacing: 0s, heartbeat: 1h, backoff_base: 50ms, 
         #expect(reg.request("POST", "/v1/reports", token: new, body: batchJSON("s1", 5...5)).status == 401)
     }
 }
+
+/// The processes `parent` started with the command line `ektpd http-helper ...` (from /proc).
+func httpHelpers(of parent: pid_t) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { Int32($0) }.filter { pid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, Int32(fields[1]) == parent, fields[0] != "Z" else { return false }
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        return cmdline.split(separator: 0).dropFirst().first.map { String(decoding: $0, as: UTF8.self) } == "http-helper"
+    }
+}
+
+/// A file of /proc read to its end (their size is 0, so a reader that trusts the size stops short).
+func procFile(_ path: String) -> String {
+    guard let h = FileHandle(forReadingAtPath: path) else { return "" }
+    defer { try? h.close() }
+    return String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
+}
+
+/// Whether `pid` has exited (a zombie not yet reaped, or gone).
+func hasExited(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
+    return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
+}
+
+/// Polls `condition` every 20 ms until it holds; throws after `seconds`.
+func waitFor(_ what: String, seconds: Double = 15, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return }
+        usleep(20_000)
+    }
+    throw HarnessError("timed out after \(seconds) s waiting for \(what)")
+}
+
+/// Issue 17, item 6: the daemon's requests come from `ektpd http-helper` (HTTPHelper), so the
+/// daemon never loads libcurl, libssl or OpenSSL's TLS state.
+@Suite(.serialized) struct HTTPHelperTests {
+    static let command = HTTPHelper.Command(executable: ektpdBinary, argv: ["ektpd", "http-helper"])
+
+    /// `ektpd run` delivers over HTTPS with neither libcurl nor libssl in its own memory map, and
+    /// once its uplink releases the connection (its next round is an hour away) no helper is left:
+    /// the idle station holds no TLS state. The next report starts a helper again and arrives.
+    @Test func theDaemonDeliversFromAHelperAndKeepsNoneWhileIdle() throws {
+        let reg = try tlsRegistry()
+        let (file, _) = try tokenFile(reg)
+        let daemon = try RunningDaemon(scenario: standardKit, config: """
+            registry: {url: "\(reg.url)", token_file: \(file), ca_file: \(pki("centre-ca.crt")), \(deliveryTimings)}
+            """)
+        try daemon.waitReady()
+        let pid = daemon.process.processIdentifier
+        #expect(try ektpd(["inject", "--socket", daemon.socket, "fingerprint", "unplug"]).status == 0)
+        _ = try waitDelivered(daemon, reg) { $0.view.condition == .broken }
+        try waitFor("the helper to end after the uplink released its connection") { httpHelpers(of: pid).isEmpty }
+        #expect(try ektpd(["inject", "--socket", daemon.socket, "fingerprint", "replug"]).status == 0)
+        let (status, detail) = try waitDelivered(daemon, reg) { $0.view.condition != .broken }
+        #expect(status.delivery?.failures == 0 && detail.view.storedThrough == status.lastSequence)
+        try waitFor("the second helper to end") { httpHelpers(of: pid).isEmpty }
+        let maps = procFile("/proc/\(pid)/maps")
+        #expect(maps.contains("/libc.so.6"), "the daemon's map was not read whole")
+        #expect(!maps.contains("libcurl"), "the daemon mapped libcurl")
+        #expect(!maps.contains("libssl"), "the daemon mapped libssl")
+    }
+
+    /// Through a helper, a client gets the same answers and the same worded errors as in
+    /// process; the helper holds libcurl, and `releaseConnection` ends it.
+    @Test func aHelperAnswersAsTheClientWouldAndEndsOnRelease() throws {
+        let reg = try tlsRegistry()
+        let url = HTTPURL(reg.url)!
+        let client = HTTPClient(settings: reg.clientSettings, helper: Self.command)
+        let first = try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get()
+        let second = try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get()
+        #expect(first.status == 200 && first.newConnection && second.status == 200 && !second.newConnection)
+        #expect(String(decoding: first.body, as: UTF8.self) == String(decoding: try HTTPClient(settings: reg.clientSettings, helper: nil)
+            .request("GET", url, path: "/healthz", timeout: .seconds(5)).get().body, as: UTF8.self))
+        let helper = try #require(client.helperProcessID)
+        #expect(procFile("/proc/\(helper)/maps").contains("/libcurl"))
+        client.releaseConnection()
+        #expect(kill(helper, 0) != 0 && errno == ESRCH, "the helper was not ended and reaped")
+        #expect(client.helperProcessID == nil)
+        // An untrusted server: the helper words it exactly as the client in process does.
+        var untrusting = reg.clientSettings
+        untrusting.caFile = nil
+        let viaHelper = HTTPClient(settings: untrusting, helper: Self.command).request("GET", url, path: "/healthz", timeout: .seconds(5))
+        let inProcess = HTTPClient(settings: untrusting, helper: nil).request("GET", url, path: "/healthz", timeout: .seconds(5))
+        guard case .failure(let a) = viaHelper, case .failure(let b) = inProcess else {
+            Issue.record("an untrusted server was accepted")
+            return
+        }
+        #expect(a.description == b.description && a.description.contains("certificate is not trusted"), "\(a) / \(b)")
+    }
+
+    /// A helper that ended between requests (its idle exit, or killed) is replaced at the next
+    /// request; one killed while it holds a request is reported as such, and the next request
+    /// starts a new one.
+    @Test func anEndedHelperIsReplacedAndOneKilledMidRequestIsReported() throws {
+        let reg = try tlsRegistry()
+        let url = HTTPURL(reg.url)!
+        let client = HTTPClient(settings: reg.clientSettings,
+                                helper: HTTPHelper.Command(executable: ektpdBinary, argv: ["ektpd", "http-helper", "--idle-seconds", "1"]))
+        #expect(try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().status == 200)
+        let idle = try #require(client.helperProcessID)
+        try waitFor("the helper's idle exit") { hasExited(idle) }
+        #expect(try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().status == 200)
+        let next = try #require(client.helperProcessID)
+        #expect(next != idle)
+        kill(next, SIGKILL)
+        try waitFor("the killed helper") { hasExited(next) }
+        #expect(try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().status == 200)
+        client.releaseConnection()
+        #expect(httpHelpers(of: getpid()).isEmpty)
+
+        // A server that takes the connection and never answers: the helper is killed meanwhile.
+        let silent = try #require(try? tcpListen(host: "127.0.0.1", port: 0).get())
+        defer { close(silent) }
+        var addr = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &len) } }
+        let silentURL = HTTPURL("http://127.0.0.1:\(UInt16(bigEndian: addr.sin_port))")!
+        let plain = HTTPClient(settings: HTTPClientSettings(section: "test"), helper: Self.command)
+        let me = getpid()
+        let killer = Thread {
+            // The helper that holds the request, once it is there.
+            for _ in 0..<500 {
+                if let h = httpHelpers(of: me).first { kill(h, SIGKILL); return }
+                usleep(10_000)
+            }
+        }
+        killer.start()
+        let r = plain.request("GET", silentURL, path: "/", timeout: .seconds(20))
+        guard case .failure(let e) = r else {
+            Issue.record("a silent server answered: \(r)")
+            return
+        }
+        #expect(e.description.contains("the HTTP helper killed by signal 9 (SIGKILL) before answering"), "\(e)")
+        #expect(plain.helperProcessID == nil)
+    }
+}

@@ -12,10 +12,12 @@ public final class ChildProcess: Sendable {
     public let pid: pid_t
     private let exitStatus = Mutex<Int32?>(nil)
 
-    /// Spawns `argv[0]` (an absolute path, or a name looked up in PATH).
-    public init(argv: [String], environment: [String: String]? = nil, stdin: Int32? = nil, stdout: Int32? = nil,
-                stderr: Int32? = nil) throws(SpawnError) {
-        guard let program = argv.first, !program.isEmpty else { throw SpawnError("empty command") }
+    /// Spawns `executable`, or `argv[0]` when it is nil (an absolute path, or a name looked up in
+    /// PATH). `executable` lets a daemon start its own binary again (`/proc/self/exe`, which names
+    /// the running file even after a package upgrade replaced it) under a readable `argv[0]`.
+    public init(argv: [String], executable: String? = nil, environment: [String: String]? = nil, stdin: Int32? = nil,
+                stdout: Int32? = nil, stderr: Int32? = nil) throws(SpawnError) {
+        guard let program = executable ?? argv.first, !program.isEmpty else { throw SpawnError("empty command") }
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
