@@ -29,11 +29,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
-        // C libraries, reached only from EKTPHardware.
-        .systemLibrary(name: "CLibUSB", pkgConfig: "libusb-1.0",
-                       providers: [.apt(["libusb-1.0-0-dev"])]),
-        .systemLibrary(name: "CUdev", pkgConfig: "libudev",
-                       providers: [.apt(["libudev-dev"])]),
+        // C libraries, reached only from EKTPHardware: their headers here, their functions from
+        // CEKTPDeviceLibs, which loads them with dlopen at the first call (client commands never do).
+        .systemLibrary(name: "CLibUSB", providers: [.apt(["libusb-1.0-0-dev"])]),
+        .systemLibrary(name: "CUdev", providers: [.apt(["libudev-dev"])]),
+        .target(name: "CEKTPDeviceLibs", linkerSettings: [.linkedLibrary("dl")]),
 
         // SQLite for the station's durable outbox (the C library: small, no Foundation).
         .systemLibrary(name: "CSQLite3", providers: [.apt(["libsqlite3-dev"])]),  // static: see its module.modulemap
@@ -43,7 +43,8 @@ let package = Package(
         // and zlib for gzip'd request bodies. Built against Debian's libcurl4-openssl-dev.
         .target(name: "CEKTPCurl", dependencies: ["CEKTPZlib"], linkerSettings: [.linkedLibrary("dl")]),
         // gzip both ways (zlib's init calls are macros Swift cannot call): the station's bodies, the registry's reading.
-        .target(name: "CEKTPZlib", linkerSettings: [.linkedLibrary("z")]),
+        // zlib is loaded by dlopen at the first gzip (see ektp_zlib.c), so client commands never load it.
+        .target(name: "CEKTPZlib", linkerSettings: [.linkedLibrary("dl")]),
 
         // Value types shared by station and registry. No I/O.
         .target(name: "EKTPModel"),
@@ -63,7 +64,7 @@ let package = Package(
         .target(name: "EKTPYAML"),
         // Hardware abstraction: backends, catalogue, scenarios, probes.
         .target(name: "EKTPHardware",
-                dependencies: ["EKTPModel", "EKTPCore", "EKTPYAML", "CLibUSB", "CUdev", "CEKTPSys"]),
+                dependencies: ["EKTPModel", "EKTPCore", "EKTPYAML", "CLibUSB", "CUdev", "CEKTPDeviceLibs", "CEKTPSys"]),
         // The daemon's HTTP client (libcurl, dlopen'd): the station's requests and the registry's uploads.
         .target(name: "EKTPHTTPClient", dependencies: ["EKTPModel", "EKTPPlatform", "CEKTPCurl"]),
         // Ed25519 and SHA-256 from libcrypto, dlopen'd: the station's signing key (issue 16).

@@ -177,6 +177,7 @@ def main():
 
         commands = {
             "ektpd status --json": [EKTPD, "status", "--json", "--socket", daemons["tls"][1]],
+            "ektpd status (text, in the reader's language)": [EKTPD, "status", "--socket", daemons["tls"][1]],
             "monit status": ["monit", "-c", rc, "status"],
             "usbguard list-devices": ["usbguard", "list-devices"],
             "/bin/true (the spawn floor)": ["/bin/true"],

@@ -1,2 +1,2 @@
 #pragma once
-#include <libusb.h>
+#include <libusb-1.0/libusb.h>

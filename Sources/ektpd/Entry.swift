@@ -26,8 +26,9 @@ struct Entry {
             FileHandleStandardError.write("ektpd http-helper: usage: ektpd http-helper [--idle-seconds N] (started by ektpd run, requests on stdin)\n")
             exit(4)
         }
-        // Messages in the operator's language (gettext; --json and logs never change with it).
-        L10n.setUp()
+        // Messages in the operator's language (gettext; --json and logs never change with it). The
+        // client commands bind the catalogue only when they print a message (not for --json).
+        L10n.setUp(deferred: FastPath.commands.contains(args.first ?? ""))
         if let code = FastPath.run(Array(CommandLine.arguments.dropFirst())) {
             exit(code)
         }
@@ -51,9 +52,12 @@ struct Entry {
 }
 
 enum FastPath {
+    /// The client commands parsed here.
+    static let commands = ["status", "devices", "events"]
+
     /// The exit code, or nil when the arguments are not a plain client invocation.
     static func run(_ args: [String]) -> Int32? {
-        guard let command = args.first, ["status", "devices", "events"].contains(command) else { return nil }
+        guard let command = args.first, commands.contains(command) else { return nil }
         var options = ClientSettings()
         var since: String?
         var limit = 500

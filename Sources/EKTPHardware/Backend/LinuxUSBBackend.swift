@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLibUSB
 import CUdev
+import CEKTPDeviceLibs
 import EKTPModel
 import Synchronization
 
@@ -48,7 +49,10 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
 
     public init(catalogue: Catalogue, options: RealBackendOptions = .init(), extensions: [any ProbeExtension] = []) throws(BackendError) {
         self.extensions = extensions
-        guard let u = udev_new() else { throw BackendError("cannot create a udev context (is /sys mounted?)") }
+        guard let u = udev_new() else {
+            if let why = ektp_udev_load_error() { throw BackendError(String(cString: why)) }
+            throw BackendError("cannot create a udev context (is /sys mounted?)")
+        }
         udev = u
         var ctx: OpaquePointer?
         let rc = libusb_init(&ctx)
