@@ -540,6 +540,22 @@ func waitFor(_ what: String, seconds: Double = 15, _ condition: () throws -> Boo
         #expect(!maps.contains("libssl"), "the daemon mapped libssl")
     }
 
+    /// The client commands load no library they do not use (issue 17, item 6: `ektpd status` at
+    /// most half of `monit status`): neither libudev, libusb and zlib (loaded by the daemon at
+    /// first use) nor libcurl and OpenSSL (only ever in the helper), as ld.so itself reports.
+    @Test func theClientCommandsLoadNoDeviceCompressionOrTLSLibrary() throws {
+        let daemon = try RunningDaemon(scenario: standardKit)
+        try daemon.waitReady()
+        for args in [["status", "--json"], ["status"], ["devices"], ["events", "--limit", "5"]] {
+            let r = try ektpd(args + ["--socket", daemon.socket], environment: ["LD_DEBUG": "libs"])
+            #expect(r.status == 0, "\(args): \(r.stderr.suffix(500))")
+            #expect(r.stderr.contains("libc.so.6"), "ld.so reported nothing: \(r.stderr.prefix(300))")
+            for lib in ["libudev", "libusb", "libz.so", "libcurl", "libssl", "libcrypto"] {
+                #expect(!r.stderr.contains(lib), "ektpd \(args.joined(separator: " ")) loaded \(lib)")
+            }
+        }
+    }
+
     /// Through a helper, a client gets the same answers and the same worded errors as in
     /// process; the helper holds libcurl, and `releaseConnection` ends it.
     @Test func aHelperAnswersAsTheClientWouldAndEndsOnRelease() throws {
