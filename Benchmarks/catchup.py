@@ -2,7 +2,7 @@
 """A national catch-up over HTTP (issue 17, item 3): STATIONS stations, each with HOURS of backlog at
 one report a minute (a fifth of them snapshots of the demo kit, the rest device events), deliver it
 at once to `ektp-registry serve` as stations do: one keep-alive connection each, gzip'd batches of
-200 saying how many reports are left (Ektp-Pending), the next batch when the last is answered, a
+200 saying how many reports are left (Ektp-Pending, Ektp-Batch-Size), the next batch when the last is answered, a
 429's Retry-After honoured with jitter, 20 s timeout. Prints reports/s, the time 21.6 M reports (15,000 stations x 24 h) would take at that
 rate, the registry's CPU per report and peak memory, refusals and timeouts; then checks that the
 database holds every report once.
@@ -128,7 +128,7 @@ async def station(port, token, bodies, tally):
                     continue
             writer.write(b"POST /v1/reports HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer " + token.encode() +
                          b"\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nEktp-Pending: " + str(left).encode() +
-                         b"\r\nContent-Length: " +
+                         b"\r\nEktp-Batch-Size: " + str(BATCH).encode() + b"\r\nContent-Length: " +
                          str(len(body)).encode() + b"\r\n\r\n" + body)
             try:
                 await writer.drain()

@@ -24,8 +24,13 @@ extension ReportBatch {
     /// The request header a station sends with each batch: how many reports it has left to send,
     /// this batch's included (issue 17). A busy registry sizes the station's place in its line by it.
     public static let pendingHeader = "Ektp-Pending"
+    /// The request header a station sends with `pendingHeader`: how many reports its batches
+    /// hold (its `registry.batch_size`, 1 to 1,000), so the registry counts the batches it will
+    /// send right. Absent (stations before it), `stationBatchSize`.
+    public static let batchSizeHeader = "Ektp-Batch-Size"
     /// Reports in the batches stations send unless configured otherwise (ektpd's
-    /// `registry.batch_size`); the registry reads `pendingHeader` as batches of this many.
+    /// `registry.batch_size`); the registry reads `pendingHeader` as batches of this many when a
+    /// station does not say (`batchSizeHeader`).
     public static let stationBatchSize = 200
 
     /// A batch's reports in sequence order, each number once (the first wins): stations send in

@@ -30,8 +30,13 @@ paths:
         - name: Ektp-Pending
           in: header
           required: false
-          description: Reports the station has left to send, this batch's included (taken as batches of 200); absent or unreadable counts as one batch
+          description: Reports the station has left to send, this batch's included (taken as batches of Ektp-Batch-Size); absent or unreadable counts as one batch
           schema: {type: integer, minimum: 1}
+        - name: Ektp-Batch-Size
+          in: header
+          required: false
+          description: Reports in each batch the station sends (its registry.batch_size); absent or unreadable counts as 200
+          schema: {type: integer, minimum: 1, maximum: 1000}
       requestBody:
         required: true
         content:

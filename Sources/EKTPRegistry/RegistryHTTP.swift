@@ -66,12 +66,18 @@ public enum RegistryHTTP {
     }
 
     /// How many batches a station still has to send, from its `Ektp-Pending` header (reports,
-    /// this batch's included) at `ReportBatch.stationBatchSize` reports a batch; 1 when absent or
-    /// not a whole number (older stations, other clients).
+    /// this batch's included) at its `Ektp-Batch-Size` reports a batch (1 to 1,000; absent or
+    /// unreadable: `ReportBatch.stationBatchSize`); 1 when `Ektp-Pending` is absent or not a whole
+    /// number (older stations, other clients).
     static func batchesPending(_ request: Request) -> Int {
         guard let text = request.headers[HTTPField.Name(ReportBatch.pendingHeader)!], text.utf8.count <= 12,
               let reports = Int(text), reports > 0 else { return 1 }
-        return (reports + ReportBatch.stationBatchSize - 1) / ReportBatch.stationBatchSize
+        var size = ReportBatch.stationBatchSize
+        if let b = request.headers[HTTPField.Name(ReportBatch.batchSizeHeader)!], b.utf8.count <= 4, let n = Int(b),
+           (1...1000).contains(n) {
+            size = n
+        }
+        return (reports + size - 1) / size
     }
 
     /// 429 with `Retry-After` (RFC 9110 10.2.3): the registry is taking all the writes it can; the

@@ -88,11 +88,13 @@ import Testing
         #expect(await admission.enter(), "the one place, taken for the test")
         let router = RegistryHTTP.router(registry: o.registry, clock: .init(now: { T0 }), logger: Logger(label: "test"), admission: admission)
         let tokens = [try await o.registry.issueToken(station: "big", now: T0), try await o.registry.issueToken(station: "small", now: T0),
-                      try await o.registry.issueToken(station: "odd", now: T0)]
+                      try await o.registry.issueToken(station: "odd", now: T0), try await o.registry.issueToken(station: "tens", now: T0),
+                      try await o.registry.issueToken(station: "after", now: T0)]
         try await Application(router: router).test(.router) { client in
-            func refused(pending: String?, token: String, expect: HTTPResponse.Status = .tooManyRequests) async throws -> Int {
+            func refused(pending: String?, batch: String? = nil, token: String, expect: HTTPResponse.Status = .tooManyRequests) async throws -> Int {
                 var h: HTTPFields = [.contentType: "application/json", .authorization: "Bearer \(token)"]
                 if let pending { h[HTTPField.Name(ReportBatch.pendingHeader)!] = pending }
+                if let batch { h[HTTPField.Name(ReportBatch.batchSizeHeader)!] = batch }
                 let r = try await client.execute(uri: "/v1/reports", method: .post, headers: h, body: ByteBuffer(string: "{}"))
                 #expect(r.status == expect)
                 return Int(r.headers[.retryAfter] ?? "") ?? -1
@@ -109,7 +111,13 @@ import Testing
             #expect(next >= 5, "placed after the 1,000 batches: \(next)")
             // Unreadable counts as one batch.
             #expect(try await refused(pending: "lots", token: tokens[2]) == next)
-            #expect(admission.bookings.held == 3)
+            // 10,000 reports in batches of 10 (Ektp-Batch-Size) are 1,000 batches, 4 s of line: at
+            // 200 a batch they would be 50, 0.2 s. An unreadable or out-of-range size counts as 200.
+            #expect(try await refused(pending: "10000", batch: "10", token: tokens[3]) == next)
+            let later = try await refused(pending: "10000", batch: "0", token: tokens[4])
+            #expect(later >= next + 4, "placed after 1,000 batches of 10: \(later) against \(next)")
+            #expect(try await refused(pending: nil, token: tokens[1]) <= later + 1, "batch size 0 counted as 200: 50 batches, 0.2 s")
+            #expect(admission.bookings.held == 5)
         }
         admission.leave()
     }

@@ -62,7 +62,7 @@ import Testing
         chmod(scratch + "/token", 0o600)
         // Its own backoff would retry within 50-300 ms.
         let daemon = try RunningDaemon(scenario: standardKit, config: """
-            registry: {url: "http://127.0.0.1:\(port)", token_file: \(scratch)/token, \(deliveryTimings)}
+            registry: {url: "http://127.0.0.1:\(port)", token_file: \(scratch)/token, batch_size: 50, \(deliveryTimings)}
             """)
         try daemon.waitReady()
         let s = try daemon.waitForStatus { $0.delivery?.lastError?.contains("busy") == true }
@@ -76,5 +76,7 @@ import Testing
         // It said how many reports it has left, so a real registry can size its place in line.
         let pending = Int((try? String(contentsOfFile: scratch + "/pending", encoding: .utf8)) ?? "") ?? 0
         #expect(pending >= 1 && pending <= d.pending, "Ektp-Pending \(pending) against \(d.pending) pending")
+        // And in batches of how many, so the registry counts its batches right.
+        #expect((try? String(contentsOfFile: scratch + "/batch-size", encoding: .utf8)) == "50")
     }
 }

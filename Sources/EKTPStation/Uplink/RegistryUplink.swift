@@ -246,7 +246,8 @@ public final class RegistryUplink: Sendable {
         let pending = max(reports.count, outbox.pendingCount + engine.journal.heldCount)
         let r = client.request("POST", url, path: "/v1/reports",
                                headers: [("Authorization", "Bearer \(config.token)"), ("Content-Type", "application/json"),
-                                         (ReportBatch.pendingHeader, "\(pending)")],
+                                         (ReportBatch.pendingHeader, "\(pending)"),
+                                         (ReportBatch.batchSizeHeader, "\(config.batchSize)")],
                                body: body, timeout: config.timeout)
         switch r {
         case .failure(let e): return .failure(e)

@@ -22,6 +22,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with open(os.path.join(out, "pending"), "w") as f:
             f.write(self.headers.get("Ektp-Pending", ""))
+        with open(os.path.join(out, "batch-size"), "w") as f:
+            f.write(self.headers.get("Ektp-Batch-Size", ""))
         with open(os.path.join(out, "posts"), "w") as f:
             f.write(str(posts))
         body = b'{"error":"busy"}\n'
