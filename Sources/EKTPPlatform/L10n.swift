@@ -56,6 +56,23 @@ public enum L10n {
         bound = true
     }
 
+    /// The catalogue languages a reader's environment asks for, in order, as glibc's gettext
+    /// chooses them: none (English) when the locale (`LC_ALL`, else `LC_MESSAGES`, else `LANG`) is
+    /// unset, `C` or `POSIX`; else `LANGUAGE`'s colon-separated list when set, else the locale's
+    /// name; each `ll_CC.codeset@modifier` as `ll_CC` then `ll`. For a client that asks a daemon to
+    /// render in its reader's language (`ektpd status`). Only letters, digits and `_` are kept.
+    public static func requestedLanguages(_ environment: [String: String]) -> [String] {
+        func value(_ k: String) -> String? { environment[k].flatMap { $0.isEmpty ? nil : $0 } }
+        guard let locale = value("LC_ALL") ?? value("LC_MESSAGES") ?? value("LANG"), locale != "C", locale != "POSIX" else { return [] }
+        var out: [String] = []
+        for entry in (value("LANGUAGE") ?? locale).split(separator: ":") {
+            let name = String(entry.prefix { $0 != "." && $0 != "@" })
+            guard !name.isEmpty, name.utf8.count <= 32, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { continue }
+            for candidate in [name, String(name.prefix { $0 != "_" })] where !out.contains(candidate) { out.append(candidate) }
+        }
+        return out
+    }
+
     /// The reader's translation of an English msgid, or the msgid itself.
     public static func text(_ msgid: String) -> String {
         guard !msgid.isEmpty, active else { return msgid }

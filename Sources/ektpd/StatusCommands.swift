@@ -84,7 +84,20 @@ func percentEncode(_ s: String) -> String {
 
 /// The client commands' work, shared by the ArgumentParser commands and the fast path in main.swift.
 enum ClientCommands {
+    /// The text rendering the daemon makes in the reader's language (`GET /v1/status?format=`),
+    /// printed as it comes, and the exit code from `Ektpd-Kit-State`; nil from a daemon that does
+    /// not render (it answers JSON): the caller decodes and renders here.
+    static func rendered(_ options: ClientSettings, format: String) throws -> Int32? {
+        let languages = L10n.requestedLanguages(environment()).joined(separator: ":")
+        let reply = try options.exchange("GET", "/v1/status?format=\(format)&lang=\(languages)")
+        guard reply.headers["content-type"]?.hasPrefix("text/plain") == true,
+              let state = reply.headers[ControlAPI.kitStateHeader.lowercased()].flatMap(KitState.init(rawValue:)) else { return nil }
+        writeOut(reply.body)
+        return state.exitCode
+    }
+
     static func status(_ options: ClientSettings) throws -> Int32 {
+        if !options.json, let code = try rendered(options, format: "text") { return code }
         let reply = try options.exchange("GET", "/v1/status")
         let body = reply.body
         do {
@@ -115,6 +128,7 @@ enum ClientCommands {
     }
 
     static func devices(_ options: ClientSettings) throws -> Int32 {
+        if !options.json, let code = try rendered(options, format: "devices") { return code }
         let body = try options.get("/v1/status")
         let status = try JSONStyle.decode(StationStatus.self, from: body)
         if options.json {

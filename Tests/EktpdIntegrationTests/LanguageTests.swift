@@ -1,4 +1,5 @@
 import EKTPModel
+import EKTPPlatform
 import Foundation
 import Glibc
 import EKTPTesting
@@ -21,11 +22,12 @@ import Testing
     @Test func statusIsInIndonesianAndItsJSONIsTheSameInAnyLanguage() throws {
         let locales = try Self.locales()
         // Settled devices are probed hourly here, so two reads of the status differ only in `now`.
+        // The daemon renders the text (`?format=text`) from its catalogues: the same folder.
         let daemon = try RunningDaemon(scenario: standardKit + """
 
             timeline:
               - {at: 2s, device: fingerprint, fault: unplug}
-        """, config: "probes: {interval: 1h}")
+        """, config: "probes: {interval: 1h}", environment: ["EKTP_LOCALEDIR": locales])
         try daemon.waitReady()
         _ = try daemon.waitForStatus { $0.kit.state == .broken }
         // id_ID.UTF-8 need not be generated on this machine: the catalogue is chosen by its language.
@@ -55,6 +57,49 @@ import Testing
         // The events table's words, not its event types.
         let events = try ektpd(["events", "--socket", daemon.socket], environment: id)
         #expect(events.stdout.contains("KEJADIAN") && events.stdout.contains("device.health") && events.stdout.contains("tidak terhubung"))
+        let devices = try ektpd(["devices", "--socket", daemon.socket], environment: id)
+        #expect(devices.status == 2 && devices.stdout.contains("kondisi:"), "\(devices.stdout)")
+
+        // A daemon from before `?format=` answers JSON to it: the client renders the same text itself.
+        let old = daemon.dir + "/old.sock"
+        let bodyFile = daemon.dir + "/status.json"
+        try Data(try ektpd(["status", "--json", "--socket", daemon.socket]).stdout.utf8).write(to: URL(fileURLWithPath: bodyFile))
+        let fake = Process()
+        fake.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        fake.arguments = [Self.root + "/Tests/EktpdIntegrationTests/helpers/json-only-daemon.py", old, bodyFile, "broken"]
+        try fake.run()
+        defer { kill(fake.processIdentifier, SIGKILL); fake.waitUntilExit() }
+        try waitFor("the old daemon's socket") { FileManager.default.fileExists(atPath: old) }
+        let fallback = try ektpd(["status", "--socket", old], environment: id)
+        #expect(fallback.status == 2)
+        #expect(fallback.stdout.contains("Alat perekaman RUSAK: stasiun ini tidak dapat merekam") && fallback.stdout.contains("PERANGKAT"), "\(fallback.stdout)")
+        #expect(try ektpd(["devices", "--socket", old], environment: c).stdout.contains("health:"))
+        #expect(daemon.terminate() == 0)
+    }
+
+    /// `GET /v1/status?format=text|devices&lang=LIST` renders in the first listed language the
+    /// station has a catalogue for, English otherwise; a name that is not a language is passed
+    /// over, and an unknown format is refused naming it.
+    @Test func theDaemonRendersTheStatusInTheLanguageAsked() throws {
+        let locales = try Self.locales()
+        let daemon = try RunningDaemon(scenario: standardKit, environment: ["EKTP_LOCALEDIR": locales])
+        try daemon.waitReady()
+        let client = ControlClient(socketPath: daemon.socket)
+        func get(_ target: String) throws -> (status: Int, text: String) {
+            let r = try client.exchange("GET", target)
+            return (r.status, String(decoding: r.body, as: UTF8.self))
+        }
+        let id = try get("/v1/status?format=text&lang=id_ID:id")
+        #expect(id.status == 200 && id.text.contains("Alat perekaman SIAP"), "\(id.text)")
+        // The first with a catalogue wins; "fr" has none here.
+        #expect(try get("/v1/status?format=text&lang=fr_FR:fr:id").text.contains("Alat perekaman SIAP"))
+        #expect(try get("/v1/status?format=text&lang=en:id").text.contains("Kit READY"))
+        #expect(try get("/v1/status?format=text").text.contains("Kit READY"))
+        // Not a language name (a path, in particular): passed over.
+        #expect(try get("/v1/status?format=text&lang=..%2F..%2Fetc").text.contains("Kit READY"))
+        #expect(try get("/v1/status?format=devices&lang=id").text.contains("kondisi:"))
+        let bad = try get("/v1/status?format=yaml")
+        #expect(bad.status == 400 && bad.text.contains("format must be json, text or devices, got 'yaml'"), "\(bad.text)")
         #expect(daemon.terminate() == 0)
     }
 

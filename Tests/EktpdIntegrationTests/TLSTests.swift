@@ -501,15 +501,6 @@ func hasExited(_ pid: pid_t) -> Bool {
     return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
 }
 
-/// Polls `condition` every 20 ms until it holds; throws after `seconds`.
-func waitFor(_ what: String, seconds: Double = 15, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return }
-        usleep(20_000)
-    }
-    throw HarnessError("timed out after \(seconds) s waiting for \(what)")
-}
 
 /// Issue 17, item 6: the daemon's requests come from `ektpd http-helper` (HTTPHelper), so the
 /// daemon never loads libcurl, libssl or OpenSSL's TLS state.

@@ -15,6 +15,9 @@ import EKTPYAML
 /// - `GET /v1/ping`
 /// - `GET /v1/status`: `StationStatus`; the header field `Ektpd-Kit-State` repeats `kit.state`, so
 ///   `ektpd status --json` passes the body through and takes its exit code without decoding it.
+///   `?format=text` or `?format=devices`: what `ektpd status` or `ektpd devices` prints, as
+///   `text/plain`, in the first of `lang`'s colon-separated catalogue languages (`id_ID:id`) this
+///   station has a catalogue for, else English (`StatusText`).
 /// - `GET /v1/devices`, `GET /v1/devices/{id}`: `DeviceStatus`
 /// - `GET /v1/events?since=SEQ|RFC3339|10m&limit=N`: `[Event]`, oldest first
 /// - `POST /v1/recheck`: probe every device now
@@ -36,6 +39,8 @@ public struct ControlAPI: Sendable {
     public var alerts: (@Sendable () -> [Alert])?
     /// A courier bundle of the outbox from a sequence on, at most so many reports (issue 16).
     public var export: (@Sendable (_ since: Int64, _ max: Int) -> Result<[UInt8], BundleError>)?
+    /// The catalogues the text renderings are made in, read once each.
+    let languages = StatusLanguages()
 
     public init(engine: StationEngine, simulated: SimulatedBackend?, waker: Waker, now: @escaping @Sendable () -> Timestamp,
                 metrics: (@Sendable () -> [UInt8])? = nil, alerts: (@Sendable () -> [Alert])? = nil) {
@@ -69,7 +74,16 @@ public struct ControlAPI: Sendable {
             if status.delivery != nil, let outbox = engine.journal.outbox {
                 status.delivery?.pending = outbox.pendingCount + engine.journal.heldCount
             }
-            var response = ControlResponse.json(status)
+            var response: ControlResponse
+            switch r.query["format"] {
+            case nil, "json": response = .json(status)
+            case "text", "devices":
+                let text = StatusText(catalog: languages.catalog(r.query["lang"] ?? ""))
+                let rendered = r.query["format"] == "text" ? text.render(status) : text.renderDevices(status)
+                response = ControlResponse(status: 200, contentType: "text/plain; charset=utf-8", body: Array(rendered.utf8))
+            case let f?:
+                return .error(400, "format must be json, text or devices, got '\(f.printable)'")
+            }
             response.headers = [(Self.kitStateHeader, status.kit.state.rawValue)]
             return response
         case ("GET", "devices"):
