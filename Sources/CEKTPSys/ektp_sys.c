@@ -155,3 +155,8 @@ long ektp_trim_file_mappings(void) {
     }
     return advised;
 }
+
+#include <spawn.h>
+int ektp_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

@@ -97,14 +97,14 @@ public final class HTTPClient: Sendable {
     public static func unavailable() -> String? {
         guard let command = HTTPHelper.defaultForNewClients else { return unavailableHere() }
         let connection: HTTPHelper.Connection
-        do { connection = try HTTPHelper.Connection(command) } catch { return error.description }
+        do { connection = try HTTPHelper.Connection(command) } catch { return error.description }  // "cannot start the HTTP helper ..."
         defer { _ = connection.end() }
         switch connection.exchange([HTTPHelper.Kind.check], timeout: .seconds(10)) {
         case .success(let payload):
             var r = FrameReader(payload)
             do { return try r.optString() } catch { return "the HTTP helper answered a malformed frame: \(error)" }
         case .failure(let e):
-            return "the HTTP helper (\(command.executable)) did not answer: \(e)"
+            return "the HTTP helper (\(command.executable) \(command.argv.dropFirst().joined(separator: " "))) did not answer whether libcurl loads: \(e)"
         }
     }
 
@@ -192,14 +192,15 @@ public final class HTTPClient: Sendable {
     /// One request through the helper, starting one when none runs or the last one ended. A
     /// helper that ended before it read the request (its idle exit, status 0) is replaced and the
     /// request sent again, once; one that fails after reading it is reported, never retried here
-    /// (the caller's retry decides, as for any failed exchange).
+    /// (the caller's retry decides, as for any failed exchange). The helper's answer is checked as
+    /// this client's own would be (`HTTPHelper.Reply.decode`).
     private func viaHelper(_ command: HTTPHelper.Command, _ connection: inout HTTPHelper.Connection?, _ request: HTTPHelper.Request,
                            timeout: Duration) -> Result<HTTPExchange, NetError> {
         let frame = request.encode()
         // The request's own limit is enforced in the helper; this one covers its start-up too.
         let limit = timeout + .seconds(15)
         for attempt in 0..<2 {
-            if let c = connection, c.ended {
+            if let c = connection, c.ended != nil {
                 _ = c.end()
                 connection = nil
             }
@@ -207,23 +208,26 @@ public final class HTTPClient: Sendable {
                 do { connection = try HTTPHelper.Connection(command) } catch { return .failure(error) }
             }
             let c = connection!
-            switch c.exchange(frame, timeout: limit) {
+            switch c.exchange(frame, timeout: limit, maxAnswer: request.maxResponse + 65_536) {
             case .success(let payload):
-                do { return try HTTPHelper.Reply.decode(payload).result } catch {
+                do { return try HTTPHelper.Reply.decode(payload, maxResponse: request.maxResponse).result } catch {
                     connection = nil
                     _ = c.end()
-                    return .failure(NetError("\(request.url.hostPort): the HTTP helper answered a malformed frame (\(error))"))
+                    return .failure(NetError("\(request.url.hostPort): the HTTP helper's answer was refused: \(error)"))
                 }
+            case .failure(.timedOut):
+                connection = nil
+                _ = c.end()
+                return .failure(NetError("\(request.url.hostPort): the HTTP helper did not answer within \(spokenDuration(limit)), the request's \(spokenDuration(timeout)) and its start (it was stopped)"))
+            case .failure(.closed):
+                connection = nil
+                let status = c.end()
+                if attempt == 0, ChildProcess.exitCode(status) == 0 { continue }
+                return .failure(NetError("\(request.url.hostPort): the HTTP helper \(ChildProcess.describe(status)) before answering"))
             case .failure(let e):
                 connection = nil
-                if case .timedOut = e {
-                    kill(c.child.pid, SIGKILL)
-                    _ = c.end()
-                    return .failure(NetError("\(request.url.withPath("")) sent no answer within \(spokenDuration(limit)) (the HTTP helper was stopped)"))
-                }
-                let status = c.end()
-                if case .closed = e, attempt == 0, ChildProcess.exitCode(status) == 0 { continue }
-                return .failure(NetError("\(request.url.hostPort): the HTTP helper \(ChildProcess.describe(status)) before answering (\(e))"))
+                _ = c.end()
+                return .failure(NetError("\(request.url.hostPort): the HTTP helper's answer was refused: \(e)"))
             }
         }
         return .failure(NetError("\(request.url.hostPort): the HTTP helper exited twice before reading the request"))
@@ -374,7 +378,7 @@ public struct HTTPURL: Sendable, Equatable, CustomStringConvertible {
         if host.isEmpty { return nil }
     }
 
-    /// `HOST:PORT`, as errors name the peer.
+    /// The parts as they are (the HTTP helper's side of a request: they were checked where it was made).
     init(scheme: String, host: String, port: UInt16, prefix: String) {
         self.scheme = scheme
         self.host = host
@@ -382,6 +386,7 @@ public struct HTTPURL: Sendable, Equatable, CustomStringConvertible {
         self.prefix = prefix
     }
 
+    /// `HOST:PORT`, as errors name the peer.
     public var hostPort: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
 
     public var description: String { "\(scheme)://\(hostPort)\(prefix)" }

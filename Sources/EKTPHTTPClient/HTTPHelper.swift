@@ -46,7 +46,8 @@ public enum HTTPHelper {
     }
 
     /// A helper with no request for this long exits (status 0), so a client that never releases
-    /// its connection (a webhook, an `http:` probe) does not keep one for ever.
+    /// its connection (the alerts' webhooks) does not keep one for ever; the client's waiter
+    /// thread reaps it at once (no zombie), and its next request starts another.
     public static let idleLimit: Duration = .seconds(60)
 
     /// Largest frame either way: a request body or answer of `maxResponse` (at most 64 MiB here)
@@ -132,27 +133,53 @@ public enum HTTPHelper {
             }
             close(fds[1])
             fd = fds[0]
+            // A thread of its own waits for the helper, so one that exits on its own (idle) is
+            // reaped at once, not left a zombie until the client's next use; it is the only
+            // caller of waitpid for this child (no pid reused under a kill).
+            let child = self.child
+            let box = Unmanaged.passRetained(child)
+            var tid = pthread_t()
+            if pthread_create(&tid, nil, { arg in
+                let c = Unmanaged<ChildProcess>.fromOpaque(arg!).takeRetainedValue()
+                _ = c.waitBlocking()
+                return nil
+            }, box.toOpaque()) == 0 {
+                pthread_detach(tid)
+            } else {
+                box.release()
+                reaper = false
+                return
+            }
         }
 
-        /// Whether the helper has ended (an idle exit, or a crash between requests).
-        var ended: Bool { child.tryWait() != nil }
+        /// Whether the waiter thread runs (else this connection reaps the helper itself).
+        private var reaper = true
 
-        /// Sends `frame` and reads the answer, waiting at most `timeout`.
-        func exchange(_ frame: [UInt8], timeout: Duration) -> Result<[UInt8], FrameError> {
-            if case .failure(let e) = writeFrame(fd, frame) { return .failure(e) }
-            return readFrame(fd, timeout: timeout)
+        /// The helper's wait status once it has ended (an idle exit, or a crash between requests).
+        var ended: Int32? { reaper ? child.exited : child.tryWait() }
+
+        /// Sends `frame` and reads the answer of at most `maxAnswer` bytes, all within `timeout`.
+        func exchange(_ frame: [UInt8], timeout: Duration, maxAnswer: Int = HTTPHelper.maxFrame) -> Result<[UInt8], FrameError> {
+            let deadline = monotonicMillis() + Int64(timeout.wholeMilliseconds)
+            if case .failure(let e) = writeFrame(fd, frame, deadline: deadline) { return .failure(e) }
+            return readFrame(fd, deadline: deadline, max: maxAnswer)
         }
 
-        /// Closes the socket (the helper reads its end and exits) and reaps the helper: at most
-        /// a second's wait, then SIGKILL (a helper between requests holds nothing to lose).
+        /// Closes the socket (the helper reads its end and exits) and waits until it has been
+        /// reaped: at most a second, then SIGKILL (a helper between requests holds nothing to lose,
+        /// and one that stopped answering is stopped). Returns its wait status.
         func end() -> Int32 {
             close(fd)
             for _ in 0..<100 {
-                if let s = child.tryWait() { return s }
+                if let s = ended { return s }
                 _ = poll(nil, 0, 10)
             }
-            kill(child.pid, SIGKILL)
-            return child.waitBlocking()
+            child.signal(SIGKILL)
+            if !reaper { return child.waitBlocking() }
+            while true {
+                if let s = ended { return s }
+                _ = poll(nil, 0, 5)
+            }
         }
     }
 
@@ -172,7 +199,8 @@ public enum HTTPHelper {
         }
     }
 
-    static func writeFrame(_ fd: Int32, _ payload: [UInt8]) -> Result<Void, FrameError> {
+    /// Writes one frame; nil `deadline` (a `monotonicMillis` time): as long as it takes.
+    static func writeFrame(_ fd: Int32, _ payload: [UInt8], deadline: Int64? = nil) -> Result<Void, FrameError> {
         var frame = [UInt8]()
         frame.reserveCapacity(payload.count + 4)
         let n = UInt32(payload.count)
@@ -180,9 +208,17 @@ public enum HTTPHelper {
         frame += payload
         var sent = 0
         while sent < frame.count {
-            let r = frame.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            let r = frame.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
             if r < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    // The other end is not reading yet: wait for room, until the deadline.
+                    var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    let left = deadline.map { $0 - monotonicMillis() } ?? -1
+                    if deadline != nil && left <= 0 { return .failure(.timedOut) }
+                    if poll(&p, 1, Int32(clamping: left)) == 0 { return .failure(.timedOut) }
+                    continue
+                }
                 return .failure(errno == EPIPE || errno == ECONNRESET ? .closed : .io("send: \(String(cString: strerror(errno)))"))
             }
             sent += r
@@ -190,8 +226,12 @@ public enum HTTPHelper {
         return .success(())
     }
 
-    static func readFrame(_ fd: Int32, timeout: Duration) -> Result<[UInt8], FrameError> {
-        let deadline = monotonicMillis() + Int64(timeout.wholeMilliseconds)
+    /// Reads one frame of at most `max` bytes, waiting until `deadline` (a `monotonicMillis` time).
+    static func readFrame(_ fd: Int32, timeout: Duration, max: Int = maxFrame) -> Result<[UInt8], FrameError> {
+        readFrame(fd, deadline: monotonicMillis() + Int64(timeout.wholeMilliseconds), max: max)
+    }
+
+    static func readFrame(_ fd: Int32, deadline: Int64, max: Int) -> Result<[UInt8], FrameError> {
         func readExactly(_ count: Int, first: Bool) -> Result<[UInt8], FrameError> {
             var out = [UInt8](repeating: 0, count: count)
             var got = 0
@@ -202,7 +242,7 @@ public enum HTTPHelper {
                 let pr = poll(&p, 1, Int32(min(left, Int64(Int32.max))))
                 if pr < 0 { if errno == EINTR { continue }; return .failure(.io("poll: \(String(cString: strerror(errno)))")) }
                 if pr == 0 { return .failure(.timedOut) }
-                let r = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, count - got) }
+                let r = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, count - got) }
                 if r < 0 {
                     if errno == EINTR || errno == EAGAIN { continue }
                     return .failure(errno == ECONNRESET ? .closed : .io("read: \(String(cString: strerror(errno)))"))
@@ -215,14 +255,8 @@ public enum HTTPHelper {
         let head: [UInt8]
         switch readExactly(4, first: true) { case .success(let h): head = h; case .failure(let e): return .failure(e) }
         let n = Int(head[0]) << 24 | Int(head[1]) << 16 | Int(head[2]) << 8 | Int(head[3])
-        guard n <= maxFrame else { return .failure(.malformed("\(n) bytes, more than \(maxFrame)")) }
+        guard n <= max else { return .failure(.malformed("\(n) bytes, more than \(max)")) }
         return readExactly(n, first: false)
-    }
-
-    static func monotonicMillis() -> Int64 {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Int64(t.tv_sec) * 1000 + Int64(t.tv_nsec) / 1_000_000
     }
 
     /// One request as it crosses to the helper.
@@ -310,7 +344,10 @@ public enum HTTPHelper {
             return w.bytes
         }
 
-        static func decode(_ payload: [UInt8]) throws(FrameError) -> Reply {
+        /// Checks what the helper says as the daemon's own client would have (the helper parses
+        /// what the network sent: a status outside 100-599, a Retry-After past a day or a body past
+        /// `maxResponse` is a malformed frame, never a value the daemon computes with).
+        static func decode(_ payload: [UInt8], maxResponse: Int) throws(FrameError) -> Reply {
             var r = FrameReader(payload)
             switch try r.u8() {
             case 0:
@@ -318,6 +355,9 @@ public enum HTTPHelper {
                 let fresh = try r.u8() != 0
                 let retry = try r.int()
                 let body = try r.blob()
+                guard (100...599).contains(status) else { throw .malformed("HTTP status \(status)") }
+                guard uploaded >= 0, retry == -1 || (0...86_400).contains(retry) else { throw .malformed("uploaded \(uploaded), Retry-After \(retry)") }
+                guard body.count <= maxResponse else { throw .malformed("a body of \(body.count) bytes, more than \(maxResponse)") }
                 return Reply(.success(HTTPExchange(status: status, body: body, uploaded: Int64(uploaded), newConnection: fresh,
                                                    retryAfter: retry >= 0 ? retry : nil)))
             case 1:

@@ -33,7 +33,7 @@ struct Run: AsyncParsableCommand {
         // never loads libcurl or OpenSSL's TLS (issue 17, item 6; HTTPHelper says why).
         HTTPHelper.defaultForNewClients = .ektpd
         if !cfg.httpUsers.isEmpty, let why = HTTPClient.unavailable() {
-            logger.error("\(why): \(cfg.httpUsers.joined(separator: ", ")) will fail until it is installed")
+            logger.error("\(why): \(cfg.httpUsers.joined(separator: ", ")) will fail until this is mended")
         }
         do {
             try await StationDaemon.run(config: cfg, environment: env, logger: logger)

@@ -93,10 +93,19 @@ import Testing
         #expect(id.status == 200 && id.text.contains("Alat perekaman SIAP"), "\(id.text)")
         // The first with a catalogue wins; "fr" has none here.
         #expect(try get("/v1/status?format=text&lang=fr_FR:fr:id").text.contains("Alat perekaman SIAP"))
-        #expect(try get("/v1/status?format=text&lang=en:id").text.contains("Kit READY"))
+        // As gettext searches LANGUAGE: a language without a catalogue (en) is passed over.
+        #expect(try get("/v1/status?format=text&lang=en:id").text.contains("Alat perekaman SIAP"))
+        #expect(try get("/v1/status?format=text&lang=en_US:en").text.contains("Kit READY"))
+        #expect(try get("/v1/status?format=text&lang=C").text.contains("Kit READY"))
         #expect(try get("/v1/status?format=text").text.contains("Kit READY"))
-        // Not a language name (a path, in particular): passed over.
-        #expect(try get("/v1/status?format=text&lang=..%2F..%2Fetc").text.contains("Kit READY"))
+        // Not a language name but a path to a catalogue that is there: passed over, never read.
+        let outside = URL(fileURLWithPath: locales).deletingLastPathComponent().appendingPathComponent("evil-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: outside + "/LC_MESSAGES", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        try FileManager.default.copyItem(atPath: locales + "/id/LC_MESSAGES/ektpd.mo", toPath: outside + "/LC_MESSAGES/ektpd.mo")
+        let name = URL(fileURLWithPath: outside).lastPathComponent
+        #expect(try get("/v1/status?format=text&lang=../\(name)").text.contains("Kit READY"))
+        #expect(try get("/v1/status?format=text&lang=..%2F\(name)").text.contains("Kit READY"))
         #expect(try get("/v1/status?format=devices&lang=id").text.contains("kondisi:"))
         let bad = try get("/v1/status?format=yaml")
         #expect(bad.status == 400 && bad.text.contains("format must be json, text or devices, got 'yaml'"), "\(bad.text)")

@@ -495,10 +495,17 @@ func procFile(_ path: String) -> String {
     return String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
 }
 
-/// Whether `pid` has exited (a zombie not yet reaped, or gone).
-func hasExited(_ pid: pid_t) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
-    return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
+/// Whether `pid` is gone: exited and reaped by its parent (not a zombie).
+func isGone(_ pid: pid_t) -> Bool { kill(pid, 0) != 0 && errno == ESRCH }
+
+/// `parent`'s children that have exited and not been reaped (zombies), from /proc.
+func zombies(of parent: pid_t) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { Int32($0) }.filter { pid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 2 && fields[0] == "Z" && Int32(fields[1]) == parent
+    }
 }
 
 
@@ -525,6 +532,7 @@ func hasExited(_ pid: pid_t) -> Bool {
         let (status, detail) = try waitDelivered(daemon, reg) { $0.view.condition != .broken }
         #expect(status.delivery?.failures == 0 && detail.view.storedThrough == status.lastSequence)
         try waitFor("the second helper to end") { httpHelpers(of: pid).isEmpty }
+        #expect(zombies(of: pid).isEmpty, "the daemon left its helpers unreaped")
         let maps = procFile("/proc/\(pid)/maps")
         #expect(maps.contains("/libc.so.6"), "the daemon's map was not read whole")
         #expect(!maps.contains("libcurl"), "the daemon mapped libcurl")
@@ -575,6 +583,26 @@ func hasExited(_ pid: pid_t) -> Bool {
         #expect(a.description == b.description && a.description.contains("certificate is not trusted"), "\(a) / \(b)")
     }
 
+    /// What a helper answers is checked as the client's own exchange would be (the helper parses
+    /// what the network sent): an HTTP status out of range, a Retry-After past a day, a body past
+    /// the request's limit, a frame announcing 2 GiB and an unknown reply are each an error naming
+    /// it, never a value the daemon computes with (a Retry-After of 10^18 s overflowed its backoff).
+    @Test(arguments: [("status", "HTTP status 99999"), ("retry", "uploaded 0, Retry-After 1000000000000000000"),
+                      ("body", "a body of 2000 bytes, more than 1000"), ("huge", "2147483647 bytes, more than 66536"),
+                      ("garbage", "unknown reply 7")])
+    func aHelpersAnswerIsCheckedAsTheClientsOwnWouldBe(_ mode: String, _ expected: String) throws {
+        let script = repoRoot + "/Tests/EktpdIntegrationTests/helpers/bad-http-helper.py"
+        let client = HTTPClient(settings: HTTPClientSettings(section: "test"),
+                                helper: HTTPHelper.Command(executable: "/usr/bin/python3", argv: ["python3", script, mode]))
+        let r = client.request("GET", HTTPURL("http://127.0.0.1:9")!, path: "/", timeout: .seconds(5), maxResponse: 1000)
+        guard case .failure(let e) = r else {
+            Issue.record("a wrong answer was taken: \(r)")
+            return
+        }
+        #expect(e.description.contains("127.0.0.1:9: the HTTP helper's answer was refused: malformed frame: " + expected), "\(e)")
+        #expect(client.helperProcessID == nil)
+    }
+
     /// A helper that ended between requests (its idle exit, or killed) is replaced at the next
     /// request; one killed while it holds a request is reported as such, and the next request
     /// starts a new one.
@@ -585,12 +613,13 @@ func hasExited(_ pid: pid_t) -> Bool {
                                 helper: HTTPHelper.Command(executable: ektpdBinary, argv: ["ektpd", "http-helper", "--idle-seconds", "1"]))
         #expect(try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().status == 200)
         let idle = try #require(client.helperProcessID)
-        try waitFor("the helper's idle exit") { hasExited(idle) }
+        // Its idle exit is reaped at once (no zombie until the next request).
+        try waitFor("the helper's idle exit, reaped") { isGone(idle) }
         #expect(try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().status == 200)
         let next = try #require(client.helperProcessID)
         #expect(next != idle)
         kill(next, SIGKILL)
-        try waitFor("the killed helper") { hasExited(next) }
+        try waitFor("the killed helper, reaped") { isGone(next) }
         #expect(try client.request("GET", url, path: "/healthz", timeout: .seconds(5)).get().status == 200)
         client.releaseConnection()
         #expect(httpHelpers(of: getpid()).isEmpty)

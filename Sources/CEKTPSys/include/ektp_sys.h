@@ -33,3 +33,6 @@ const char *ektp_dgettext(const char *domain, const char *msgid);
  * /proc/self/smaps cannot be read. Reentrant; another thread running code in an advised page
  * faults it back in. */
 long ektp_trim_file_mappings(void);
+/* posix_spawn_file_actions_addclosefrom_np (glibc 2.34+): the child closes every descriptor from `from` on. */
+#include <spawn.h>
+int ektp_spawn_closefrom(posix_spawn_file_actions_t *actions, int from);

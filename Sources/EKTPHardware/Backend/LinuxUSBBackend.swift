@@ -104,6 +104,9 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
         let (stream, continuation) = AsyncStream<HotplugEvent>.makeStream(bufferingPolicy: .unbounded)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0, let mu = udev_new() else { continuation.finish(); return stream }
+        // Never inherited by a child (ChildProcess closes them too): a helper holding the write
+        // end would keep the monitor thread from ever seeing its end.
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         guard let mon = udev_monitor_new_from_netlink(mu, "udev") else {
             udev_unref(mu)
             continuation.finish()
@@ -149,6 +152,7 @@ public final class LinuxUSBBackend: HardwareBackend, @unchecked Sendable {
             continuation.finish()
             return
         }
+        for fd in notify { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let reader = Unmanaged.passRetained(UeventReader(queue: queue, notifyFD: notify[1], wakeFD: wakeFD, udev: mu, monitor: mon))
         var readerThread = pthread_t()
         guard pthread_create(&readerThread, nil, { arg in

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CEKTPSys
 import EKTPModel
 import Synchronization
 
@@ -26,6 +27,10 @@ public final class ChildProcess: Sendable {
         }
         if let stdout { posix_spawn_file_actions_adddup2(&fileActions, stdout, 1) }
         if let stderr { posix_spawn_file_actions_adddup2(&fileActions, stderr, 2) }
+        // Nothing of the daemon's past stdin, stdout and stderr: a descriptor made without
+        // O_CLOEXEC (a pipe, a device) must not live on in a child (a long-lived HTTP helper held
+        // the hotplug thread's pipe open, and with it the daemon's stop).
+        ektp_spawn_closefrom(&fileActions, 3)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -66,6 +71,10 @@ public final class ChildProcess: Sendable {
         exitStatus.withLock { $0 = status }
         return status
     }
+
+    /// The wait status once `waitBlocking` or `tryWait` has reaped the process, nil before; calls
+    /// no waitpid (for a process another thread waits for).
+    public var exited: Int32? { exitStatus.withLock { $0 } }
 
     /// The wait status if the process has ended (reaping it), nil while it runs.
     public func tryWait() -> Int32? {

@@ -6,7 +6,7 @@ import EKTPPlatform
 /// change between versions; scripts use `--json`, which never changes with LANG.
 ///
 /// Rendered in one of two places with the same words: by the daemon for `GET /v1/status?format=text`
-/// in the language the client asks for (`StatusText(language:)`, from the compiled catalogue, as
+/// in the language the client asks for (`StatusText(catalog:)`, from the compiled catalogue, as
 /// the registry renders its dashboard per reader), which `ektpd status` prints as it comes; or by
 /// the client from the JSON (`StatusText.process`, glibc's gettext), with a daemon from before.
 /// Why the daemon: decoding the status with JSONDecoder took `ektpd status` 0.35 ms of its 3.0 ms
