@@ -277,9 +277,10 @@ import Testing
         #expect(last["status"] as? String == "resolved", "the receiver's last word must match `ektpd alerts`")
     }
 
-    /// Field case 13: `serve`, `migrate` and `token issue` started together on a new database.
+    /// Field case 13: `serve`, `migrate` and `token issue` started together on a new database, and
+    /// three `token issue`s at the same moment as well (they race to switch the new file to WAL).
     @Test func concurrentCommandsOnANewDatabaseAllSucceed() throws {
-        for round in 0..<4 {
+        for round in 0..<30 {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ektp-fc13-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -289,11 +290,25 @@ import Testing
             serve.arguments = ["serve", "--database", db, "--listen", "127.0.0.1:0", "--port-file", dir + "/port", "--log-level", "warning"]
             let serveErr = Pipe()
             serve.standardError = serveErr
+            let together = (0..<3).map { i in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: registryBinary)
+                p.arguments = ["token", "issue", "--database", db, "--station=st-\(round)-\(i)"]
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = Pipe()
+                return p
+            }
             try serve.run()
+            for p in together { try p.run() }
             let token = run([registryBinary, "token", "issue", "--database", db, "--station=st-\(round)"])
             let migrate = run([registryBinary, "migrate", "--database", db])
             #expect(token.status == 0, "token issue: \(token.stderr)")
             #expect(migrate.status == 0, "migrate: \(migrate.stderr)")
+            for p in together {
+                p.waitUntilExit()
+                let err = (p.standardError as? Pipe).map { String(decoding: $0.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) } ?? ""
+                #expect(p.terminationStatus == 0, "a token issue started with serve: \(err)")
+            }
             try waitFor("serve listening") { !serve.isRunning || FileManager.default.fileExists(atPath: dir + "/port") }
             #expect(serve.isRunning, "serve exited: \(String(decoding: serveErr.fileHandleForReading.availableData, as: UTF8.self))")
             serve.terminate()

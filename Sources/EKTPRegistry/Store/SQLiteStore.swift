@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import Synchronization
 
@@ -18,12 +21,26 @@ public final class SQLiteStore: RegistryStore {
             try db.execute(sql: "PRAGMA busy_timeout = 5000")
         }
         config.label = "ektp-registry"
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw StoreError("cannot open the registry database \(path): \(Self.describe(error))")
-        }
+        pool = try Self.open(path, config)
         label = "sqlite \(path)"
+    }
+
+    /// Opens the pool, trying again for up to 10 s while another process holds the new file's
+    /// lock. Processes that open a new database together (`serve` and `token issue` started at
+    /// once, field case 13) race to switch it to WAL, and SQLite answers the loser "database is
+    /// locked" at once, without waiting on the busy timeout (5 of 40 tries failed so, from either
+    /// side). Opening again is harmless: the file is WAL by then, or the switch is tried again.
+    static func open(_ path: String, _ config: Configuration) throws -> DatabasePool {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: config)
+            } catch let e as DatabaseError where (e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED) && ContinuousClock.now < deadline {
+                usleep(UInt32.random(in: 5_000...30_000))
+            } catch {
+                throw StoreError("cannot open the registry database \(path): \(Self.describe(error))")
+            }
+        }
     }
 
     /// Runs the statements in one transaction, committed together with the transactions that
