@@ -103,10 +103,7 @@ public enum HTTPHelper {
     }
 
     /// A line on stderr (the journal, under systemd).
-    static func say(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    }
+    static func say(_ line: String) { writeStandardError(line + "\n") }
 
     enum Kind {
         static let request: UInt8 = 0x52  // "R"
@@ -137,23 +134,11 @@ public enum HTTPHelper {
             // reaped at once, not left a zombie until the client's next use; it is the only
             // caller of waitpid for this child (no pid reused under a kill).
             let child = self.child
-            let box = Unmanaged.passRetained(child)
-            var tid = pthread_t()
-            if pthread_create(&tid, nil, { arg in
-                let c = Unmanaged<ChildProcess>.fromOpaque(arg!).takeRetainedValue()
-                _ = c.waitBlocking()
-                return nil
-            }, box.toOpaque()) == 0 {
-                pthread_detach(tid)
-            } else {
-                box.release()
-                reaper = false
-                return
-            }
+            reaper = startThread { _ = child.waitBlocking() }
         }
 
         /// Whether the waiter thread runs (else this connection reaps the helper itself).
-        private var reaper = true
+        private var reaper = false
 
         /// The helper's wait status once it has ended (an idle exit, or a crash between requests).
         var ended: Int32? { reaper ? child.exited : child.tryWait() }

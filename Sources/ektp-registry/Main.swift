@@ -98,7 +98,7 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 }
 
 enum FileHandleStderr {
-    static func write(_ s: String) { let b = Array(s.utf8); _ = b.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) } }
+    static func write(_ s: String) { writeStandardError(s) }
 }
 
 struct Serve: AsyncParsableCommand {

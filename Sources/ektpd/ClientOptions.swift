@@ -73,10 +73,7 @@ func environment() -> [String: String] {
     return out
 }
 
-func printError(_ s: String) {
-    var bytes = Array((s + "\n").utf8)
-    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
-}
+func printError(_ s: String) { writeStandardError(s + "\n") }
 
 func writeOut(_ bytes: [UInt8]) {
     var off = 0

@@ -16,10 +16,10 @@ struct Entry {
         // `ektpd run`: a SIGTERM before the service group listens must still mean "stop cleanly"
         // (exit 0), not death by the signal (hardening r10). The handler only records it; a
         // constructor in CEKTPSys installs it at load already, this covers a renamed binary.
-        if CommandLine.arguments.dropFirst().first == "run" { ektp_early_signals_install() }
+        let args = Array(CommandLine.arguments.dropFirst())
+        if args.first == "run" { ektp_early_signals_install() }
         // The daemon's HTTP helper (HTTPHelper): requests from its stdin, no messages to translate.
         // `--idle-seconds N` shortens its idle exit (tests).
-        let args = Array(CommandLine.arguments.dropFirst())
         if args.first == "http-helper" {
             if args.count == 1 { exit(HTTPHelper.serve()) }
             if args.count == 3, args[1] == "--idle-seconds", let n = Int(args[2]), n > 0 { exit(HTTPHelper.serve(idle: .seconds(n))) }
@@ -29,7 +29,7 @@ struct Entry {
         // Messages in the operator's language (gettext; --json and logs never change with it). The
         // client commands bind the catalogue only when they print a message (not for --json).
         L10n.setUp(deferred: FastPath.commands.contains(args.first ?? ""))
-        if let code = FastPath.run(Array(CommandLine.arguments.dropFirst())) {
+        if let code = FastPath.run(args) {
             exit(code)
         }
         // ArgumentParser's own exit for a usage error is 64 (EX_USAGE); ektpd documents 4 for bad
@@ -98,8 +98,5 @@ enum FastPath {
 
 /// stderr for the usage-error path (no Foundation FileHandle in the fast client).
 enum FileHandleStandardError {
-    static func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-    }
+    static func write(_ text: String) { writeStandardError(text) }
 }

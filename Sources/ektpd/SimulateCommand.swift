@@ -493,7 +493,7 @@ final class Progress {
 }
 
 enum FileOut {
-    static func err(_ s: String) { let b = Array(s.utf8); _ = b.withUnsafeBytes { write(2, $0.baseAddress, $0.count) } }
+    static func err(_ s: String) { writeStandardError(s) }
 }
 
 enum ProcessEnv {

@@ -84,21 +84,23 @@ func percentEncode(_ s: String) -> String {
 
 /// The client commands' work, shared by the ArgumentParser commands and the fast path in main.swift.
 enum ClientCommands {
-    /// The text rendering the daemon makes in the reader's language (`GET /v1/status?format=`),
-    /// printed as it comes, and the exit code from `Ektpd-Kit-State`; nil from a daemon that does
-    /// not render (it answers JSON): the caller decodes and renders here.
-    static func rendered(_ options: ClientSettings, format: String) throws -> Int32? {
+    /// `GET /v1/status`, as JSON, or (`format`) as the text the daemon renders in the reader's
+    /// language. With a text answer it is printed as it comes and the exit code is returned (from
+    /// `Ektpd-Kit-State`); a daemon from before `?format=` answers JSON, which is returned for
+    /// the caller to decode and render here (one request either way).
+    static func fetchStatus(_ options: ClientSettings, format: String?) throws -> (exit: Int32?, reply: ControlClient.Reply) {
+        guard let format else { return (nil, try options.exchange("GET", "/v1/status")) }
         let languages = L10n.requestedLanguages(environment()).joined(separator: ":")
         let reply = try options.exchange("GET", "/v1/status?format=\(format)&lang=\(languages)")
         guard reply.headers["content-type"]?.hasPrefix("text/plain") == true,
-              let state = reply.headers[ControlAPI.kitStateHeader.lowercased()].flatMap(KitState.init(rawValue:)) else { return nil }
+              let state = reply.headers[ControlAPI.kitStateHeader.lowercased()].flatMap(KitState.init(rawValue:)) else { return (nil, reply) }
         writeOut(reply.body)
-        return state.exitCode
+        return (state.exitCode, reply)
     }
 
     static func status(_ options: ClientSettings) throws -> Int32 {
-        if !options.json, let code = try rendered(options, format: "text") { return code }
-        let reply = try options.exchange("GET", "/v1/status")
+        let (rendered, reply) = try fetchStatus(options, format: options.json ? nil : "text")
+        if let rendered { return rendered }
         let body = reply.body
         do {
             if options.json {
@@ -128,8 +130,9 @@ enum ClientCommands {
     }
 
     static func devices(_ options: ClientSettings) throws -> Int32 {
-        if !options.json, let code = try rendered(options, format: "devices") { return code }
-        let body = try options.get("/v1/status")
+        let (rendered, reply) = try fetchStatus(options, format: options.json ? nil : "devices")
+        if let rendered { return rendered }
+        let body = reply.body
         let status = try JSONStyle.decode(StationStatus.self, from: body)
         if options.json {
             writeOut(try JSONStyle.encode(status.devices, pretty: true) + [10])

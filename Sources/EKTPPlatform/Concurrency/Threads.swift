@@ -12,6 +12,12 @@ public func offloaded<T: Sendable>(_ body: @escaping @Sendable () -> T) async ->
 
 /// Starts `body` on a detached thread (or runs it here if no thread can be made).
 public func detachThread(_ body: @escaping @Sendable () -> Void) {
+    if !startThread(body) { body() }
+}
+
+/// Starts `body` on a detached thread; false (and `body` not run) when no thread can be made.
+@discardableResult
+public func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     let job = Unmanaged.passRetained(OffloadedJob(body))
     var tid = pthread_t()
     var attr = pthread_attr_t()
@@ -23,7 +29,14 @@ public func detachThread(_ body: @escaping @Sendable () -> Void) {
         return nil
     }, job.toOpaque())
     pthread_attr_destroy(&attr)
-    if rc != 0 { job.takeRetainedValue().run() }
+    if rc != 0 { job.release() }
+    return rc == 0
+}
+
+/// Writes `text` to stderr as it is (the journal, under systemd), with no buffering to flush.
+public func writeStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
 final class OffloadedJob: Sendable {

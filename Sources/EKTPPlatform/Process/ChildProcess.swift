@@ -87,19 +87,7 @@ public final class ChildProcess: Sendable {
 
     /// Waits on a thread of its own, so no Swift concurrency thread is blocked.
     public func wait() async -> Int32 {
-        await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
-            let box = Unmanaged.passRetained(WaitBox(child: self, continuation: c))
-            var tid = pthread_t()
-            let rc = pthread_create(&tid, nil, { arg in
-                let b = Unmanaged<WaitBox>.fromOpaque(arg!).takeRetainedValue()
-                b.continuation.resume(returning: b.child.waitBlocking())
-                return nil
-            }, box.toOpaque())
-            if rc == 0 { pthread_detach(tid) } else {
-                box.release()
-                c.resume(returning: waitBlocking())
-            }
-        }
+        await offloaded { self.waitBlocking() }
     }
 
     /// Sends a signal to the whole process group (the server and whatever it started).
@@ -116,15 +104,6 @@ public final class ChildProcess: Sendable {
     }
 
     public static func exitCode(_ status: Int32) -> Int32? { status & 0x7f == 0 ? (status >> 8) & 0xff : nil }
-}
-
-private final class WaitBox {
-    let child: ChildProcess
-    let continuation: CheckedContinuation<Int32, Never>
-    init(child: ChildProcess, continuation: CheckedContinuation<Int32, Never>) {
-        self.child = child
-        self.continuation = continuation
-    }
 }
 
 public struct SpawnError: Error, CustomStringConvertible, Sendable {
